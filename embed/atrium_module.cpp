@@ -1,0 +1,252 @@
+// SPDX-License-Identifier: MIT
+// The `_atrium` module: the only door between Python code and the kernel's output, stdin and comms.
+#include "embed/channel_scope.hpp"
+#include "embed/comm_bridge.hpp"
+#include "embed/utf8.hpp"
+
+#include <pybind11/embed.h>
+#include <pybind11_json/pybind11_json.hpp>
+
+#include <atomic>
+#include <iostream>
+
+namespace py = pybind11;
+
+namespace atrium
+{
+    namespace
+    {
+        thread_local output_channel* t_channel = nullptr;
+        std::atomic<output_channel*> g_latest{nullptr};
+        comm_bridge* g_comms = nullptr;
+
+        output_channel* current_channel()
+        {
+            return t_channel ? t_channel : g_latest.load();
+        }
+
+        /// Text of a `str` as UTF-8. Strings holding lone surrogates (undecodable bytes that Python
+        /// smuggled in with surrogateescape) cannot be encoded strictly; they go through repair instead.
+        std::string utf8_of(const py::handle& text)
+        {
+            Py_ssize_t size = 0;
+            const char* data = PyUnicode_AsUTF8AndSize(text.ptr(), &size);
+            if (data)
+            {
+                return std::string(data, static_cast<std::size_t>(size));
+            }
+            PyErr_Clear();
+            py::bytes raw = py::reinterpret_steal<py::bytes>(
+                PyUnicode_AsEncodedString(text.ptr(), "utf-8", "surrogateescape"));
+            if (!raw)
+            {
+                PyErr_Clear();
+                return "\xEF\xBF\xBD";
+            }
+            return repair_utf8(std::string(raw));
+        }
+
+        void write_to_channel(const std::string& stream, std::string_view text)
+        {
+            if (output_channel* channel = current_channel())
+            {
+                channel->write(stream, text);
+            }
+            else
+            {
+                // No request has ever run (output during start-up): keep it visible in the kernel's log.
+                (stream == "stderr" ? std::cerr : std::cout) << text;
+            }
+        }
+
+        /// sys.stdout / sys.stderr replacement. Implemented in C++ so a print costs one call, not a
+        /// Python-level method plus a C++ call.
+        struct out_stream
+        {
+            std::string name;
+
+            std::size_t write(const py::handle& text) const
+            {
+                if (!PyUnicode_Check(text.ptr()))
+                {
+                    throw py::type_error("write() argument must be str, not " +
+                                         std::string(Py_TYPE(text.ptr())->tp_name));
+                }
+                std::string utf8 = utf8_of(text);
+                write_to_channel(name, utf8);
+                return static_cast<std::size_t>(PyUnicode_GetLength(text.ptr()));
+            }
+        };
+
+        /// `sys.stdout.buffer`: bytes in, repaired to UTF-8.
+        struct out_buffer
+        {
+            std::string name;
+
+            std::size_t write(const py::buffer& data) const
+            {
+                py::buffer_info info = data.request();
+                std::string_view bytes(static_cast<const char*>(info.ptr),
+                                       static_cast<std::size_t>(info.size * info.itemsize));
+                write_to_channel(name, repair_utf8(bytes));
+                return bytes.size();
+            }
+        };
+
+        comm_bridge& comms()
+        {
+            if (!g_comms)
+                throw std::runtime_error("[comm.unavailable] comms are not available in this process");
+            return *g_comms;
+        }
+
+        void flush_current()
+        {
+            if (output_channel* channel = current_channel())
+                channel->flush();
+        }
+
+        void call_comm_manager(const char* method, py::args args)
+        {
+            py::gil_scoped_acquire gil;
+            try
+            {
+                py::module_::import("atrium_runtime.comms").attr("manager").attr(method)(*args);
+            }
+            catch (py::error_already_set& error)
+            {
+                // A failing comm handler is the user's bug: show it like ipykernel does, keep serving.
+                py::module_::import("traceback").attr("print_exception")(error.type(), error.value(),
+                                                                         error.trace());
+            }
+        }
+    }
+
+    channel_scope::channel_scope(output_channel& channel)
+        : p_previous(t_channel)
+    {
+        t_channel = &channel;
+        g_latest.store(&channel);
+    }
+
+    channel_scope::~channel_scope()
+    {
+        t_channel = p_previous;
+    }
+
+    void forget_channel(output_channel& channel)
+    {
+        output_channel* expected = &channel;
+        g_latest.compare_exchange_strong(expected, nullptr);
+    }
+
+    void set_comm_bridge(comm_bridge* bridge)
+    {
+        g_comms = bridge;
+    }
+
+    void deliver_comm_open(const std::string& target_name, const std::string& comm_id, const nlohmann::json& msg)
+    {
+        py::gil_scoped_acquire gil;
+        call_comm_manager("_client_open", py::make_tuple(target_name, comm_id, py::object(py::cast(msg))));
+    }
+
+    void deliver_comm_msg(const std::string& comm_id, const nlohmann::json& msg)
+    {
+        py::gil_scoped_acquire gil;
+        call_comm_manager("_client_msg", py::make_tuple(comm_id, py::object(py::cast(msg))));
+    }
+
+    void deliver_comm_close(const std::string& comm_id, const nlohmann::json& msg)
+    {
+        py::gil_scoped_acquire gil;
+        call_comm_manager("_client_close", py::make_tuple(comm_id, py::object(py::cast(msg))));
+    }
+}
+
+PYBIND11_EMBEDDED_MODULE(_atrium, m)
+{
+    using namespace atrium;
+
+    py::class_<out_stream>(m, "OutStream")
+        .def(py::init([](std::string name) { return out_stream{std::move(name)}; }))
+        .def("write", &out_stream::write)
+        .def("writelines",
+             [](const out_stream& self, const py::iterable& lines)
+             {
+                 for (auto line : lines)
+                     self.write(line);
+             })
+        .def("flush", [](const out_stream&) { flush_current(); })
+        .def("isatty", [](const out_stream&) { return false; })
+        .def("readable", [](const out_stream&) { return false; })
+        .def("writable", [](const out_stream&) { return true; })
+        .def("seekable", [](const out_stream&) { return false; })
+        .def("fileno",
+             [](const out_stream&) -> int
+             { throw py::value_error("fileno: Atrium's output streams have no file descriptor"); })
+        .def_property_readonly("name", [](const out_stream& self) { return "<" + self.name + ">"; })
+        .def_property_readonly("encoding", [](const out_stream&) { return "utf-8"; })
+        .def_property_readonly("errors", [](const out_stream&) { return "surrogateescape"; })
+        .def_property_readonly("closed", [](const out_stream&) { return false; })
+        .def_property_readonly("buffer", [](const out_stream& self) { return out_buffer{self.name}; });
+
+    py::class_<out_buffer>(m, "OutBuffer")
+        .def("write", &out_buffer::write)
+        .def("flush", [](const out_buffer&) { flush_current(); });
+
+    m.def("publish",
+          [](const std::string& msg_type, const nlohmann::json& content)
+          {
+              if (output_channel* channel = current_channel())
+                  channel->publish(msg_type, content);
+          });
+
+    m.def("flush", &flush_current);
+
+    m.def("input",
+          [](const std::string& prompt, bool password) -> py::object
+          {
+              output_channel* channel = current_channel();
+              if (!channel)
+                  return py::none();
+              std::optional<std::string> answer;
+              try
+              {
+                  py::gil_scoped_release release; // the client may take its time
+                  answer = channel->request_input(prompt, password);
+              }
+              catch (const interrupted&)
+              {
+                  // The SIGINT handler already tripped Python's flag: running it raises KeyboardInterrupt
+                  // and clears the flag, so the interrupt is not delivered a second time.
+                  if (PyErr_CheckSignals() == 0)
+                      PyErr_SetNone(PyExc_KeyboardInterrupt);
+                  throw py::error_already_set();
+              }
+              if (!answer)
+                  return py::none();
+              return py::str(*answer);
+          });
+
+    m.def("comm_open",
+          [](const std::string& comm_id, const std::string& target, const nlohmann::json& data,
+             const nlohmann::json& metadata)
+          {
+              flush_current(); // a comm message must not overtake text printed before it
+              comms().open(comm_id, target, data, metadata);
+          });
+    m.def("comm_send",
+          [](const std::string& comm_id, const nlohmann::json& data, const nlohmann::json& metadata)
+          {
+              flush_current();
+              comms().send(comm_id, data, metadata);
+          });
+    m.def("comm_close",
+          [](const std::string& comm_id, const nlohmann::json& data, const nlohmann::json& metadata)
+          {
+              flush_current();
+              comms().close(comm_id, data, metadata);
+          });
+    m.def("comm_register_target", [](const std::string& target) { comms().register_target(target); });
+}

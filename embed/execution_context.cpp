@@ -1,0 +1,176 @@
+// SPDX-License-Identifier: MIT
+#include "embed/execution_context.hpp"
+
+#include "embed/channel_scope.hpp"
+#include "embed/interrupts.hpp"
+#include "embed/traceback_format.hpp"
+
+#include <pybind11/embed.h>
+#include <pybind11_json/pybind11_json.hpp>
+
+namespace py = pybind11;
+
+namespace atrium
+{
+    namespace
+    {
+        std::vector<stack_frame> frames_of(const py::handle& frames)
+        {
+            std::vector<stack_frame> result;
+            for (auto item : frames)
+            {
+                auto frame = item.cast<py::tuple>();
+                result.push_back({frame[0].cast<std::string>(), frame[1].cast<int>(), frame[2].cast<std::string>(),
+                                  frame[3].cast<std::string>(), frame[4].cast<int>()});
+            }
+            return result;
+        }
+
+        /// Errors raised by the kernel's own Python code (not the user's) become error replies too.
+        nlohmann::json internal_error(const py::error_already_set& error)
+        {
+            return {{"status", "error"},
+                    {"ename", "AtriumInternalError"},
+                    {"evalue", error.what()},
+                    {"traceback", nlohmann::json::array({std::string("[embed.internal] ") + error.what()})}};
+        }
+    }
+
+    struct execution_context::impl
+    {
+        impl(output_sink& sink, bool main_module)
+            : channel(sink)
+        {
+            py::gil_scoped_acquire gil;
+            execution = py::module_::import("atrium_runtime.execution");
+            completion = py::module_::import("atrium_runtime.completion");
+            py::object module = execution.attr("new_namespace")("__main__");
+            if (main_module)
+            {
+                py::module_::import("sys").attr("modules")["__main__"] = module;
+            }
+            namespace_ = module.attr("__dict__");
+        }
+
+        ~impl()
+        {
+            forget_channel(channel);
+            py::gil_scoped_acquire gil;
+            namespace_ = py::object();
+            execution = py::object();
+            completion = py::object();
+        }
+
+        output_channel channel;
+        int execution_count = 0;
+        py::object execution;
+        py::object completion;
+        py::object namespace_;
+    };
+
+    execution_context::execution_context(output_sink& sink, bool main_module)
+        : p_impl(std::make_unique<impl>(sink, main_module))
+    {
+    }
+
+    execution_context::~execution_context() = default;
+
+    nlohmann::json execution_context::execute(const std::string& code, const execute_options& options)
+    {
+        // xeus's numbering: every non-silent request counts, as its execute_input shows.
+        if (!options.silent)
+            ++p_impl->execution_count;
+        int count = p_impl->execution_count;
+        nlohmann::json reply;
+        {
+            channel_scope route(p_impl->channel);
+            py::gil_scoped_acquire gil;
+            try
+            {
+                py::dict result;
+                {
+                    interruptible_scope interruptible;
+                    result = p_impl->execution.attr("run_cell")(p_impl->namespace_, code, cell_filename(count),
+                                                                count, options.silent);
+                }
+                std::string status = result["status"].cast<std::string>();
+                reply = {{"status", status}, {"execution_count", count}};
+                if (status == "error")
+                {
+                    std::string ename = result["ename"].cast<std::string>();
+                    std::string evalue = result["evalue"].cast<std::string>();
+                    auto traceback = format_traceback(frames_of(result["frames"]), ename, evalue,
+                                                      result["syntax_error"].cast<bool>());
+                    reply["ename"] = ename;
+                    reply["evalue"] = evalue;
+                    reply["traceback"] = traceback;
+                    p_impl->channel.publish("error", {{"ename", ename}, {"evalue", evalue}, {"traceback", traceback}});
+                }
+                reply["user_expressions"] = p_impl->execution
+                                                .attr("evaluate_user_expressions")(p_impl->namespace_,
+                                                                                   options.user_expressions)
+                                                .cast<nlohmann::json>();
+            }
+            catch (py::error_already_set& error)
+            {
+                reply = internal_error(error);
+                reply["execution_count"] = count;
+                reply["user_expressions"] = nlohmann::json::object();
+            }
+        }
+        // Everything printed by the cell reaches iopub before the reply is sent.
+        p_impl->channel.flush();
+        reply["payload"] = nlohmann::json::array();
+        return reply;
+    }
+
+    nlohmann::json execution_context::complete(const std::string& code, int cursor_pos)
+    {
+        py::gil_scoped_acquire gil;
+        try
+        {
+            return p_impl->completion.attr("complete")(code, cursor_pos, p_impl->namespace_).cast<nlohmann::json>();
+        }
+        catch (py::error_already_set& error)
+        {
+            return internal_error(error);
+        }
+    }
+
+    nlohmann::json execution_context::inspect(const std::string& code, int cursor_pos, int detail_level)
+    {
+        py::gil_scoped_acquire gil;
+        try
+        {
+            return p_impl->completion.attr("inspect")(code, cursor_pos, detail_level, p_impl->namespace_)
+                .cast<nlohmann::json>();
+        }
+        catch (py::error_already_set& error)
+        {
+            return internal_error(error);
+        }
+    }
+
+    nlohmann::json execution_context::is_complete(const std::string& code)
+    {
+        py::gil_scoped_acquire gil;
+        try
+        {
+            return p_impl->completion.attr("is_complete")(code).cast<nlohmann::json>();
+        }
+        catch (py::error_already_set& error)
+        {
+            return internal_error(error);
+        }
+    }
+
+    int execution_context::execution_count() const noexcept
+    {
+        return p_impl->execution_count;
+    }
+
+    output_channel& execution_context::channel() noexcept
+    {
+        return p_impl->channel;
+    }
+}

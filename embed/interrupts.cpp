@@ -1,0 +1,60 @@
+// SPDX-License-Identifier: MIT
+#include "embed/interrupts.hpp"
+
+#include <Python.h>
+
+#include <csignal>
+
+namespace atrium
+{
+    namespace
+    {
+        volatile std::sig_atomic_t g_running = 0;
+        volatile std::sig_atomic_t g_pending = 0;
+
+        void on_sigint(int)
+        {
+            // Async-signal-safe work only: two flags and CPython's documented signal-safe entry point.
+            if (g_running)
+            {
+                g_pending = 1;
+                PyErr_SetInterruptEx(SIGINT);
+            }
+        }
+    }
+
+    void install_interrupt_handler()
+    {
+        struct sigaction action = {};
+        action.sa_handler = on_sigint;
+        sigemptyset(&action.sa_mask);
+        action.sa_flags = 0; // no SA_RESTART: a sleeping cell must wake with EINTR
+        sigaction(SIGINT, &action, nullptr);
+    }
+
+    interruptible_scope::interruptible_scope()
+    {
+        g_pending = 0;
+        g_running = 1;
+    }
+
+    interruptible_scope::~interruptible_scope()
+    {
+        g_running = 0;
+        if (g_pending)
+        {
+            // Runs the tripped handler now and drops its KeyboardInterrupt: the cell is already over.
+            PyObject *type, *value, *traceback;
+            PyErr_Fetch(&type, &value, &traceback);
+            if (PyErr_CheckSignals() != 0)
+                PyErr_Clear();
+            PyErr_Restore(type, value, traceback);
+            g_pending = 0;
+        }
+    }
+
+    bool interrupt_pending()
+    {
+        return g_pending != 0;
+    }
+}

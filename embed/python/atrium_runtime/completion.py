@@ -1,0 +1,146 @@
+"""complete, inspect and is_complete against a context's namespace."""
+import builtins
+import codeop
+import glob
+import inspect as _inspect
+import keyword
+import os
+import re
+import warnings
+
+_TOKEN = re.compile(r"[A-Za-z_][\w.]*$|\.$")
+_DOTTED = re.compile(r"[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*")
+
+
+def _line_and_column(code, cursor_pos):
+    before = code[:cursor_pos]
+    line = before.count("\n") + 1
+    column = len(before) - (before.rfind("\n") + 1)
+    return line, column
+
+
+def _jedi_complete(code, cursor_pos, namespace):
+    import jedi
+
+    line, column = _line_and_column(code, cursor_pos)
+    completions = jedi.Interpreter(code, [namespace]).complete(line, column)
+    if not completions:
+        return None
+    typed = len(completions[0].name_with_symbols) - len(completions[0].complete)
+    matches = [c.name_with_symbols for c in completions
+               if len(c.name_with_symbols) - len(c.complete) == typed]
+    return matches, cursor_pos - typed
+
+
+def _in_string(text):
+    """The partial path typed inside an unterminated string literal on the current line, or None."""
+    line = text[text.rfind("\n") + 1:]
+    match = re.search(r"""(['"])([^'"]*)$""", line)
+    if match and line[:match.start()].count(match.group(1)) % 2 == 0:
+        return match.group(2)
+    return None
+
+
+def _resolve(dotted, namespace):
+    parts = dotted.split(".")
+    if parts[0] in namespace:
+        obj = namespace[parts[0]]
+    elif hasattr(builtins, parts[0]):
+        obj = getattr(builtins, parts[0])
+    else:
+        raise LookupError(dotted)
+    for part in parts[1:]:
+        obj = getattr(obj, part)  # attribute lookup only: completion never calls user code
+    return obj
+
+
+def _fallback_complete(code, cursor_pos, namespace):
+    before = code[:cursor_pos]
+    partial_path = _in_string(before)
+    if partial_path is not None:
+        matches = [p + ("/" if os.path.isdir(p) else "") for p in sorted(glob.glob(os.path.expanduser(partial_path) + "*"))]
+        return matches, cursor_pos - len(partial_path)
+    token = _TOKEN.search(before)
+    token = token.group(0) if token else ""
+    if "." in token:
+        base, _, prefix = token.rpartition(".")
+        try:
+            names = dir(_resolve(base, namespace))
+        except Exception:
+            return [], cursor_pos
+        return [n for n in names if n.startswith(prefix)], cursor_pos - len(prefix)
+    names = set(namespace) | set(dir(builtins)) | set(keyword.kwlist)
+    return sorted(n for n in names if n.startswith(token)), cursor_pos - len(token)
+
+
+def complete(code, cursor_pos, namespace):
+    result = None
+    try:
+        result = _jedi_complete(code, cursor_pos, namespace)
+    except Exception:
+        result = None  # jedi absent or confused: the simpler completer still answers
+    if not result or not result[0]:
+        result = _fallback_complete(code, cursor_pos, namespace)
+    matches, start = result
+    return {"matches": matches, "cursor_start": start, "cursor_end": cursor_pos, "metadata": {},
+            "status": "ok"}
+
+
+def _name_at(code, cursor_pos):
+    """The dotted name under (or just before) the cursor; before an open call, the callee."""
+    best = None
+    for match in _DOTTED.finditer(code):
+        if match.start() <= cursor_pos <= match.end():
+            return match.group(0)
+        if match.end() <= cursor_pos:
+            best = match.group(0)
+    return best
+
+
+def inspect(code, cursor_pos, detail_level, namespace):
+    name = _name_at(code, cursor_pos)
+    try:
+        obj = _resolve(name, namespace) if name else None
+    except Exception:
+        name = None
+    if not name:
+        return {"status": "ok", "found": False, "data": {}, "metadata": {}}
+    parts = []
+    try:
+        parts.append(f"Signature: {name}{_inspect.signature(obj)}")
+    except (TypeError, ValueError):
+        pass
+    parts.append(f"Type:      {type(obj).__name__}")
+    doc = _inspect.getdoc(obj)
+    if doc:
+        parts.append("Docstring:\n" + doc)
+    if detail_level >= 1:
+        try:
+            parts.append("Source:\n" + _inspect.getsource(obj))
+        except (TypeError, OSError):
+            pass
+    return {"status": "ok", "found": True, "data": {"text/plain": "\n".join(parts)}, "metadata": {}}
+
+
+def _indent_after(code):
+    last = code.rstrip("\n").split("\n")[-1]
+    indent = last[: len(last) - len(last.lstrip())]
+    return indent + "    " if last.rstrip().endswith(":") else indent
+
+
+def is_complete(code):
+    if code.rstrip().endswith("\\"):
+        return {"status": "incomplete", "indent": ""}
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            compiled = codeop.compile_command(code, "<input>", "exec")
+    except (SyntaxError, OverflowError, ValueError):
+        return {"status": "invalid"}
+    if compiled is None:
+        return {"status": "incomplete", "indent": _indent_after(code)}
+    # compile_command accepts a block without its closing blank line; a console still wants one more.
+    lines = code.rstrip("\n").split("\n")
+    if len(lines) > 1 and lines[-1][:1] in (" ", "\t") and not code.endswith("\n\n"):
+        return {"status": "incomplete", "indent": _indent_after(code)}
+    return {"status": "complete"}

@@ -1,0 +1,107 @@
+"""Compiling and running cells in a context's namespace."""
+import ast
+import builtins
+import linecache
+import sys
+import traceback
+
+import _atrium
+from atrium_runtime import display
+
+
+class _ResultHook:
+    """sys.displayhook while a cell's last expression runs: publishes execute_result and keeps `_`."""
+
+    def __init__(self, namespace, execution_count):
+        self.namespace = namespace
+        self.execution_count = execution_count
+
+    def __call__(self, value):
+        if value is None:
+            return
+        builtins._ = value
+        self.namespace["_"] = value
+        out = self.namespace.setdefault("Out", {})
+        if isinstance(out, dict):
+            out[self.execution_count] = value
+        data, metadata = display.format_bundle(value)
+        _atrium.publish("execute_result",
+                        {"execution_count": self.execution_count, "data": data, "metadata": metadata})
+
+
+def _register_source(filename, code):
+    # linecache lets tracebacks and inspect.getsource show the lines of a cell.
+    lines = code.splitlines(keepends=True)
+    if lines and not lines[-1].endswith("\n"):
+        lines[-1] += "\n"
+    linecache.cache[filename] = (len(code), None, lines, filename)
+
+
+def _compile_cell(code, filename):
+    """Returns code objects to run in order: the body in 'exec' mode, and the last expression (if any)
+    in 'single' mode so that sys.displayhook reports its value."""
+    tree = ast.parse(code, filename, "exec")
+    if not tree.body:
+        return []
+    last = tree.body[-1]
+    shows_result = isinstance(last, ast.Expr) and not code.rstrip().endswith(";")
+    body = tree.body[:-1] if shows_result else tree.body
+    units = []
+    if body:
+        units.append(compile(ast.Module(body=body, type_ignores=[]), filename, "exec"))
+    if shows_result:
+        units.append(compile(ast.Interactive(body=[last]), filename, "single"))
+    return units
+
+
+def _error_info(error):
+    frames = []
+    syntax = isinstance(error, SyntaxError)
+    if syntax:
+        frames.append((error.filename or "", error.lineno or 0, "<module>", error.text or "", error.offset or 0))
+    else:
+        for frame in traceback.extract_tb(error.__traceback__):
+            frames.append((frame.filename, frame.lineno or 0, frame.name, frame.line or "", 0))
+    evalue = error.msg if syntax else str(error)
+    return {"status": "error", "ename": type(error).__name__, "evalue": evalue,
+            "frames": frames, "syntax_error": syntax}
+
+
+def run_cell(namespace, code, filename, execution_count, silent):
+    """Runs `code`; returns {'status': 'ok'} or the error's name, value and frames."""
+    _register_source(filename, code)
+    try:
+        units = _compile_cell(code, filename)
+        saved_hook = sys.displayhook
+        sys.displayhook = (lambda value: None) if silent else _ResultHook(namespace, execution_count)
+        try:
+            for unit in units:
+                exec(unit, namespace)
+        finally:
+            sys.displayhook = saved_hook
+    except BaseException as error:  # KeyboardInterrupt and SystemExit are reported, never propagated
+        sys.last_type, sys.last_value, sys.last_traceback = type(error), error, error.__traceback__
+        return _error_info(error)
+    return {"status": "ok"}
+
+
+def evaluate_user_expressions(namespace, expressions):
+    results = {}
+    for name, expression in expressions.items():
+        try:
+            value = eval(expression, namespace)
+            data, metadata = display.format_bundle(value)
+            results[name] = {"status": "ok", "data": data, "metadata": metadata}
+        except Exception as error:
+            results[name] = {"status": "error", "ename": type(error).__name__, "evalue": str(error),
+                             "traceback": traceback.format_exception_only(type(error), error)}
+    return results
+
+
+def new_namespace(module_name="__main__"):
+    """A fresh module for a context's globals, set up like the __main__ of a script."""
+    import types
+
+    module = types.ModuleType(module_name)
+    module.__dict__["__builtins__"] = builtins
+    return module

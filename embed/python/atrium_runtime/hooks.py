@@ -1,0 +1,56 @@
+"""Adapts libraries that look for a kernel (IPython's display functions, the `comm` package) when, and
+only when, user code imports them: importing IPython eagerly would cost start-up time and memory."""
+import importlib.abc
+import importlib.machinery
+import sys
+
+from atrium_runtime import comms, display
+
+
+def _patch_display_functions(module):
+    module.display = display.display
+    module.update_display = display.update_display
+    module.clear_output = display.clear_output
+    module.publish_display_data = display.publish_display_data
+
+
+def _patch_comm(module):
+    module.create_comm = comms.Comm
+    module.get_comm_manager = lambda: comms.manager
+
+
+_PATCHES = {
+    "IPython.core.display_functions": _patch_display_functions,
+    "comm": _patch_comm,
+}
+
+
+class _PatchingLoader(importlib.abc.Loader):
+    def __init__(self, loader, patch):
+        self._loader = loader
+        self._patch = patch
+
+    def create_module(self, spec):
+        return self._loader.create_module(spec)
+
+    def exec_module(self, module):
+        self._loader.exec_module(module)
+        self._patch(module)
+
+
+class _PatchingFinder(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path, target=None):
+        patch = _PATCHES.get(name)
+        if patch is None:
+            return None
+        spec = importlib.machinery.PathFinder.find_spec(name, path)
+        if spec is not None and spec.loader is not None:
+            spec.loader = _PatchingLoader(spec.loader, patch)
+        return spec
+
+
+def install():
+    sys.meta_path.insert(0, _PatchingFinder())
+    for name, patch in _PATCHES.items():
+        if name in sys.modules:
+            patch(sys.modules[name])

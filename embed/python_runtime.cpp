@@ -1,0 +1,169 @@
+// SPDX-License-Identifier: MIT
+#include "embed/python_runtime.hpp"
+
+#include "embed/interrupts.hpp"
+#include "embed/runtime_sources.hpp"
+
+#include <pybind11/embed.h>
+#include <pybind11_json/pybind11_json.hpp>
+
+#include <unistd.h>
+
+#include <cstdlib>
+#include <optional>
+#include <stdexcept>
+
+namespace py = pybind11;
+
+#ifndef ATRIUM_DEFAULT_PYTHON
+#define ATRIUM_DEFAULT_PYTHON "/usr/bin/python3"
+#endif
+
+namespace atrium
+{
+    namespace
+    {
+        bool executable_exists(const std::string& path)
+        {
+            return ::access(path.c_str(), X_OK) == 0;
+        }
+
+        std::string own_directory()
+        {
+            char buffer[4096];
+            ssize_t length = ::readlink("/proc/self/exe", buffer, sizeof(buffer) - 1);
+            if (length <= 0)
+                return {};
+            std::string path(buffer, static_cast<std::size_t>(length));
+            return path.substr(0, path.rfind('/'));
+        }
+
+        void load_runtime_modules()
+        {
+            py::module_ types = py::module_::import("types");
+            py::dict modules = py::module_::import("sys").attr("modules");
+            py::object builtins = py::module_::import("builtins");
+            for (const runtime_source& source : runtime_sources())
+            {
+                py::object module = types.attr("ModuleType")(source.module_name);
+                if (source.is_package)
+                    module.attr("__path__") = py::list();
+                modules[py::str(source.module_name)] = module;
+                // Compiled under a "<atrium-runtime..." name so tracebacks can hide these frames.
+                py::object code = builtins.attr("compile")(source.text, std::string("<atrium-runtime/") +
+                                                                            source.module_name + ">",
+                                                           "exec");
+                builtins.attr("exec")(code, module.attr("__dict__"));
+            }
+        }
+
+        void install_io()
+        {
+            py::module_ sys = py::module_::import("sys");
+            py::module_ atrium_module = py::module_::import("_atrium");
+            sys.attr("stdout") = atrium_module.attr("OutStream")("stdout");
+            sys.attr("stderr") = atrium_module.attr("OutStream")("stderr");
+            py::list argv;
+            argv.append("");
+            sys.attr("argv") = argv;
+            py::module_::import("atrium_runtime.display").attr("install")();
+            py::module_::import("atrium_runtime.stdin").attr("install")();
+            py::module_::import("atrium_runtime.hooks").attr("install")();
+        }
+
+        nlohmann::json read_language_info()
+        {
+            py::module_ platform = py::module_::import("platform");
+            std::string version = py::str(platform.attr("python_version")());
+            std::string major = version.substr(0, version.find('.'));
+            return {{"name", "python"},
+                    {"version", version},
+                    {"mimetype", "text/x-python"},
+                    {"file_extension", ".py"},
+                    {"pygments_lexer", "ipython" + major},
+                    {"codemirror_mode", {{"name", "ipython"}, {"version", std::stoi(major)}}},
+                    {"nbconvert_exporter", "python"}};
+        }
+    }
+
+    struct python_runtime::impl
+    {
+        std::optional<py::scoped_interpreter> interpreter;
+        std::optional<py::gil_scoped_release> released;
+        nlohmann::json language_info;
+        std::string banner;
+    };
+
+    python_runtime::python_runtime(const std::string& python_executable)
+        : p_impl(std::make_unique<impl>())
+    {
+        PyConfig config;
+        PyConfig_InitPythonConfig(&config);
+        config.parse_argv = 0;
+        config.install_signal_handlers = 1;
+        // The program name decides sys.executable and, through pyvenv.cfg, sys.prefix and site-packages:
+        // naming the environment's own python makes its packages importable exactly as there.
+        PyStatus status = PyConfig_SetBytesString(&config, &config.program_name, python_executable.c_str());
+        if (PyStatus_Exception(status))
+        {
+            PyConfig_Clear(&config);
+            throw std::runtime_error("[python.config] cannot use '" + python_executable + "' as the interpreter");
+        }
+        p_impl->interpreter.emplace(&config, 0, nullptr, false); // takes ownership of (and clears) config
+
+        install_interrupt_handler();
+        load_runtime_modules();
+        install_io();
+        p_impl->language_info = read_language_info();
+        p_impl->banner = "Atrium " ATRIUM_VERSION " -- Python " + p_impl->language_info["version"].get<std::string>() +
+                         " in a shared, session-aware kernel\n" +
+                         py::str(py::module_::import("sys").attr("version")).cast<std::string>();
+    }
+
+    python_runtime::~python_runtime()
+    {
+        p_impl->released.reset();
+    }
+
+    const nlohmann::json& python_runtime::language_info() const
+    {
+        return p_impl->language_info;
+    }
+
+    const std::string& python_runtime::banner() const
+    {
+        return p_impl->banner;
+    }
+
+    void python_runtime::release_gil()
+    {
+        p_impl->released.emplace();
+    }
+
+    void python_runtime::run_exit_hooks()
+    {
+        py::gil_scoped_acquire gil;
+        try
+        {
+            py::module_::import("atexit").attr("_run_exitfuncs")();
+        }
+        catch (py::error_already_set&)
+        {
+            PyErr_Clear();
+        }
+    }
+
+    std::string default_python_executable()
+    {
+        if (const char* configured = std::getenv("ATRIUM_PYTHON"); configured && *configured)
+        {
+            return configured;
+        }
+        std::string beside = own_directory() + "/python3";
+        if (executable_exists(beside))
+        {
+            return beside;
+        }
+        return ATRIUM_DEFAULT_PYTHON;
+    }
+}

@@ -1,0 +1,40 @@
+// SPDX-License-Identifier: MIT
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include <memory>
+#include <string>
+
+namespace atrium
+{
+    /// The embedded CPython interpreter: one per process, started on the main thread.
+    ///
+    /// It runs cells with the packages of the environment whose `python` executable it is given, as that
+    /// environment's own interpreter would (sys.prefix, sys.executable, site-packages).
+    class python_runtime
+    {
+    public:
+        explicit python_runtime(const std::string& python_executable);
+        ~python_runtime();
+        python_runtime(const python_runtime&) = delete;
+        python_runtime& operator=(const python_runtime&) = delete;
+
+        /// kernel_info's language_info, read from the running interpreter.
+        const nlohmann::json& language_info() const;
+        const std::string& banner() const;
+
+        /// After configuration the main thread gives the GIL away; each request takes it back.
+        void release_gil();
+        /// Runs atexit handlers and flushes Python-side state before the process exits.
+        void run_exit_hooks();
+
+    private:
+        struct impl;
+        std::unique_ptr<impl> p_impl;
+    };
+
+    /// The environment to run cells in: $ATRIUM_PYTHON, else a `python3` beside the kernel binary
+    /// (the kernel installed into a virtual environment), else the interpreter Atrium was built against.
+    std::string default_python_executable();
+}

@@ -1,0 +1,77 @@
+// SPDX-License-Identifier: MIT
+// atrium -f CONNECTION_FILE: the kernel process.
+#include "kernel/connection_file.hpp"
+#include "kernel/history_adapter.hpp"
+#include "kernel/kernel_options.hpp"
+#include "kernel/python_interpreter.hpp"
+#include "kernel/zmq_server.hpp"
+
+#include "session/history_store.hpp"
+
+#include <xeus/xkernel.hpp>
+#include <zmq.hpp>
+
+#include <pthread.h>
+#include <signal.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <iostream>
+
+int main(int argc, char* argv[])
+{
+    using namespace atrium;
+    kernel_options options;
+    try
+    {
+        options = parse_kernel_options(std::vector<std::string>(argv + 1, argv + argc));
+    }
+    catch (const usage_error& e)
+    {
+        std::cerr << "atrium: " << e.what() << "\n" << usage_text();
+        return 2;
+    }
+    if (options.show_help)
+    {
+        std::cout << usage_text();
+        return 0;
+    }
+    if (options.show_version)
+    {
+        std::cout << "atrium " ATRIUM_VERSION "\n";
+        return 0;
+    }
+
+    history_store history;
+    python_interpreter* interpreter = nullptr;
+    std::unique_ptr<xeus::xkernel> kernel;
+    try
+    {
+        xeus::xconfiguration config = read_connection_file(options.connection_file);
+        auto owned_interpreter = std::make_unique<python_interpreter>(history);
+        interpreter = owned_interpreter.get();
+        // Binds the sockets and starts Python (on this, the main thread).
+        kernel = std::make_unique<xeus::xkernel>(config, xeus::get_user_name(), xeus::make_context<zmq::context_t>(),
+                                                 std::move(owned_interpreter), make_zmq_server,
+                                                 std::make_unique<history_adapter>(history), nullptr,
+                                                 xeus::make_null_debugger, nl::json::object(),
+                                                 nl::json::error_handler_t::replace);
+    }
+    catch (const std::exception& e)
+    {
+        std::cerr << "atrium: cannot start: " << e.what() << std::endl;
+        return 1;
+    }
+
+    // interrupt_request (interrupt_mode "message") becomes the same SIGINT a signal-mode client sends, aimed
+    // at the main thread, where cells run.
+    pthread_t main_thread = pthread_self();
+    dynamic_cast<zmq_server&>(kernel->get_server()).on_interrupt([main_thread] { pthread_kill(main_thread, SIGINT); });
+
+    kernel->start(); // returns once a shutdown_request has been answered
+    interpreter->finish();
+    std::fflush(nullptr);
+    // Skipping Py_Finalize on purpose: it joins every non-daemon thread a cell left running, which could
+    // keep a kernel that was asked to shut down alive forever.
+    std::_Exit(0);
+}

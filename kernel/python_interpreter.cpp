@@ -1,0 +1,177 @@
+// SPDX-License-Identifier: MIT
+#include "kernel/python_interpreter.hpp"
+
+#include "kernel/xeus_comm_bridge.hpp"
+
+#include "embed/execution_context.hpp"
+#include "embed/interrupts.hpp"
+#include "embed/python_runtime.hpp"
+#include "session/history_store.hpp"
+
+#include <chrono>
+
+namespace atrium
+{
+    python_interpreter::python_interpreter(history_store& history)
+        : m_history(history)
+    {
+        register_input_handler(
+            [this](const std::string& value)
+            {
+                {
+                    std::lock_guard<std::mutex> lock(m_input_mutex);
+                    m_input_value = value;
+                }
+                m_input_ready.notify_all();
+            });
+    }
+
+    python_interpreter::~python_interpreter()
+    {
+        set_comm_bridge(nullptr);
+    }
+
+    void python_interpreter::configure_impl()
+    {
+        p_runtime = std::make_unique<python_runtime>(default_python_executable());
+        p_comms = std::make_unique<xeus_comm_bridge>(comm_manager());
+        set_comm_bridge(p_comms.get());
+        m_kernel_info = {{"implementation", "atrium"},
+                         {"implementation_version", ATRIUM_VERSION},
+                         {"language_info", p_runtime->language_info()},
+                         {"banner", p_runtime->banner()},
+                         {"debugger", false},
+                         {"help_links",
+                          nl::json::array({{{"text", "Python Reference"}, {"url", "https://docs.python.org/3/"}},
+                                           {{"text", "Atrium"}, {"url", "https://github.com/atrium-kernel/atrium"}}})},
+                         {"status", "ok"}};
+        output_sink& sink = *this; // private base: converted here, where it is accessible
+        p_context = std::make_unique<execution_context>(sink, /*main_module=*/true);
+        // From here on the main thread holds the GIL only while it serves a request.
+        p_runtime->release_gil();
+    }
+
+    template <class F>
+    nl::json python_interpreter::guarded(F&& request)
+    {
+        try
+        {
+            return request();
+        }
+        catch (const std::exception& e)
+        {
+            return {{"status", "error"},
+                    {"ename", "AtriumInternalError"},
+                    {"evalue", e.what()},
+                    {"traceback", nl::json::array({std::string("[kernel.internal] ") + e.what()})}};
+        }
+    }
+
+    nl::json python_interpreter::execute_request_impl(int, const std::string& code, bool silent, bool store_history,
+                                                      nl::json user_expressions, bool allow_stdin)
+    {
+        return guarded(
+            [&]
+            {
+                m_allow_stdin = allow_stdin;
+                execute_options options{silent, store_history, allow_stdin, std::move(user_expressions)};
+                nl::json reply = p_context->execute(code, options);
+                if (store_history && !silent)
+                {
+                    // Stored here, not by xeus's core: the core numbers every entry as line 1.
+                    m_history.append(p_context->execution_count(), code);
+                }
+                return reply;
+            });
+    }
+
+    nl::json python_interpreter::complete_request_impl(const std::string& code, int cursor_pos)
+    {
+        return guarded([&] { return p_context->complete(code, cursor_pos); });
+    }
+
+    nl::json python_interpreter::inspect_request_impl(const std::string& code, int cursor_pos, int detail_level)
+    {
+        return guarded([&] { return p_context->inspect(code, cursor_pos, detail_level); });
+    }
+
+    nl::json python_interpreter::is_complete_request_impl(const std::string& code)
+    {
+        return guarded([&] { return p_context->is_complete(code); });
+    }
+
+    nl::json python_interpreter::kernel_info_request_impl()
+    {
+        // Answered from a copy made at start-up: this can run on the I/O thread while a cell holds the GIL.
+        return m_kernel_info;
+    }
+
+    void python_interpreter::shutdown_request_impl()
+    {
+    }
+
+    void python_interpreter::finish()
+    {
+        if (p_runtime)
+        {
+            p_runtime->run_exit_hooks();
+        }
+        if (p_context)
+        {
+            p_context->channel().flush();
+        }
+    }
+
+    void python_interpreter::publish(const std::string& msg_type, nl::json content)
+    {
+        if (msg_type == "stream")
+        {
+            publish_stream(content["name"], content["text"]);
+        }
+        else if (msg_type == "display_data")
+        {
+            display_data(std::move(content["data"]), std::move(content["metadata"]), std::move(content["transient"]));
+        }
+        else if (msg_type == "update_display_data")
+        {
+            update_display_data(std::move(content["data"]), std::move(content["metadata"]),
+                                std::move(content["transient"]));
+        }
+        else if (msg_type == "execute_result")
+        {
+            publish_execution_result(content["execution_count"], std::move(content["data"]),
+                                     std::move(content["metadata"]));
+        }
+        else if (msg_type == "error")
+        {
+            publish_execution_error(content["ename"], content["evalue"], content["traceback"]);
+        }
+        else if (msg_type == "clear_output")
+        {
+            clear_output(content.value("wait", false));
+        }
+    }
+
+    std::optional<std::string> python_interpreter::request_input(const std::string& prompt, bool password)
+    {
+        if (!m_allow_stdin)
+        {
+            return std::nullopt;
+        }
+        std::unique_lock<std::mutex> lock(m_input_mutex);
+        m_input_value.reset();
+        lock.unlock();
+        input_request(prompt, password);
+        lock.lock();
+        // Wake now and then: an interrupt must end the wait even though no reply will come.
+        while (!m_input_value)
+        {
+            if (interrupt_pending())
+            {
+                throw interrupted();
+            }
+            m_input_ready.wait_for(lock, std::chrono::milliseconds(50));
+        }
+        return m_input_value;
+    }
+}

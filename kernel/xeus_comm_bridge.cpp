@@ -1,0 +1,95 @@
+// SPDX-License-Identifier: MIT
+#include "kernel/xeus_comm_bridge.hpp"
+
+#include <stdexcept>
+
+namespace atrium
+{
+    namespace
+    {
+        nl::json as_dict(const xeus::xmessage& message)
+        {
+            return {{"header", message.header()},
+                    {"parent_header", message.parent_header()},
+                    {"metadata", message.metadata()},
+                    {"content", message.content()},
+                    {"buffers", nl::json::array()}};
+        }
+    }
+
+    xeus_comm_bridge::xeus_comm_bridge(xeus::xcomm_manager& manager)
+        : m_manager(manager)
+    {
+    }
+
+    xeus::xcomm& xeus_comm_bridge::adopt(xeus::xcomm comm)
+    {
+        collect_closed();
+        std::string id = std::string(comm.id());
+        auto owned = std::make_unique<xeus::xcomm>(std::move(comm));
+        owned->on_message([id](xeus::xmessage message) { deliver_comm_msg(id, as_dict(message)); });
+        owned->on_close(
+            [this, id](xeus::xmessage message)
+            {
+                m_closed.insert(id);
+                deliver_comm_close(id, as_dict(message));
+            });
+        auto& slot = m_comms[id];
+        slot = std::move(owned);
+        return *slot;
+    }
+
+    xeus::xcomm& xeus_comm_bridge::find(const std::string& comm_id)
+    {
+        auto it = m_comms.find(comm_id);
+        if (it == m_comms.end())
+        {
+            throw std::invalid_argument("[comm.unknown] no open comm with id " + comm_id);
+        }
+        return *it->second;
+    }
+
+    void xeus_comm_bridge::collect_closed()
+    {
+        for (const auto& id : m_closed)
+        {
+            m_comms.erase(id);
+        }
+        m_closed.clear();
+    }
+
+    void xeus_comm_bridge::open(const std::string& comm_id, const std::string& target_name, nl::json data,
+                                nl::json metadata)
+    {
+        if (m_manager.target(target_name) == nullptr)
+        {
+            // xeus needs a kernel-side target to publish through, even for comms only the client handles.
+            m_manager.register_comm_target(target_name, [](xeus::xcomm&&, xeus::xmessage) {});
+        }
+        xeus::xcomm& comm = adopt(xeus::xcomm(m_manager.target(target_name), xeus::xguid(comm_id)));
+        comm.open(std::move(metadata), std::move(data), {});
+    }
+
+    void xeus_comm_bridge::send(const std::string& comm_id, nl::json data, nl::json metadata)
+    {
+        find(comm_id).send(std::move(metadata), std::move(data), {});
+    }
+
+    void xeus_comm_bridge::close(const std::string& comm_id, nl::json data, nl::json metadata)
+    {
+        find(comm_id).close(std::move(metadata), std::move(data), {});
+        m_closed.insert(comm_id);
+        collect_closed();
+    }
+
+    void xeus_comm_bridge::register_target(const std::string& target_name)
+    {
+        m_manager.register_comm_target(target_name,
+                                       [this, target_name](xeus::xcomm&& comm, xeus::xmessage request)
+                                       {
+                                           std::string id = std::string(comm.id());
+                                           adopt(std::move(comm));
+                                           deliver_comm_open(target_name, id, as_dict(request));
+                                       });
+    }
+}

@@ -1,0 +1,479 @@
+// SPDX-License-Identifier: MIT
+#include "kernel/zmq_server.hpp"
+
+#include "kernel/request_check.hpp"
+#include "kernel/wire_codec.hpp"
+
+#include <xeus/xguid.hpp>
+#include <xeus/xkernel.hpp>
+#include <zmq.hpp>
+#include <zmq_addon.hpp>
+
+#include <signal.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <deque>
+#include <iostream>
+#include <mutex>
+#include <optional>
+#include <thread>
+
+namespace atrium
+{
+    namespace
+    {
+        enum class destination
+        {
+            shell,
+            control,
+            stdin_,
+            iopub
+        };
+
+        class null_control_messenger final : public xeus::xcontrol_messenger
+        {
+            nl::json send_to_shell_impl(const nl::json&) override
+            {
+                // Only xeus's debugger uses this path, and Atrium does not ship one.
+                return {{"status", "error"}, {"evalue", "no debugger"}};
+            }
+        };
+
+        std::string bind_endpoint(zmq::socket_t& socket, const xeus::xconfiguration& config,
+                                  const std::string& port)
+        {
+            std::string address = config.m_transport + "://" + config.m_ip + ":";
+            bool ephemeral = port.empty() || port == "0";
+            socket.bind(address + (ephemeral ? std::string("*") : port));
+            std::string endpoint = socket.get(zmq::sockopt::last_endpoint);
+            return endpoint.substr(endpoint.rfind(':') + 1);
+        }
+
+        template <class F>
+        auto retry_on_eintr(F&& f) -> decltype(f())
+        {
+            while (true)
+            {
+                try
+                {
+                    return f();
+                }
+                catch (const zmq::error_t& e)
+                {
+                    if (e.num() != EINTR)
+                        throw;
+                }
+            }
+        }
+    }
+
+    struct zmq_server::impl
+    {
+        impl(zmq_server& owner, zmq::context_t& context, const xeus::xconfiguration& config)
+            : owner(owner)
+            , context(context)
+            , config(config)
+            , signer(config.m_signature_scheme, config.m_key)
+            , shell(context, zmq::socket_type::router)
+            , control(context, zmq::socket_type::router)
+            , stdin_socket(context, zmq::socket_type::router)
+            , iopub(context, zmq::socket_type::pub)
+            , heartbeat(context, zmq::socket_type::rep)
+            , wake_fd(eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC))
+            , session_id(xeus::new_xguid())
+            , user_name(xeus::get_user_name())
+        {
+            for (zmq::socket_t* socket : {&shell, &control, &stdin_socket, &iopub, &heartbeat})
+            {
+                socket->set(zmq::sockopt::linger, 1000);
+                // Never drop: a slow client must get every stream chunk and status, in order.
+                socket->set(zmq::sockopt::sndhwm, 0);
+            }
+            this->config.m_shell_port = bind_endpoint(shell, config, config.m_shell_port);
+            this->config.m_control_port = bind_endpoint(control, config, config.m_control_port);
+            this->config.m_stdin_port = bind_endpoint(stdin_socket, config, config.m_stdin_port);
+            this->config.m_iopub_port = bind_endpoint(iopub, config, config.m_iopub_port);
+            this->config.m_hb_port = bind_endpoint(heartbeat, config, config.m_hb_port);
+        }
+
+        ~impl()
+        {
+            close_all();
+            ::close(wake_fd);
+        }
+
+        // ---- sending, from any thread ----
+
+        void enqueue(destination to, frame_list frames)
+        {
+            {
+                std::lock_guard<std::mutex> lock(outbox_mutex);
+                outbox.emplace_back(to, std::move(frames));
+            }
+            wake_io();
+        }
+
+        void wake_io()
+        {
+            std::uint64_t one = 1;
+            // A full counter still leaves the fd readable, so a failed write loses no wake-up.
+            [[maybe_unused]] auto n = ::write(wake_fd, &one, sizeof(one));
+        }
+
+        void publish_status(const nl::json& parent, const char* state)
+        {
+            xeus::xpub_message status("status", xeus::make_header("status", user_name, session_id), parent,
+                                      nl::json::object(), {{"execution_state", state}}, {});
+            enqueue(destination::iopub, encode_pub_message(status, signer));
+        }
+
+        /// Answers a request without involving xeus's core: busy, the reply, idle.
+        void reply_directly(const xeus::xmessage& request, destination to, nl::json content)
+        {
+            std::string reply_type = reply_type_for(request.header().value("msg_type", ""));
+            publish_status(request.header(), "busy");
+            xeus::xmessage reply(request.identities(), xeus::make_header(reply_type, user_name, session_id),
+                                 request.header(), nl::json::object(), std::move(content), {});
+            enqueue(to, encode_message(reply, signer));
+            publish_status(request.header(), "idle");
+        }
+
+        // ---- the I/O thread ----
+
+        void run_io()
+        {
+            zmq::pollitem_t items[] = {{shell.handle(), 0, ZMQ_POLLIN, 0},
+                                       {control.handle(), 0, ZMQ_POLLIN, 0},
+                                       {stdin_socket.handle(), 0, ZMQ_POLLIN, 0},
+                                       {nullptr, wake_fd, ZMQ_POLLIN, 0}};
+            try
+            {
+                while (true)
+                {
+                    retry_on_eintr([&] { return zmq::poll(items, 4, std::chrono::milliseconds(-1)); });
+                    if (items[3].revents & ZMQ_POLLIN)
+                    {
+                        std::uint64_t count;
+                        [[maybe_unused]] auto n = ::read(wake_fd, &count, sizeof(count));
+                        flush_outbox();
+                        if (io_stop.load())
+                        {
+                            return;
+                        }
+                    }
+                    // Control first: an interrupt must not wait behind a burst of shell traffic.
+                    if (items[1].revents & ZMQ_POLLIN)
+                        drain(control, destination::control);
+                    if (items[0].revents & ZMQ_POLLIN)
+                        drain(shell, destination::shell);
+                    if (items[2].revents & ZMQ_POLLIN)
+                        drain(stdin_socket, destination::stdin_);
+                }
+            }
+            catch (const zmq::error_t& e)
+            {
+                if (e.num() != ETERM)
+                    std::cerr << "[atrium] I/O thread stopped: " << e.what() << std::endl;
+            }
+        }
+
+        void flush_outbox()
+        {
+            std::deque<std::pair<destination, frame_list>> batch;
+            {
+                std::lock_guard<std::mutex> lock(outbox_mutex);
+                batch.swap(outbox);
+            }
+            for (auto& [to, frames] : batch)
+            {
+                zmq::socket_t& socket = to == destination::shell     ? shell
+                                        : to == destination::control ? control
+                                        : to == destination::stdin_  ? stdin_socket
+                                                                     : iopub;
+                for (std::size_t i = 0; i < frames.size(); ++i)
+                {
+                    auto flags = i + 1 < frames.size() ? zmq::send_flags::sndmore : zmq::send_flags::none;
+                    zmq::message_t part(frames[i].data(), frames[i].size());
+                    retry_on_eintr([&] { return socket.send(part, flags); });
+                }
+            }
+        }
+
+        void drain(zmq::socket_t& socket, destination from)
+        {
+            // Bounded so that one busy socket cannot starve the others or the outbox.
+            for (int i = 0; i < 64; ++i)
+            {
+                std::vector<zmq::message_t> parts;
+                auto received = retry_on_eintr(
+                    [&] { return zmq::recv_multipart(socket, std::back_inserter(parts), zmq::recv_flags::dontwait); });
+                if (!received)
+                {
+                    return;
+                }
+                frame_list frames;
+                frames.reserve(parts.size());
+                for (auto& part : parts)
+                {
+                    frames.emplace_back(part.data<char>(), part.size());
+                }
+                handle(std::move(frames), from);
+            }
+        }
+
+        void handle(frame_list frames, destination from)
+        {
+            decode_result decoded = decode_message(std::move(frames), signer, replays);
+            if (!decoded.message)
+            {
+                std::cerr << "[atrium] refused a message: " << decoded.error << std::endl;
+                return;
+            }
+            xeus::xmessage& message = *decoded.message;
+            const std::string msg_type = message.header()["msg_type"].get<std::string>();
+            std::string problem = request_content_problem(msg_type, message.content());
+            if (!problem.empty())
+            {
+                reply_directly(message, from,
+                               {{"status", "error"},
+                                {"ename", "ProtocolError"},
+                                {"evalue", problem},
+                                {"traceback", nl::json::array({"ProtocolError: " + problem})}});
+                return;
+            }
+            try
+            {
+                switch (from)
+                {
+                case destination::shell:
+                    push_shell(std::move(message));
+                    break;
+                case destination::control:
+                    if (msg_type == "interrupt_request" && interrupt_handler)
+                        interrupt_handler();
+                    owner.notify_control_listener(std::move(message));
+                    break;
+                case destination::stdin_:
+                    owner.notify_stdin_listener(std::move(message));
+                    break;
+                case destination::iopub:
+                    break;
+                }
+            }
+            catch (const std::exception& e)
+            {
+                std::cerr << "[atrium] error while handling " << msg_type << ": " << e.what() << std::endl;
+            }
+        }
+
+        void run_heartbeat()
+        {
+            zmq::pollitem_t items[] = {{heartbeat.handle(), 0, ZMQ_POLLIN, 0}};
+            try
+            {
+                while (!io_stop.load())
+                {
+                    retry_on_eintr([&] { return zmq::poll(items, 1, std::chrono::milliseconds(100)); });
+                    if (items[0].revents & ZMQ_POLLIN)
+                    {
+                        zmq::message_t ping;
+                        if (retry_on_eintr([&] { return heartbeat.recv(ping, zmq::recv_flags::dontwait); }))
+                            retry_on_eintr([&] { return heartbeat.send(ping, zmq::send_flags::none); });
+                    }
+                }
+            }
+            catch (const zmq::error_t& e)
+            {
+                if (e.num() != ETERM)
+                    std::cerr << "[atrium] heartbeat stopped: " << e.what() << std::endl;
+            }
+        }
+
+        // ---- the shell queue, consumed by the main thread ----
+
+        void push_shell(xeus::xmessage message)
+        {
+            {
+                std::lock_guard<std::mutex> lock(queue_mutex);
+                shell_queue.push_back(std::move(message));
+            }
+            queue_ready.notify_one();
+        }
+
+        std::optional<xeus::xmessage> pop_shell()
+        {
+            std::unique_lock<std::mutex> lock(queue_mutex);
+            queue_ready.wait(lock, [&] { return stopping.load() || !shell_queue.empty(); });
+            if (stopping.load())
+            {
+                return std::nullopt;
+            }
+            xeus::xmessage next = std::move(shell_queue.front());
+            shell_queue.pop_front();
+            return next;
+        }
+
+        std::deque<xeus::xmessage> take_queued()
+        {
+            std::lock_guard<std::mutex> lock(queue_mutex);
+            std::deque<xeus::xmessage> taken;
+            taken.swap(shell_queue);
+            return taken;
+        }
+
+        void start_threads()
+        {
+            // The I/O threads must never receive SIGINT: it is meant for the cell running on the main thread.
+            sigset_t blocked, previous;
+            sigemptyset(&blocked);
+            sigaddset(&blocked, SIGINT);
+            pthread_sigmask(SIG_BLOCK, &blocked, &previous);
+            io_thread = std::thread([this] { run_io(); });
+            heartbeat_thread = std::thread([this] { run_heartbeat(); });
+            pthread_sigmask(SIG_SETMASK, &previous, nullptr);
+        }
+
+        void stop_threads()
+        {
+            io_stop.store(true);
+            wake_io(); // the I/O thread sends what is queued (the shutdown reply) before it returns
+            if (io_thread.joinable())
+                io_thread.join();
+            if (heartbeat_thread.joinable())
+                heartbeat_thread.join();
+        }
+
+        void close_all()
+        {
+            for (zmq::socket_t* socket : {&shell, &control, &stdin_socket, &iopub, &heartbeat})
+                socket->close();
+        }
+
+        zmq_server& owner;
+        zmq::context_t& context;
+        xeus::xconfiguration config;
+        message_signer signer;
+        replay_guard replays; // I/O thread only
+
+        zmq::socket_t shell;
+        zmq::socket_t control;
+        zmq::socket_t stdin_socket;
+        zmq::socket_t iopub;
+        zmq::socket_t heartbeat;
+
+        int wake_fd;
+        std::mutex outbox_mutex;
+        std::deque<std::pair<destination, frame_list>> outbox;
+
+        std::mutex queue_mutex;
+        std::condition_variable queue_ready;
+        std::deque<xeus::xmessage> shell_queue;
+
+        std::atomic<bool> stopping{false};
+        std::atomic<bool> io_stop{false};
+        std::thread io_thread;
+        std::thread heartbeat_thread;
+
+        std::string session_id;
+        std::string user_name;
+        std::function<void()> interrupt_handler;
+        null_control_messenger messenger;
+    };
+
+    zmq_server::zmq_server(zmq::context_t& context, const xeus::xconfiguration& config)
+        : p_impl(std::make_unique<impl>(*this, context, config))
+    {
+    }
+
+    zmq_server::~zmq_server()
+    {
+        p_impl->stop_threads();
+    }
+
+    void zmq_server::on_interrupt(std::function<void()> handler)
+    {
+        p_impl->interrupt_handler = std::move(handler);
+    }
+
+    xeus::xcontrol_messenger& zmq_server::get_control_messenger_impl()
+    {
+        return p_impl->messenger;
+    }
+
+    void zmq_server::send_shell_impl(xeus::xmessage message)
+    {
+        p_impl->enqueue(destination::shell, encode_message(message, p_impl->signer));
+    }
+
+    void zmq_server::send_control_impl(xeus::xmessage message)
+    {
+        p_impl->enqueue(destination::control, encode_message(message, p_impl->signer));
+    }
+
+    void zmq_server::send_stdin_impl(xeus::xmessage message)
+    {
+        p_impl->enqueue(destination::stdin_, encode_message(message, p_impl->signer));
+    }
+
+    void zmq_server::publish_impl(xeus::xpub_message message, xeus::channel)
+    {
+        p_impl->enqueue(destination::iopub, encode_pub_message(message, p_impl->signer));
+    }
+
+    void zmq_server::start_impl(xeus::xpub_message message)
+    {
+        p_impl->start_threads();
+        publish_impl(std::move(message), xeus::channel::SHELL);
+        while (auto request = p_impl->pop_shell())
+        {
+            try
+            {
+                notify_shell_listener(std::move(*request));
+            }
+            catch (const std::exception& e)
+            {
+                std::cerr << "[atrium] shell request failed: " << e.what() << std::endl;
+            }
+        }
+        p_impl->stop_threads();
+        p_impl->close_all();
+        // Waits (up to the sockets' linger) until the last replies have left the process.
+        p_impl->context.close();
+    }
+
+    void zmq_server::abort_queue_impl(const listener&, long)
+    {
+        // xeus's own abort listener replies with status "error"; clients (nbclient, jupyter_client) expect
+        // "aborted", as ipykernel sends. Everything that had arrived when the cell failed is aborted.
+        for (auto& request : p_impl->take_queued())
+        {
+            nl::json content = {{"status", "aborted"}};
+            if (request.header().value("msg_type", "") == "execute_request")
+            {
+                content["execution_count"] = nullptr;
+                content["user_expressions"] = nl::json::object();
+            }
+            p_impl->reply_directly(request, destination::shell, std::move(content));
+        }
+    }
+
+    void zmq_server::stop_impl()
+    {
+        p_impl->stopping.store(true);
+        p_impl->queue_ready.notify_all();
+    }
+
+    void zmq_server::update_config_impl(xeus::xconfiguration& config) const
+    {
+        config = p_impl->config;
+    }
+
+    std::unique_ptr<xeus::xserver> make_zmq_server(xeus::xcontext& context, const xeus::xconfiguration& config,
+                                                   nl::json::error_handler_t)
+    {
+        return std::make_unique<zmq_server>(context.get_wrapped_context<zmq::context_t>(), config);
+    }
+}
