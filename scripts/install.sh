@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+# Sets up Atrium on a fresh Debian 12 machine (as root): system packages, the project's virtual
+# environment, the build, and the kernelspec installed into that environment. Then runs the demo.
+#   bash scripts/install.sh            # everything, then the demo
+#   bash scripts/install.sh --no-demo  # set-up and build only (the test command uses this)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$(pwd)
+venv="$root/.venv"
+
+run_demo=1
+for arg in "$@"; do
+    case "$arg" in
+        --no-demo) run_demo=0 ;;
+        *) echo "install.sh: unknown option '$arg' (expected --no-demo)" >&2; exit 2 ;;
+    esac
+done
+
+apt_packages=(
+    build-essential cmake ninja-build pkg-config
+    xeus-dev cppzmq-dev libzmq3-dev nlohmann-json3-dev pybind11-dev pybind11-json-dev catch2 libssl-dev uuid-dev
+    python3-dev python3-venv
+    xpython tmux
+)
+missing=()
+for package in "${apt_packages[@]}"; do
+    dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+    echo "== installing Debian packages: ${missing[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq "${missing[@]}"
+fi
+
+# The environment must come from Debian's python3: it is the libpython the kernel embeds. The python3
+# first on PATH may be another build (pyenv) with its own libpython.
+if [ ! -x "$venv/bin/python3" ] || ! "$venv/bin/python3" -c 'import sys; sys.exit(sys.base_prefix != "/usr")'; then
+    echo "== creating $venv from /usr/bin/python3"
+    rm -rf "$venv"
+    /usr/bin/python3 -m venv "$venv"
+fi
+echo "== installing Python packages into $venv"
+"$venv/bin/python3" -m pip install -q --disable-pip-version-check -r scripts/python-requirements.txt
+
+echo "== building"
+cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_INSTALL_PREFIX="$venv" \
+      -DATRIUM_PYTHON_ENV="$venv" > /dev/null
+cmake --build build
+cmake --install build > /dev/null
+"$venv/bin/jupyter" kernelspec list
+
+if [ "$run_demo" = 1 ]; then
+    echo "== demo: examples/tour.ipynb on the installed Atrium kernel"
+    "$venv/bin/python3" examples/run_tour.py
+fi
