@@ -106,10 +106,14 @@ namespace atrium
                     reply["traceback"] = traceback;
                     p_impl->channel.publish("error", {{"ename", ename}, {"evalue", evalue}, {"traceback", traceback}});
                 }
-                reply["user_expressions"] = p_impl->execution
-                                                .attr("evaluate_user_expressions")(p_impl->namespace_,
-                                                                                   options.user_expressions)
-                                                .cast<nlohmann::json>();
+                reply["user_expressions"] = nlohmann::json::object();
+                if (!options.user_expressions.empty())
+                {
+                    reply["user_expressions"] = p_impl->execution
+                                                    .attr("evaluate_user_expressions")(p_impl->namespace_,
+                                                                                       options.user_expressions)
+                                                    .cast<nlohmann::json>();
+                }
             }
             catch (py::error_already_set& error)
             {

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: MIT
 #include "embed/output_coalescer.hpp"
 
+#include <algorithm>
+
 namespace atrium
 {
     output_coalescer::output_coalescer(emit_fn emit, std::size_t chunk_bytes)
@@ -21,6 +23,11 @@ namespace atrium
             flush_locked();
         }
         bool was_empty = m_pending.empty();
+        if (was_empty)
+        {
+            // One allocation per chunk instead of a doubling series of copies.
+            m_pending.reserve(std::min(m_chunk_bytes, std::max<std::size_t>(text.size(), 64 * 1024)));
+        }
         m_stream.assign(stream_name);
         m_pending.append(text);
         if (m_pending.size() >= m_chunk_bytes)

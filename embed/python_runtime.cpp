@@ -73,9 +73,11 @@ namespace atrium
 
         nlohmann::json read_language_info()
         {
-            py::module_ platform = py::module_::import("platform");
-            std::string version = py::str(platform.attr("python_version")());
-            std::string major = version.substr(0, version.find('.'));
+            // sys.version_info, not the platform module: importing platform costs milliseconds at start-up.
+            py::object info = py::module_::import("sys").attr("version_info");
+            std::string major = py::str(info.attr("major"));
+            std::string version = major + "." + std::string(py::str(info.attr("minor"))) + "." +
+                                  std::string(py::str(info.attr("micro")));
             return {{"name", "python"},
                     {"version", version},
                     {"mimetype", "text/x-python"},
@@ -112,12 +114,24 @@ namespace atrium
         p_impl->interpreter.emplace(&config, 0, nullptr, false); // takes ownership of (and clears) config
 
         install_interrupt_handler();
-        load_runtime_modules();
-        install_io();
-        p_impl->language_info = read_language_info();
-        p_impl->banner = "Atrium " ATRIUM_VERSION " -- Python " + p_impl->language_info["version"].get<std::string>() +
-                         " in a shared, session-aware kernel\n" +
-                         py::str(py::module_::import("sys").attr("version")).cast<std::string>();
+        try
+        {
+            load_runtime_modules();
+            install_io();
+            p_impl->language_info = read_language_info();
+            p_impl->banner = "Atrium " ATRIUM_VERSION " -- Python " +
+                             p_impl->language_info["version"].get<std::string>() +
+                             " in a shared, session-aware kernel\n" +
+                             py::str(py::module_::import("sys").attr("version")).cast<std::string>();
+        }
+        catch (py::error_already_set& error)
+        {
+            // Converted (and the Python exception released) while the interpreter is still alive.
+            std::string message = std::string("[python.runtime] ") + error.what();
+            error.restore();
+            PyErr_Clear();
+            throw std::runtime_error(message);
+        }
     }
 
     python_runtime::~python_runtime()

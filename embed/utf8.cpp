@@ -3,11 +3,9 @@
 
 namespace atrium
 {
-    namespace
+    /// RFC 3629: no surrogates, no overlong forms, nothing above U+10FFFF.
+    std::size_t utf8_sequence_length(std::string_view s, std::size_t i)
     {
-        /// Length of the well-formed sequence starting at `i`, or 0 (RFC 3629, no surrogates/overlongs).
-        std::size_t sequence_length(std::string_view s, std::size_t i)
-        {
             auto byte = [&](std::size_t k) { return static_cast<unsigned char>(s[k]); };
             unsigned char lead = byte(i);
             if (lead < 0x80)
@@ -44,7 +42,6 @@ namespace atrium
                     return 0;
             }
             return length;
-        }
     }
 
     std::string repair_utf8(std::string_view bytes)
@@ -54,7 +51,7 @@ namespace atrium
         std::size_t i = 0;
         while (i < bytes.size())
         {
-            std::size_t length = sequence_length(bytes, i);
+            std::size_t length = utf8_sequence_length(bytes, i);
             if (length == 0)
             {
                 result.append("\xEF\xBF\xBD");

@@ -3,6 +3,7 @@
 #include "kernel/connection_file.hpp"
 #include "kernel/history_adapter.hpp"
 #include "kernel/kernel_options.hpp"
+#include "kernel/parent_watch.hpp"
 #include "kernel/python_interpreter.hpp"
 #include "kernel/zmq_server.hpp"
 
@@ -11,6 +12,7 @@
 #include <xeus/xkernel.hpp>
 #include <zmq.hpp>
 
+#include <malloc.h>
 #include <pthread.h>
 #include <signal.h>
 
@@ -42,6 +44,12 @@ int main(int argc, char* argv[])
         return 0;
     }
 
+    // Stream chunks are megabyte strings that several threads allocate and free. Served by mmap (glibc's
+    // default above 128 KiB), each free unmaps pages and interrupts the other cores to flush their TLBs;
+    // keeping such buffers on the heap made streaming output several times faster.
+    mallopt(M_MMAP_THRESHOLD, 64 * 1024 * 1024);
+    mallopt(M_TRIM_THRESHOLD, 128 * 1024 * 1024);
+
     history_store history;
     python_interpreter* interpreter = nullptr;
     std::unique_ptr<xeus::xkernel> kernel;
@@ -66,8 +74,11 @@ int main(int argc, char* argv[])
     // interrupt_request (interrupt_mode "message") becomes the same SIGINT a signal-mode client sends, aimed
     // at the main thread, where cells run.
     pthread_t main_thread = pthread_self();
-    dynamic_cast<zmq_server&>(kernel->get_server()).on_interrupt([main_thread] { pthread_kill(main_thread, SIGINT); });
+    auto& server = dynamic_cast<zmq_server&>(kernel->get_server());
+    server.on_interrupt([main_thread] { pthread_kill(main_thread, SIGINT); });
+    interpreter->attach_server(server);
 
+    parent_watch orphan_guard;
     kernel->start(); // returns once a shutdown_request has been answered
     interpreter->finish();
     std::fflush(nullptr);

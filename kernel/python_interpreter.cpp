@@ -2,6 +2,7 @@
 #include "kernel/python_interpreter.hpp"
 
 #include "kernel/xeus_comm_bridge.hpp"
+#include "kernel/zmq_server.hpp"
 
 #include "embed/execution_context.hpp"
 #include "embed/interrupts.hpp"
@@ -73,6 +74,10 @@ namespace atrium
         return guarded(
             [&]
             {
+                {
+                    std::lock_guard<std::mutex> lock(m_parent_mutex);
+                    m_execute_parent = parent_header();
+                }
                 m_allow_stdin = allow_stdin;
                 execute_options options{silent, store_history, allow_stdin, std::move(user_expressions)};
                 nl::json reply = p_context->execute(code, options);
@@ -122,34 +127,28 @@ namespace atrium
         }
     }
 
+    void python_interpreter::attach_server(zmq_server& server)
+    {
+        p_server = &server;
+    }
+
+    nl::json python_interpreter::output_parent()
+    {
+        if (std::this_thread::get_id() == m_main_thread)
+        {
+            return parent_header();
+        }
+        std::lock_guard<std::mutex> lock(m_parent_mutex);
+        return m_execute_parent;
+    }
+
     void python_interpreter::publish(const std::string& msg_type, nl::json content)
     {
-        if (msg_type == "stream")
+        if (msg_type == "display_data" || msg_type == "update_display_data")
         {
-            publish_stream(content["name"], content["text"]);
+            content["transient"] = content.value("transient", nl::json::object());
         }
-        else if (msg_type == "display_data")
-        {
-            display_data(std::move(content["data"]), std::move(content["metadata"]), std::move(content["transient"]));
-        }
-        else if (msg_type == "update_display_data")
-        {
-            update_display_data(std::move(content["data"]), std::move(content["metadata"]),
-                                std::move(content["transient"]));
-        }
-        else if (msg_type == "execute_result")
-        {
-            publish_execution_result(content["execution_count"], std::move(content["data"]),
-                                     std::move(content["metadata"]));
-        }
-        else if (msg_type == "error")
-        {
-            publish_execution_error(content["ename"], content["evalue"], content["traceback"]);
-        }
-        else if (msg_type == "clear_output")
-        {
-            clear_output(content.value("wait", false));
-        }
+        p_server->publish_output(msg_type, output_parent(), std::move(content));
     }
 
     std::optional<std::string> python_interpreter::request_input(const std::string& prompt, bool password)

@@ -9,6 +9,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <thread>
 
 namespace atrium
 {
@@ -16,6 +17,7 @@ namespace atrium
     class history_store;
     class python_runtime;
     class comm_bridge;
+    class zmq_server;
 
     /// xeus's interpreter interface implemented on Atrium's execution engine. It translates between
     /// xeus's request calls and one execution context, and routes that context's output to xeus.
@@ -24,6 +26,10 @@ namespace atrium
     public:
         explicit python_interpreter(history_store& history);
         ~python_interpreter() override;
+
+        /// Output is published through `server` directly, under the parent header of the request that
+        /// produced it (xeus's own publisher would copy every stream chunk twice more).
+        void attach_server(zmq_server& server);
 
         /// Runs Python's exit hooks; called once the server has stopped.
         void finish();
@@ -46,7 +52,15 @@ namespace atrium
         template <class F>
         nl::json guarded(F&& request);
 
+        /// The parent header output is published under: the current request's on the main thread; for
+        /// output flushed from other threads (the flush timer, threads a cell started), the last execute's.
+        nl::json output_parent();
+
         history_store& m_history;
+        zmq_server* p_server = nullptr;
+        std::mutex m_parent_mutex;
+        nl::json m_execute_parent = nl::json::object();
+        std::thread::id m_main_thread = std::this_thread::get_id();
         std::unique_ptr<python_runtime> p_runtime;
         std::unique_ptr<execution_context> p_context;
         std::unique_ptr<comm_bridge> p_comms;

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: MIT
 #include "kernel/wire_codec.hpp"
 
+#include "kernel/json_writer.hpp"
+
 #include <algorithm>
 
 namespace atrium
@@ -9,8 +11,8 @@ namespace atrium
     {
         std::string dump(const nl::json& value)
         {
-            // `replace` so that a stray invalid UTF-8 byte costs one U+FFFD, not the whole message.
-            return value.dump(-1, ' ', false, nl::json::error_handler_t::replace);
+            // Invalid UTF-8 costs one U+FFFD per bad byte, never the whole message.
+            return to_json(value);
         }
 
         void append_signed_body(frame_list& frames, const xeus::xmessage_base& message, const message_signer& signer)

@@ -20,11 +20,14 @@
 #include <mutex>
 #include <optional>
 #include <thread>
+#include <variant>
 
 namespace atrium
 {
     namespace
     {
+        using outgoing = std::variant<xeus::xmessage, xeus::xpub_message>;
+
         enum class destination
         {
             shell,
@@ -50,6 +53,19 @@ namespace atrium
             socket.bind(address + (ephemeral ? std::string("*") : port));
             std::string endpoint = socket.get(zmq::sockopt::last_endpoint);
             return endpoint.substr(endpoint.rfind(':') + 1);
+        }
+
+        /// Hands a frame to ZeroMQ without copying it: stream chunks are megabytes.
+        zmq::message_t frame_message(std::string&& frame)
+        {
+            if (frame.size() < 256)
+            {
+                return zmq::message_t(frame.data(), frame.size());
+            }
+            auto* owned = new std::string(std::move(frame));
+            return zmq::message_t(
+                owned->data(), owned->size(), [](void*, void* hint) { delete static_cast<std::string*>(hint); },
+                owned);
         }
 
         template <class F>
@@ -107,11 +123,14 @@ namespace atrium
 
         // ---- sending, from any thread ----
 
-        void enqueue(destination to, frame_list frames)
+        /// Queues a message for the I/O thread, which serialises and signs it. Callers (the main thread
+        /// holding the GIL, the flush timer) only move it: a megabyte stream chunk is encoded and signed while
+        /// Python goes on producing the next one.
+        void enqueue(destination to, outgoing message)
         {
             {
                 std::lock_guard<std::mutex> lock(outbox_mutex);
-                outbox.emplace_back(to, std::move(frames));
+                outbox.emplace_back(to, std::move(message));
             }
             wake_io();
         }
@@ -123,11 +142,18 @@ namespace atrium
             [[maybe_unused]] auto n = ::write(wake_fd, &one, sizeof(one));
         }
 
+        void publish_output(const std::string& msg_type, const nl::json& parent, nl::json content)
+        {
+            xeus::xpub_message message("atrium." + msg_type, xeus::make_header(msg_type, user_name, session_id),
+                                       parent, nl::json::object(), std::move(content), {});
+            enqueue(destination::iopub, std::move(message));
+        }
+
         void publish_status(const nl::json& parent, const char* state)
         {
             xeus::xpub_message status("status", xeus::make_header("status", user_name, session_id), parent,
                                       nl::json::object(), {{"execution_state", state}}, {});
-            enqueue(destination::iopub, encode_pub_message(status, signer));
+            enqueue(destination::iopub, std::move(status));
         }
 
         /// Answers a request without involving xeus's core: busy, the reply, idle.
@@ -137,7 +163,7 @@ namespace atrium
             publish_status(request.header(), "busy");
             xeus::xmessage reply(request.identities(), xeus::make_header(reply_type, user_name, session_id),
                                  request.header(), nl::json::object(), std::move(content), {});
-            enqueue(to, encode_message(reply, signer));
+            enqueue(to, std::move(reply));
             publish_status(request.header(), "idle");
         }
 
@@ -182,13 +208,16 @@ namespace atrium
 
         void flush_outbox()
         {
-            std::deque<std::pair<destination, frame_list>> batch;
+            std::deque<std::pair<destination, outgoing>> batch;
             {
                 std::lock_guard<std::mutex> lock(outbox_mutex);
                 batch.swap(outbox);
             }
-            for (auto& [to, frames] : batch)
+            for (auto& [to, message] : batch)
             {
+                frame_list frames = std::holds_alternative<xeus::xmessage>(message)
+                                        ? encode_message(std::get<xeus::xmessage>(message), signer)
+                                        : encode_pub_message(std::get<xeus::xpub_message>(message), signer);
                 zmq::socket_t& socket = to == destination::shell     ? shell
                                         : to == destination::control ? control
                                         : to == destination::stdin_  ? stdin_socket
@@ -196,7 +225,7 @@ namespace atrium
                 for (std::size_t i = 0; i < frames.size(); ++i)
                 {
                     auto flags = i + 1 < frames.size() ? zmq::send_flags::sndmore : zmq::send_flags::none;
-                    zmq::message_t part(frames[i].data(), frames[i].size());
+                    zmq::message_t part = frame_message(std::move(frames[i]));
                     retry_on_eintr([&] { return socket.send(part, flags); });
                 }
             }
@@ -316,6 +345,14 @@ namespace atrium
             return next;
         }
 
+        /// Waits until a shell request is queued or `deadline` passes; true if one is queued.
+        bool wait_for_queued(std::chrono::steady_clock::time_point deadline)
+        {
+            std::unique_lock<std::mutex> lock(queue_mutex);
+            return queue_ready.wait_until(lock, deadline, [&] { return stopping.load() || !shell_queue.empty(); }) &&
+                   !shell_queue.empty();
+        }
+
         std::deque<xeus::xmessage> take_queued()
         {
             std::lock_guard<std::mutex> lock(queue_mutex);
@@ -366,7 +403,7 @@ namespace atrium
 
         int wake_fd;
         std::mutex outbox_mutex;
-        std::deque<std::pair<destination, frame_list>> outbox;
+        std::deque<std::pair<destination, outgoing>> outbox;
 
         std::mutex queue_mutex;
         std::condition_variable queue_ready;
@@ -393,6 +430,11 @@ namespace atrium
         p_impl->stop_threads();
     }
 
+    void zmq_server::publish_output(const std::string& msg_type, const nl::json& parent_header, nl::json content)
+    {
+        p_impl->publish_output(msg_type, parent_header, std::move(content));
+    }
+
     void zmq_server::on_interrupt(std::function<void()> handler)
     {
         p_impl->interrupt_handler = std::move(handler);
@@ -405,22 +447,22 @@ namespace atrium
 
     void zmq_server::send_shell_impl(xeus::xmessage message)
     {
-        p_impl->enqueue(destination::shell, encode_message(message, p_impl->signer));
+        p_impl->enqueue(destination::shell, std::move(message));
     }
 
     void zmq_server::send_control_impl(xeus::xmessage message)
     {
-        p_impl->enqueue(destination::control, encode_message(message, p_impl->signer));
+        p_impl->enqueue(destination::control, std::move(message));
     }
 
     void zmq_server::send_stdin_impl(xeus::xmessage message)
     {
-        p_impl->enqueue(destination::stdin_, encode_message(message, p_impl->signer));
+        p_impl->enqueue(destination::stdin_, std::move(message));
     }
 
     void zmq_server::publish_impl(xeus::xpub_message message, xeus::channel)
     {
-        p_impl->enqueue(destination::iopub, encode_pub_message(message, p_impl->signer));
+        p_impl->enqueue(destination::iopub, std::move(message));
     }
 
     void zmq_server::start_impl(xeus::xpub_message message)
@@ -447,17 +489,24 @@ namespace atrium
     void zmq_server::abort_queue_impl(const listener&, long)
     {
         // xeus's own abort listener replies with status "error"; clients (nbclient, jupyter_client) expect
-        // "aborted", as ipykernel sends. Everything that had arrived when the cell failed is aborted.
-        for (auto& request : p_impl->take_queued())
+        // "aborted", as ipykernel sends. Requests a pipelining client sent behind the failing one may still be
+        // in flight when a fast cell fails, so requests arriving within a short window are aborted too. The
+        // window stays well below a client's reaction time: clients that wait for the error's idle status
+        // (nbclient, console, notebooks) only send their next request after this returns.
+        const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(10);
+        do
         {
-            nl::json content = {{"status", "aborted"}};
-            if (request.header().value("msg_type", "") == "execute_request")
+            for (auto& request : p_impl->take_queued())
             {
-                content["execution_count"] = nullptr;
-                content["user_expressions"] = nl::json::object();
+                nl::json content = {{"status", "aborted"}};
+                if (request.header().value("msg_type", "") == "execute_request")
+                {
+                    content["execution_count"] = nullptr;
+                    content["user_expressions"] = nl::json::object();
+                }
+                p_impl->reply_directly(request, destination::shell, std::move(content));
             }
-            p_impl->reply_directly(request, destination::shell, std::move(content));
-        }
+        } while (p_impl->wait_for_queued(deadline));
     }
 
     void zmq_server::stop_impl()

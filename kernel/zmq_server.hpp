@@ -23,13 +23,16 @@ namespace atrium
     /// - one I/O thread owns every ROUTER/PUB socket: it reads, authenticates and validates incoming frames,
     ///   answers control requests at once (even while a cell runs), and writes everything queued for sending;
     /// - one heartbeat thread echoes pings.
-    /// Any thread may send or publish: messages are signed on the caller's thread and handed to the I/O
-    /// thread through an outbox, so the order of calls is the order on the wire.
+    /// Any thread may send or publish: messages go through one outbox to the I/O thread, which serialises and
+    /// signs them, so the order of calls is the order on the wire.
     class zmq_server final : public xeus::xserver
     {
     public:
         zmq_server(zmq::context_t& context, const xeus::xconfiguration& config);
         ~zmq_server() override;
+
+        /// Publishes an iopub message on behalf of the request `parent_header` came with. Safe from any thread.
+        void publish_output(const std::string& msg_type, const nl::json& parent_header, nl::json content);
 
         /// Called on the I/O thread when an interrupt_request arrives, before xeus replies to it.
         void on_interrupt(std::function<void()> handler);

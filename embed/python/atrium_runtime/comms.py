@@ -1,6 +1,4 @@
 """A minimal Comm API on xeus's comm manager, compatible with the `comm` package's interface."""
-import uuid
-
 import _atrium
 
 
@@ -8,7 +6,11 @@ class Comm:
     def __init__(self, target_name="", data=None, metadata=None, buffers=None, comm_id=None,
                  primary=True, **kwargs):
         self.target_name = target_name
-        self.comm_id = comm_id or uuid.uuid4().hex
+        if comm_id is None:
+            import uuid
+
+            comm_id = uuid.uuid4().hex
+        self.comm_id = comm_id
         self._msg_callback = None
         self._close_callback = None
         self._closed = False

@@ -1,15 +1,11 @@
 """complete, inspect and is_complete against a context's namespace."""
+# Heavy modules (re, inspect, codeop, glob) are imported inside the functions: this module loads at kernel
+# start-up, and most kernels answer their first completion request long after it.
 import builtins
-import codeop
-import glob
-import inspect as _inspect
-import keyword
 import os
-import re
-import warnings
 
-_TOKEN = re.compile(r"[A-Za-z_][\w.]*$|\.$")
-_DOTTED = re.compile(r"[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*")
+_TOKEN = r"[A-Za-z_][\w.]*$|\.$"
+_DOTTED = r"[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*"
 
 
 def _line_and_column(code, cursor_pos):
@@ -34,6 +30,8 @@ def _jedi_complete(code, cursor_pos, namespace):
 
 def _in_string(text):
     """The partial path typed inside an unterminated string literal on the current line, or None."""
+    import re
+
     line = text[text.rfind("\n") + 1:]
     match = re.search(r"""(['"])([^'"]*)$""", line)
     if match and line[:match.start()].count(match.group(1)) % 2 == 0:
@@ -55,12 +53,16 @@ def _resolve(dotted, namespace):
 
 
 def _fallback_complete(code, cursor_pos, namespace):
+    import glob
+    import keyword
+    import re
+
     before = code[:cursor_pos]
     partial_path = _in_string(before)
     if partial_path is not None:
         matches = [p + ("/" if os.path.isdir(p) else "") for p in sorted(glob.glob(os.path.expanduser(partial_path) + "*"))]
         return matches, cursor_pos - len(partial_path)
-    token = _TOKEN.search(before)
+    token = re.search(_TOKEN, before)
     token = token.group(0) if token else ""
     if "." in token:
         base, _, prefix = token.rpartition(".")
@@ -74,6 +76,8 @@ def _fallback_complete(code, cursor_pos, namespace):
 
 
 def complete(code, cursor_pos, namespace):
+    if cursor_pos is None or cursor_pos < 0 or cursor_pos > len(code):
+        cursor_pos = len(code)  # the protocol's default: the end of the code
     result = None
     try:
         result = _jedi_complete(code, cursor_pos, namespace)
@@ -88,8 +92,10 @@ def complete(code, cursor_pos, namespace):
 
 def _name_at(code, cursor_pos):
     """The dotted name under (or just before) the cursor; before an open call, the callee."""
+    import re
+
     best = None
-    for match in _DOTTED.finditer(code):
+    for match in re.finditer(_DOTTED, code):
         if match.start() <= cursor_pos <= match.end():
             return match.group(0)
         if match.end() <= cursor_pos:
@@ -98,6 +104,10 @@ def _name_at(code, cursor_pos):
 
 
 def inspect(code, cursor_pos, detail_level, namespace):
+    import inspect as _inspect
+
+    if cursor_pos is None or cursor_pos < 0 or cursor_pos > len(code):
+        cursor_pos = len(code)
     name = _name_at(code, cursor_pos)
     try:
         obj = _resolve(name, namespace) if name else None
@@ -129,6 +139,9 @@ def _indent_after(code):
 
 
 def is_complete(code):
+    import codeop
+    import warnings
+
     if code.rstrip().endswith("\\"):
         return {"status": "incomplete", "indent": ""}
     try:

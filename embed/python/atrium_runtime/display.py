@@ -1,7 +1,5 @@
 """Rich representations and the display API (display, update_display, clear_output)."""
-import base64
 import builtins
-import uuid
 
 import _atrium
 
@@ -22,6 +20,8 @@ _BINARY = {"image/png", "image/jpeg", "application/pdf"}
 
 def _encode(mime, value):
     if mime in _BINARY and isinstance(value, (bytes, bytearray)):
+        import base64
+
         return base64.b64encode(value).decode("ascii")
     if isinstance(value, (bytes, bytearray)):
         return bytes(value).decode("utf-8", "replace")
@@ -78,7 +78,7 @@ class DisplayHandle:
     """What `display(..., display_id=True)` returns: a handle to update that output later."""
 
     def __init__(self, display_id=None):
-        self.display_id = display_id or uuid.uuid4().hex
+        self.display_id = display_id or _new_display_id()
 
     def __repr__(self):
         return f"<DisplayHandle display_id={self.display_id}>"
@@ -90,13 +90,19 @@ class DisplayHandle:
         display(obj, display_id=self.display_id, update=True, **kwargs)
 
 
+def _new_display_id():
+    import uuid  # imported on first use: it is not needed to start the kernel
+
+    return uuid.uuid4().hex
+
+
 def display(*objs, include=None, exclude=None, metadata=None, transient=None, display_id=None,
             raw=False, clear=False, update=False, **kwargs):
     """Publishes each object as display_data (or update_display_data with `update=True`)."""
     if clear:
         clear_output(wait=True)
     if display_id is True:
-        display_id = uuid.uuid4().hex
+        display_id = _new_display_id()
     transient = dict(transient or {})
     if display_id:
         transient["display_id"] = display_id

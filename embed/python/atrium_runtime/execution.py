@@ -1,9 +1,7 @@
 """Compiling and running cells in a context's namespace."""
-import ast
+# ast and linecache are imported by the first cell rather than at start-up (~8 ms of the kernel's launch).
 import builtins
-import linecache
 import sys
-import traceback
 
 import _atrium
 from atrium_runtime import display
@@ -30,6 +28,8 @@ class _ResultHook:
 
 
 def _register_source(filename, code):
+    import linecache
+
     # linecache lets tracebacks and inspect.getsource show the lines of a cell.
     lines = code.splitlines(keepends=True)
     if lines and not lines[-1].endswith("\n"):
@@ -40,6 +40,8 @@ def _register_source(filename, code):
 def _compile_cell(code, filename):
     """Returns code objects to run in order: the body in 'exec' mode, and the last expression (if any)
     in 'single' mode so that sys.displayhook reports its value."""
+    import ast
+
     tree = ast.parse(code, filename, "exec")
     if not tree.body:
         return []
@@ -55,6 +57,8 @@ def _compile_cell(code, filename):
 
 
 def _error_info(error):
+    import traceback
+
     frames = []
     syntax = isinstance(error, SyntaxError)
     if syntax:
@@ -93,6 +97,8 @@ def evaluate_user_expressions(namespace, expressions):
             data, metadata = display.format_bundle(value)
             results[name] = {"status": "ok", "data": data, "metadata": metadata}
         except Exception as error:
+            import traceback
+
             results[name] = {"status": "error", "ename": type(error).__name__, "evalue": str(error),
                              "traceback": traceback.format_exception_only(type(error), error)}
     return results
@@ -100,8 +106,6 @@ def evaluate_user_expressions(namespace, expressions):
 
 def new_namespace(module_name="__main__"):
     """A fresh module for a context's globals, set up like the __main__ of a script."""
-    import types
-
-    module = types.ModuleType(module_name)
+    module = type(sys)(module_name)
     module.__dict__["__builtins__"] = builtins
     return module

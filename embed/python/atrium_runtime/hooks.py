@@ -1,10 +1,8 @@
 """Adapts libraries that look for a kernel (IPython's display functions, the `comm` package) when, and
 only when, user code imports them: importing IPython eagerly would cost start-up time and memory."""
-import importlib.abc
-import importlib.machinery
 import sys
 
-from atrium_runtime import comms, display
+from atrium_runtime import comms, display, stdin
 
 
 def _patch_display_functions(module):
@@ -22,10 +20,13 @@ def _patch_comm(module):
 _PATCHES = {
     "IPython.core.display_functions": _patch_display_functions,
     "comm": _patch_comm,
+    "getpass": stdin.patch_getpass,
 }
 
 
-class _PatchingLoader(importlib.abc.Loader):
+# Plain classes rather than importlib.abc subclasses: the import system only needs these methods, and
+# importing importlib.abc would add ~20 ms to kernel start-up.
+class _PatchingLoader:
     def __init__(self, loader, patch):
         self._loader = loader
         self._patch = patch
@@ -38,12 +39,14 @@ class _PatchingLoader(importlib.abc.Loader):
         self._patch(module)
 
 
-class _PatchingFinder(importlib.abc.MetaPathFinder):
+class _PatchingFinder:
     def find_spec(self, name, path, target=None):
         patch = _PATCHES.get(name)
         if patch is None:
             return None
-        spec = importlib.machinery.PathFinder.find_spec(name, path)
+        from importlib.machinery import PathFinder
+
+        spec = PathFinder.find_spec(name, path)
         if spec is not None and spec.loader is not None:
             spec.loader = _PatchingLoader(spec.loader, patch)
         return spec

@@ -1,6 +1,5 @@
 """input() and getpass() answered by the client through input_request."""
 import builtins
-import getpass
 
 import _atrium
 
@@ -24,6 +23,10 @@ def getpass_(prompt="Password: ", stream=None):
     return _ask(prompt, True)
 
 
+def patch_getpass(module):
+    module.getpass = getpass_
+
+
 def install():
+    # getpass is patched by atrium_runtime.hooks when user code imports it.
     builtins.input = input
-    getpass.getpass = getpass_

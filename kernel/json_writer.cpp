@@ -1,0 +1,147 @@
+// SPDX-License-Identifier: MIT
+#include "kernel/json_writer.hpp"
+
+#include "embed/utf8.hpp"
+
+#include <cstdint>
+#include <cstring>
+
+namespace atrium
+{
+    namespace
+    {
+        struct plain_table
+        {
+            bool plain[256];
+            constexpr plain_table()
+                : plain()
+            {
+                for (int c = 0; c < 256; ++c)
+                    plain[c] = c >= 0x20 && c < 0x80 && c != '"' && c != '\\';
+            }
+        };
+        constexpr plain_table plain_bytes;
+
+        /// Bytes copied verbatim: printable ASCII other than the quote and the backslash.
+        bool is_plain(unsigned char c)
+        {
+            return plain_bytes.plain[c];
+        }
+
+        /// True when none of the 8 bytes at `p` needs escaping or UTF-8 checking (word-at-a-time test).
+        bool all_plain(const char* p)
+        {
+            constexpr std::uint64_t ones = 0x0101010101010101ULL;
+            constexpr std::uint64_t highs = 0x8080808080808080ULL;
+            std::uint64_t x;
+            std::memcpy(&x, p, sizeof(x));
+            auto has_zero_byte = [&](std::uint64_t v) { return (v - ones) & ~v & highs; };
+            std::uint64_t control = (x - ones * 0x20) & ~x & highs;
+            std::uint64_t quote = has_zero_byte(x ^ (ones * '"'));
+            std::uint64_t backslash = has_zero_byte(x ^ (ones * '\\'));
+            return ((x & highs) | control | quote | backslash) == 0;
+        }
+
+        void write_string(const std::string& text, std::string& out)
+        {
+            static const char hex[] = "0123456789abcdef";
+            out.reserve(out.size() + text.size() + 2);
+            out.push_back('"');
+            std::size_t i = 0;
+            const std::size_t size = text.size();
+            while (i < size)
+            {
+                std::size_t run = i;
+                while (run + 8 <= size && all_plain(text.data() + run))
+                    run += 8;
+                while (run < size && is_plain(static_cast<unsigned char>(text[run])))
+                    ++run;
+                out.append(text, i, run - i);
+                i = run;
+                if (i == size)
+                    break;
+                unsigned char c = static_cast<unsigned char>(text[i]);
+                if (c >= 0x80)
+                {
+                    std::size_t length = utf8_sequence_length(text, i);
+                    if (length == 0)
+                    {
+                        out.append("\xEF\xBF\xBD");
+                        ++i;
+                    }
+                    else
+                    {
+                        out.append(text, i, length);
+                        i += length;
+                    }
+                    continue;
+                }
+                switch (c)
+                {
+                case '"': out.append("\\\""); break;
+                case '\\': out.append("\\\\"); break;
+                case '\n': out.append("\\n"); break;
+                case '\t': out.append("\\t"); break;
+                case '\r': out.append("\\r"); break;
+                case '\b': out.append("\\b"); break;
+                case '\f': out.append("\\f"); break;
+                default:
+                    out.append("\\u00");
+                    out.push_back(hex[c >> 4]);
+                    out.push_back(hex[c & 0x0f]);
+                }
+                ++i;
+            }
+            out.push_back('"');
+        }
+    }
+
+    void write_json(const nlohmann::json& value, std::string& out)
+    {
+        switch (value.type())
+        {
+        case nlohmann::json::value_t::object:
+        {
+            out.push_back('{');
+            bool first = true;
+            for (auto it = value.begin(); it != value.end(); ++it)
+            {
+                if (!first)
+                    out.push_back(',');
+                first = false;
+                write_string(it.key(), out);
+                out.push_back(':');
+                write_json(it.value(), out);
+            }
+            out.push_back('}');
+            break;
+        }
+        case nlohmann::json::value_t::array:
+        {
+            out.push_back('[');
+            bool first = true;
+            for (const auto& item : value)
+            {
+                if (!first)
+                    out.push_back(',');
+                first = false;
+                write_json(item, out);
+            }
+            out.push_back(']');
+            break;
+        }
+        case nlohmann::json::value_t::string:
+            write_string(value.get_ref<const std::string&>(), out);
+            break;
+        default:
+            out.append(value.dump()); // numbers, booleans, null, binary: short, and nlohmann's format is the reference
+        }
+    }
+
+    std::string to_json(const nlohmann::json& value)
+    {
+        std::string out;
+        write_json(value, out);
+        return out;
+    }
+}
