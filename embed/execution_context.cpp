@@ -63,6 +63,7 @@ namespace atrium
 
         output_channel channel;
         int execution_count = 0;
+        int unstored_cells = 0;
         py::object execution;
         py::object completion;
         py::object namespace_;
@@ -77,10 +78,11 @@ namespace atrium
 
     nlohmann::json execution_context::execute(const std::string& code, const execute_options& options)
     {
-        // xeus's numbering: every non-silent request counts, as its execute_input shows.
-        if (!options.silent)
-            ++p_impl->execution_count;
-        int count = p_impl->execution_count;
+        // ipykernel's numbering: only cells stored in history advance the count. Unstored cells still get a
+        // filename of their own, so their source never replaces a stored cell's in tracebacks.
+        int count = options.store_history ? ++p_impl->execution_count : p_impl->execution_count;
+        std::string filename = options.store_history ? cell_filename(count)
+                                                     : cell_filename(count, ++p_impl->unstored_cells);
         nlohmann::json reply;
         {
             channel_scope route(p_impl->channel);
@@ -90,11 +92,11 @@ namespace atrium
                 py::dict result;
                 {
                     interruptible_scope interruptible;
-                    result = p_impl->execution.attr("run_cell")(p_impl->namespace_, code, cell_filename(count),
-                                                                count, options.silent);
+                    result = p_impl->execution.attr("run_cell")(p_impl->namespace_, code, filename, count,
+                                                                options.silent);
                 }
                 std::string status = result["status"].cast<std::string>();
-                reply = {{"status", status}, {"execution_count", count}};
+                reply = {{"status", status}, {"execution_count", count}, {"payload", result["payload"]}};
                 if (status == "error")
                 {
                     std::string ename = result["ename"].cast<std::string>();
@@ -124,7 +126,10 @@ namespace atrium
         }
         // Everything printed by the cell reaches iopub before the reply is sent.
         p_impl->channel.flush();
-        reply["payload"] = nlohmann::json::array();
+        if (!reply.contains("payload"))
+        {
+            reply["payload"] = nlohmann::json::array();
+        }
         return reply;
     }
 

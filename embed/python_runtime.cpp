@@ -68,6 +68,7 @@ namespace atrium
             sys.attr("argv") = argv;
             py::module_::import("atrium_runtime.display").attr("install")();
             py::module_::import("atrium_runtime.stdin").attr("install")();
+            py::module_::import("atrium_runtime.execution").attr("install")();
             py::module_::import("atrium_runtime.hooks").attr("install")();
         }
 

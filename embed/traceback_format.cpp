@@ -21,7 +21,7 @@ namespace atrium
             if (frame.filename.compare(0, cell_prefix.size(), cell_prefix) == 0)
             {
                 std::string number = frame.filename.substr(cell_prefix.size());
-                number = number.substr(0, number.find('>'));
+                number = number.substr(0, number.find_first_of(".>"));
                 return "Cell In[" + number + "], line " + std::to_string(frame.lineno);
             }
             return "File " + frame.filename + ":" + std::to_string(frame.lineno);
@@ -40,9 +40,10 @@ namespace atrium
         }
     }
 
-    std::string cell_filename(int execution_count)
+    std::string cell_filename(int execution_count, int serial)
     {
-        return cell_prefix + std::to_string(execution_count) + ">";
+        std::string suffix = serial > 0 ? "." + std::to_string(serial) : std::string();
+        return cell_prefix + std::to_string(execution_count) + suffix + ">";
     }
 
     std::vector<std::string> format_traceback(const std::vector<stack_frame>& frames, const std::string& ename,

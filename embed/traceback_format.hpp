@@ -17,7 +17,8 @@ namespace atrium
     };
 
     /// Cells are compiled under this filename so tracebacks and `inspect.getsource` can find them.
-    std::string cell_filename(int execution_count);
+    /// `serial` distinguishes cells that did not advance the count (not stored in history).
+    std::string cell_filename(int execution_count, int serial = 0);
 
     /// The `traceback` list of an error message: frames of the kernel's own code are hidden and cells are
     /// named as the user saw them (`Cell In[3], line 2`).

@@ -77,6 +77,7 @@ int main(int argc, char* argv[])
     auto& server = dynamic_cast<zmq_server&>(kernel->get_server());
     server.on_interrupt([main_thread] { pthread_kill(main_thread, SIGINT); });
     interpreter->attach_server(server);
+    server.on_execute([interpreter](xeus::xmessage request) { interpreter->serve_execute(std::move(request)); });
 
     parent_watch orphan_guard;
     kernel->start(); // returns once a shutdown_request has been answered

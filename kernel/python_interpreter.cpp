@@ -9,6 +9,8 @@
 #include "embed/python_runtime.hpp"
 #include "session/history_store.hpp"
 
+#include <xeus/xmessage.hpp>
+
 #include <chrono>
 
 namespace atrium
@@ -35,7 +37,9 @@ namespace atrium
     void python_interpreter::configure_impl()
     {
         p_runtime = std::make_unique<python_runtime>(default_python_executable());
-        p_comms = std::make_unique<xeus_comm_bridge>(comm_manager());
+        p_comms = std::make_unique<xeus_comm_bridge>(
+            comm_manager(), [this](const std::string& msg_type, nl::json content, nl::json metadata)
+            { p_server->publish_output(msg_type, output_parent(), std::move(content), std::move(metadata)); });
         set_comm_bridge(p_comms.get());
         m_kernel_info = {{"implementation", "atrium"},
                          {"implementation_version", ATRIUM_VERSION},
@@ -90,6 +94,52 @@ namespace atrium
             });
     }
 
+    void python_interpreter::serve_execute(xeus::xmessage request)
+    {
+        const nl::json& content = request.content();
+        const nl::json& parent = request.header();
+        nl::json metadata = {{"started", xeus::iso8601_now()}};
+        p_server->publish_output("status", parent, {{"execution_state", "busy"}});
+
+        std::string code = content.value("code", "");
+        bool silent = content.value("silent", false);
+        execute_options options{silent, content.value("store_history", true) && !silent,
+                                content.value("allow_stdin", true),
+                                content.value("user_expressions", nl::json::object())};
+        bool stop_on_error = content.value("stop_on_error", true);
+        {
+            std::lock_guard<std::mutex> lock(m_parent_mutex);
+            m_execute_parent = parent;
+        }
+        if (!silent)
+        {
+            // ipykernel's numbering: only stored cells advance the count, so In[] numbers have no gaps.
+            int shown = p_context->execution_count() + (options.store_history ? 1 : 0);
+            p_server->publish_output("execute_input", parent, {{"code", code}, {"execution_count", shown}});
+        }
+        m_allow_stdin = options.allow_stdin;
+        p_current_request = &request;
+        nl::json reply = guarded([&] { return p_context->execute(code, options); });
+        p_current_request = nullptr;
+        if (!reply.contains("execution_count"))
+        {
+            reply["execution_count"] = p_context->execution_count();
+        }
+        if (options.store_history)
+        {
+            m_history.append(p_context->execution_count(), code);
+        }
+        std::string status = reply.value("status", "error");
+        metadata["status"] = status;
+        metadata["dependencies_met"] = true;
+        p_server->send_reply(request, "execute_reply", std::move(reply), std::move(metadata));
+        if (status == "error" && stop_on_error && !silent)
+        {
+            p_server->abort_requests_before_last_reply();
+        }
+        p_server->publish_output("status", parent, {{"execution_state", "idle"}});
+    }
+
     nl::json python_interpreter::complete_request_impl(const std::string& code, int cursor_pos)
     {
         return guarded([&] { return p_context->complete(code, cursor_pos); });
@@ -136,7 +186,8 @@ namespace atrium
     {
         if (std::this_thread::get_id() == m_main_thread)
         {
-            return parent_header();
+            // Serving an execute_request (Atrium's own path) or another request through xeus's core.
+            return p_current_request ? p_current_request->header() : parent_header();
         }
         std::lock_guard<std::mutex> lock(m_parent_mutex);
         return m_execute_parent;
@@ -153,14 +204,16 @@ namespace atrium
 
     std::optional<std::string> python_interpreter::request_input(const std::string& prompt, bool password)
     {
-        if (!m_allow_stdin)
+        if (!m_allow_stdin || p_current_request == nullptr)
         {
             return std::nullopt;
         }
         std::unique_lock<std::mutex> lock(m_input_mutex);
         m_input_value.reset();
         lock.unlock();
-        input_request(prompt, password);
+        // Sent here rather than through xeus, which names the password flag "pwd" instead of the protocol's
+        // "password" (frontends would then echo what the user types at a getpass prompt).
+        p_server->send_to_stdin(*p_current_request, "input_request", {{"prompt", prompt}, {"password", password}});
         lock.lock();
         // Wake now and then: an interrupt must end the wait even though no reply will come.
         while (!m_input_value)

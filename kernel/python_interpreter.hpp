@@ -31,6 +31,10 @@ namespace atrium
         /// produced it (xeus's own publisher would copy every stream chunk twice more).
         void attach_server(zmq_server& server);
 
+        /// Serves one execute_request end to end (main thread): busy, execute_input, the cell's output,
+        /// the reply, aborts after a failure with stop_on_error, idle.
+        void serve_execute(xeus::xmessage request);
+
         /// Runs Python's exit hooks; called once the server has stopped.
         void finish();
 
@@ -66,6 +70,7 @@ namespace atrium
         std::unique_ptr<comm_bridge> p_comms;
         nl::json m_kernel_info;
 
+        const xeus::xmessage* p_current_request = nullptr; ///< the execute_request being served (main thread)
         bool m_allow_stdin = false;
         std::mutex m_input_mutex;
         std::condition_variable m_input_ready;

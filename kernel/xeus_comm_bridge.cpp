@@ -17,8 +17,9 @@ namespace atrium
         }
     }
 
-    xeus_comm_bridge::xeus_comm_bridge(xeus::xcomm_manager& manager)
+    xeus_comm_bridge::xeus_comm_bridge(xeus::xcomm_manager& manager, publisher publish)
         : m_manager(manager)
+        , m_publish(std::move(publish))
     {
     }
 
@@ -61,29 +62,34 @@ namespace atrium
     void xeus_comm_bridge::open(const std::string& comm_id, const std::string& target_name, nl::json data,
                                 nl::json metadata)
     {
-        if (m_manager.target(target_name) == nullptr)
+        if (m_targets.insert(target_name).second)
         {
             // xeus needs a kernel-side target to publish through, even for comms only the client handles.
             m_manager.register_comm_target(target_name, [](xeus::xcomm&&, xeus::xmessage) {});
         }
-        xeus::xcomm& comm = adopt(xeus::xcomm(m_manager.target(target_name), xeus::xguid(comm_id)));
-        comm.open(std::move(metadata), std::move(data), {});
+        // Registered with xeus (so the client's replies reach it), announced by us.
+        adopt(xeus::xcomm(m_manager.target(target_name), xeus::xguid(comm_id)));
+        m_publish("comm_open", {{"comm_id", comm_id}, {"target_name", target_name}, {"data", std::move(data)}},
+                  std::move(metadata));
     }
 
     void xeus_comm_bridge::send(const std::string& comm_id, nl::json data, nl::json metadata)
     {
-        find(comm_id).send(std::move(metadata), std::move(data), {});
+        find(comm_id);
+        m_publish("comm_msg", {{"comm_id", comm_id}, {"data", std::move(data)}}, std::move(metadata));
     }
 
     void xeus_comm_bridge::close(const std::string& comm_id, nl::json data, nl::json metadata)
     {
-        find(comm_id).close(std::move(metadata), std::move(data), {});
+        find(comm_id);
+        m_publish("comm_close", {{"comm_id", comm_id}, {"data", std::move(data)}}, std::move(metadata));
         m_closed.insert(comm_id);
         collect_closed();
     }
 
     void xeus_comm_bridge::register_target(const std::string& target_name)
     {
+        m_targets.insert(target_name);
         m_manager.register_comm_target(target_name,
                                        [this, target_name](xeus::xcomm&& comm, xeus::xmessage request)
                                        {

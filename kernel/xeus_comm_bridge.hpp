@@ -5,6 +5,7 @@
 
 #include <xeus/xcomm.hpp>
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <set>
@@ -12,11 +13,15 @@
 
 namespace atrium
 {
-    /// Python's comms on xeus's comm manager: owns every live xcomm and forwards client traffic to Python.
+    /// Python's comms on xeus's comm manager: xeus routes the client's comm messages to the xcomm objects
+    /// owned here, which forward them to Python. Messages from Python are published through `publish`
+    /// rather than xcomm, whose publisher would tag them with whatever request xeus's core saw last.
     class xeus_comm_bridge final : public comm_bridge
     {
     public:
-        explicit xeus_comm_bridge(xeus::xcomm_manager& manager);
+        using publisher = std::function<void(const std::string& msg_type, nl::json content, nl::json metadata)>;
+
+        xeus_comm_bridge(xeus::xcomm_manager& manager, publisher publish);
 
         void open(const std::string& comm_id, const std::string& target_name, nl::json data,
                   nl::json metadata) override;
@@ -30,6 +35,10 @@ namespace atrium
         void collect_closed();
 
         xeus::xcomm_manager& m_manager;
+        publisher m_publish;
+        /// xeus's `target(name)` creates an unusable empty target for an unknown name instead of failing,
+        /// so the bridge remembers which targets exist.
+        std::set<std::string> m_targets;
         std::map<std::string, std::unique_ptr<xeus::xcomm>> m_comms;
         /// Closed by the client: destroyed later, never inside the xcomm's own close handler.
         std::set<std::string> m_closed;

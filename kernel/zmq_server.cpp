@@ -36,6 +36,12 @@ namespace atrium
             iopub
         };
 
+        struct queued_request
+        {
+            std::uint64_t sequence; ///< arrival order on the shell socket
+            xeus::xmessage message;
+        };
+
         class null_control_messenger final : public xeus::xcontrol_messenger
         {
             nl::json send_to_shell_impl(const nl::json&) override
@@ -84,6 +90,17 @@ namespace atrium
                 }
             }
         }
+
+        /// Runs `f` with every signal blocked, so threads it starts never take SIGINT from the main thread.
+        template <class F>
+        void with_signals_blocked(F&& f)
+        {
+            sigset_t blocked, previous;
+            sigfillset(&blocked);
+            pthread_sigmask(SIG_BLOCK, &blocked, &previous);
+            f();
+            pthread_sigmask(SIG_SETMASK, &previous, nullptr);
+        }
     }
 
     struct zmq_server::impl
@@ -96,7 +113,7 @@ namespace atrium
             , shell(context, zmq::socket_type::router)
             , control(context, zmq::socket_type::router)
             , stdin_socket(context, zmq::socket_type::router)
-            , iopub(context, zmq::socket_type::pub)
+            , iopub(context, zmq::socket_type::xpub)
             , heartbeat(context, zmq::socket_type::rep)
             , wake_fd(eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC))
             , session_id(xeus::new_xguid())
@@ -108,6 +125,9 @@ namespace atrium
                 // Never drop: a slow client must get every stream chunk and status, in order.
                 socket->set(zmq::sockopt::sndhwm, 0);
             }
+            // Every subscription is reported (not only the first per topic), so each new client gets its
+            // iopub_welcome and knows its subscription is live before it sends requests.
+            iopub.set(zmq::sockopt::xpub_verbose, 1);
             this->config.m_shell_port = bind_endpoint(shell, config, config.m_shell_port);
             this->config.m_control_port = bind_endpoint(control, config, config.m_control_port);
             this->config.m_stdin_port = bind_endpoint(stdin_socket, config, config.m_stdin_port);
@@ -117,6 +137,7 @@ namespace atrium
 
         ~impl()
         {
+            stop_threads();
             close_all();
             ::close(wake_fd);
         }
@@ -142,29 +163,40 @@ namespace atrium
             [[maybe_unused]] auto n = ::write(wake_fd, &one, sizeof(one));
         }
 
-        void publish_output(const std::string& msg_type, const nl::json& parent, nl::json content)
+        void publish(const std::string& msg_type, const nl::json& parent, nl::json content,
+                     nl::json metadata = nl::json::object())
         {
             xeus::xpub_message message("atrium." + msg_type, xeus::make_header(msg_type, user_name, session_id),
-                                       parent, nl::json::object(), std::move(content), {});
+                                       parent, std::move(metadata), std::move(content), {});
             enqueue(destination::iopub, std::move(message));
         }
 
-        void publish_status(const nl::json& parent, const char* state)
+        void send_to(destination to, const xeus::xmessage& request, const std::string& msg_type, nl::json content,
+                     nl::json metadata = nl::json::object())
         {
-            xeus::xpub_message status("status", xeus::make_header("status", user_name, session_id), parent,
-                                      nl::json::object(), {{"execution_state", state}}, {});
-            enqueue(destination::iopub, std::move(status));
+            xeus::xmessage message(request.identities(), xeus::make_header(msg_type, user_name, session_id),
+                                   request.header(), std::move(metadata), std::move(content), {});
+            enqueue(to, std::move(message));
         }
 
         /// Answers a request without involving xeus's core: busy, the reply, idle.
         void reply_directly(const xeus::xmessage& request, destination to, nl::json content)
         {
             std::string reply_type = reply_type_for(request.header().value("msg_type", ""));
-            publish_status(request.header(), "busy");
-            xeus::xmessage reply(request.identities(), xeus::make_header(reply_type, user_name, session_id),
-                                 request.header(), nl::json::object(), std::move(content), {});
-            enqueue(to, std::move(reply));
-            publish_status(request.header(), "idle");
+            publish("status", request.header(), {{"execution_state", "busy"}});
+            send_to(to, request, reply_type, std::move(content));
+            publish("status", request.header(), {{"execution_state", "idle"}});
+        }
+
+        void abort(const xeus::xmessage& request)
+        {
+            nl::json content = {{"status", "aborted"}};
+            if (request.header().value("msg_type", "") == "execute_request")
+            {
+                content["execution_count"] = nullptr;
+                content["user_expressions"] = nl::json::object();
+            }
+            reply_directly(request, destination::shell, std::move(content));
         }
 
         // ---- the I/O thread ----
@@ -174,17 +206,24 @@ namespace atrium
             zmq::pollitem_t items[] = {{shell.handle(), 0, ZMQ_POLLIN, 0},
                                        {control.handle(), 0, ZMQ_POLLIN, 0},
                                        {stdin_socket.handle(), 0, ZMQ_POLLIN, 0},
+                                       {iopub.handle(), 0, ZMQ_POLLIN, 0},
                                        {nullptr, wake_fd, ZMQ_POLLIN, 0}};
             try
             {
                 while (true)
                 {
-                    retry_on_eintr([&] { return zmq::poll(items, 4, std::chrono::milliseconds(-1)); });
-                    if (items[3].revents & ZMQ_POLLIN)
+                    retry_on_eintr([&] { return zmq::poll(items, 5, std::chrono::milliseconds(-1)); });
+                    if (items[4].revents & ZMQ_POLLIN)
                     {
                         std::uint64_t count;
                         [[maybe_unused]] auto n = ::read(wake_fd, &count, sizeof(count));
+                        std::uint64_t requested = flush_requests.load();
                         flush_outbox();
+                        {
+                            std::lock_guard<std::mutex> lock(flush_mutex);
+                            flushes_done = requested;
+                        }
+                        flush_done.notify_all();
                         if (io_stop.load())
                         {
                             return;
@@ -197,6 +236,8 @@ namespace atrium
                         drain(shell, destination::shell);
                     if (items[2].revents & ZMQ_POLLIN)
                         drain(stdin_socket, destination::stdin_);
+                    if (items[3].revents & ZMQ_POLLIN)
+                        welcome_subscribers();
                 }
             }
             catch (const zmq::error_t& e)
@@ -215,6 +256,13 @@ namespace atrium
             }
             for (auto& [to, message] : batch)
             {
+                if (to == destination::shell)
+                {
+                    // Everything that reached the shell socket before this reply is now queued and numbered,
+                    // so `replied_after` separates requests sent before the client saw this reply from later ones.
+                    drain(shell, destination::shell, /*limit=*/0);
+                    replied_after.store(received);
+                }
                 frame_list frames = std::holds_alternative<xeus::xmessage>(message)
                                         ? encode_message(std::get<xeus::xmessage>(message), signer)
                                         : encode_pub_message(std::get<xeus::xpub_message>(message), signer);
@@ -231,15 +279,16 @@ namespace atrium
             }
         }
 
-        void drain(zmq::socket_t& socket, destination from)
+        /// Reads what is waiting on `socket`; `limit` bounds a burst (0: until none is left) so one busy
+        /// socket cannot starve the others.
+        void drain(zmq::socket_t& socket, destination from, int limit = 64)
         {
-            // Bounded so that one busy socket cannot starve the others or the outbox.
-            for (int i = 0; i < 64; ++i)
+            for (int i = 0; limit == 0 || i < limit; ++i)
             {
                 std::vector<zmq::message_t> parts;
-                auto received = retry_on_eintr(
+                auto received_parts = retry_on_eintr(
                     [&] { return zmq::recv_multipart(socket, std::back_inserter(parts), zmq::recv_flags::dontwait); });
-                if (!received)
+                if (!received_parts)
                 {
                     return;
                 }
@@ -275,6 +324,11 @@ namespace atrium
             }
             try
             {
+                if (msg_type == "shutdown_request" && from != destination::stdin_)
+                {
+                    shut_down(message, from);
+                    return;
+                }
                 switch (from)
                 {
                 case destination::shell:
@@ -295,6 +349,36 @@ namespace atrium
             catch (const std::exception& e)
             {
                 std::cerr << "[atrium] error while handling " << msg_type << ": " << e.what() << std::endl;
+            }
+        }
+
+        /// Replies (with the status xeus's core leaves out), tells iopub listeners, and stops the server loop.
+        void shut_down(const xeus::xmessage& request, destination from)
+        {
+            nl::json content = {{"status", "ok"}, {"restart", request.content().value("restart", false)}};
+            publish("status", request.header(), {{"execution_state", "busy"}});
+            send_to(from, request, "shutdown_reply", content);
+            publish("shutdown_reply", request.header(), content);
+            publish("status", request.header(), {{"execution_state", "idle"}});
+            if (interrupt_handler)
+                interrupt_handler(); // a running cell ends now rather than delaying the exit (idle: no effect)
+            owner.stop();
+        }
+
+        void welcome_subscribers()
+        {
+            for (int i = 0; i < 64; ++i)
+            {
+                zmq::message_t event;
+                if (!retry_on_eintr([&] { return iopub.recv(event, zmq::recv_flags::dontwait); }))
+                    return;
+                auto data = static_cast<const char*>(event.data());
+                if (event.size() >= 1 && data[0] == 1)
+                {
+                    // Protocol 5.4's iopub_welcome: sent on every (re)subscription.
+                    std::string topic(data + 1, event.size() - 1);
+                    publish("iopub_welcome", nl::json::object(), {{"subscription", topic}});
+                }
             }
         }
 
@@ -327,7 +411,7 @@ namespace atrium
         {
             {
                 std::lock_guard<std::mutex> lock(queue_mutex);
-                shell_queue.push_back(std::move(message));
+                shell_queue.push_back({++received, std::move(message)});
             }
             queue_ready.notify_one();
         }
@@ -340,37 +424,40 @@ namespace atrium
             {
                 return std::nullopt;
             }
-            xeus::xmessage next = std::move(shell_queue.front());
+            xeus::xmessage next = std::move(shell_queue.front().message);
             shell_queue.pop_front();
             return next;
         }
 
-        /// Waits until a shell request is queued or `deadline` passes; true if one is queued.
-        bool wait_for_queued(std::chrono::steady_clock::time_point deadline)
+        /// Blocks until the I/O thread has written everything queued before this call.
+        void wait_for_flush()
         {
-            std::unique_lock<std::mutex> lock(queue_mutex);
-            return queue_ready.wait_until(lock, deadline, [&] { return stopping.load() || !shell_queue.empty(); }) &&
-                   !shell_queue.empty();
+            std::uint64_t target = ++flush_requests;
+            wake_io();
+            std::unique_lock<std::mutex> lock(flush_mutex);
+            flush_done.wait_for(lock, std::chrono::seconds(2), [&] { return flushes_done >= target || io_stop.load(); });
         }
 
-        std::deque<xeus::xmessage> take_queued()
+        std::deque<xeus::xmessage> take_queued_up_to(std::uint64_t sequence)
         {
             std::lock_guard<std::mutex> lock(queue_mutex);
             std::deque<xeus::xmessage> taken;
-            taken.swap(shell_queue);
+            while (!shell_queue.empty() && shell_queue.front().sequence <= sequence)
+            {
+                taken.push_back(std::move(shell_queue.front().message));
+                shell_queue.pop_front();
+            }
             return taken;
         }
 
         void start_threads()
         {
-            // The I/O threads must never receive SIGINT: it is meant for the cell running on the main thread.
-            sigset_t blocked, previous;
-            sigemptyset(&blocked);
-            sigaddset(&blocked, SIGINT);
-            pthread_sigmask(SIG_BLOCK, &blocked, &previous);
-            io_thread = std::thread([this] { run_io(); });
-            heartbeat_thread = std::thread([this] { run_heartbeat(); });
-            pthread_sigmask(SIG_SETMASK, &previous, nullptr);
+            with_signals_blocked(
+                [&]
+                {
+                    io_thread = std::thread([this] { run_io(); });
+                    heartbeat_thread = std::thread([this] { run_heartbeat(); });
+                });
         }
 
         void stop_threads()
@@ -407,7 +494,14 @@ namespace atrium
 
         std::mutex queue_mutex;
         std::condition_variable queue_ready;
-        std::deque<xeus::xmessage> shell_queue;
+        std::deque<queued_request> shell_queue;
+        std::uint64_t received = 0;                ///< shell requests queued so far (I/O thread)
+        std::atomic<std::uint64_t> replied_after{0}; ///< `received` when the latest shell reply was written
+
+        std::atomic<std::uint64_t> flush_requests{0};
+        std::mutex flush_mutex;
+        std::condition_variable flush_done;
+        std::uint64_t flushes_done = 0;
 
         std::atomic<bool> stopping{false};
         std::atomic<bool> io_stop{false};
@@ -417,6 +511,7 @@ namespace atrium
         std::string session_id;
         std::string user_name;
         std::function<void()> interrupt_handler;
+        request_handler execute_handler;
         null_control_messenger messenger;
     };
 
@@ -425,19 +520,42 @@ namespace atrium
     {
     }
 
-    zmq_server::~zmq_server()
-    {
-        p_impl->stop_threads();
-    }
+    zmq_server::~zmq_server() = default;
 
-    void zmq_server::publish_output(const std::string& msg_type, const nl::json& parent_header, nl::json content)
+    void zmq_server::on_execute(request_handler handler)
     {
-        p_impl->publish_output(msg_type, parent_header, std::move(content));
+        p_impl->execute_handler = std::move(handler);
     }
 
     void zmq_server::on_interrupt(std::function<void()> handler)
     {
         p_impl->interrupt_handler = std::move(handler);
+    }
+
+    void zmq_server::publish_output(const std::string& msg_type, const nl::json& parent_header, nl::json content,
+                                    nl::json metadata)
+    {
+        p_impl->publish(msg_type, parent_header, std::move(content), std::move(metadata));
+    }
+
+    void zmq_server::send_reply(const xeus::xmessage& request, const std::string& reply_type, nl::json content,
+                                nl::json metadata)
+    {
+        p_impl->send_to(destination::shell, request, reply_type, std::move(content), std::move(metadata));
+    }
+
+    void zmq_server::send_to_stdin(const xeus::xmessage& request, const std::string& msg_type, nl::json content)
+    {
+        p_impl->send_to(destination::stdin_, request, msg_type, std::move(content));
+    }
+
+    void zmq_server::abort_requests_before_last_reply()
+    {
+        p_impl->wait_for_flush();
+        for (auto& request : p_impl->take_queued_up_to(p_impl->replied_after.load()))
+        {
+            p_impl->abort(request);
+        }
     }
 
     xeus::xcontrol_messenger& zmq_server::get_control_messenger_impl()
@@ -473,7 +591,10 @@ namespace atrium
         {
             try
             {
-                notify_shell_listener(std::move(*request));
+                if (p_impl->execute_handler && request->header().value("msg_type", "") == "execute_request")
+                    p_impl->execute_handler(std::move(*request));
+                else
+                    notify_shell_listener(std::move(*request));
             }
             catch (const std::exception& e)
             {
@@ -488,25 +609,8 @@ namespace atrium
 
     void zmq_server::abort_queue_impl(const listener&, long)
     {
-        // xeus's own abort listener replies with status "error"; clients (nbclient, jupyter_client) expect
-        // "aborted", as ipykernel sends. Requests a pipelining client sent behind the failing one may still be
-        // in flight when a fast cell fails, so requests arriving within a short window are aborted too. The
-        // window stays well below a client's reaction time: clients that wait for the error's idle status
-        // (nbclient, console, notebooks) only send their next request after this returns.
-        const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(10);
-        do
-        {
-            for (auto& request : p_impl->take_queued())
-            {
-                nl::json content = {{"status", "aborted"}};
-                if (request.header().value("msg_type", "") == "execute_request")
-                {
-                    content["execution_count"] = nullptr;
-                    content["user_expressions"] = nl::json::object();
-                }
-                p_impl->reply_directly(request, destination::shell, std::move(content));
-            }
-        } while (p_impl->wait_for_queued(deadline));
+        // xeus's own abort listener replies "error"; clients expect "aborted", as ipykernel sends.
+        abort_requests_before_last_reply();
     }
 
     void zmq_server::stop_impl()

@@ -18,24 +18,41 @@ namespace atrium
     /// Atrium's own implementation of xeus's server interface.
     ///
     /// Threads and their jobs:
-    /// - the thread that calls `start()` (the process's main thread) executes shell requests one at a time,
-    ///   so Python runs on the main thread and SIGINT reaches running cells;
-    /// - one I/O thread owns every ROUTER/PUB socket: it reads, authenticates and validates incoming frames,
-    ///   answers control requests at once (even while a cell runs), and writes everything queued for sending;
+    /// - the thread that calls `start()` (the process's main thread) serves shell requests one at a time:
+    ///   `execute_request` goes to Atrium's execute handler, everything else to xeus's kernel core. Python
+    ///   runs on this thread, so SIGINT reaches running cells;
+    /// - one I/O thread owns every socket: it reads, authenticates and validates incoming frames, answers
+    ///   control requests at once (even while a cell runs), and serialises, signs and writes everything
+    ///   queued for sending;
     /// - one heartbeat thread echoes pings.
-    /// Any thread may send or publish: messages go through one outbox to the I/O thread, which serialises and
-    /// signs them, so the order of calls is the order on the wire.
+    /// Any thread may send or publish: messages go through one outbox to the I/O thread, so the order of
+    /// calls is the order on the wire.
     class zmq_server final : public xeus::xserver
     {
     public:
+        using request_handler = std::function<void(xeus::xmessage)>;
+
         zmq_server(zmq::context_t& context, const xeus::xconfiguration& config);
         ~zmq_server() override;
 
-        /// Publishes an iopub message on behalf of the request `parent_header` came with. Safe from any thread.
-        void publish_output(const std::string& msg_type, const nl::json& parent_header, nl::json content);
-
-        /// Called on the I/O thread when an interrupt_request arrives, before xeus replies to it.
+        /// Serves `execute_request` on the main thread instead of xeus's core (which cannot number
+        /// unstored cells like ipykernel, nor send the reply before deciding what to abort).
+        void on_execute(request_handler handler);
+        /// Called on the I/O thread when an interrupt_request arrives, before it is answered.
         void on_interrupt(std::function<void()> handler);
+
+        /// Publishes an iopub message on behalf of the request `parent_header` came with. Any thread.
+        void publish_output(const std::string& msg_type, const nl::json& parent_header, nl::json content,
+                            nl::json metadata = nl::json::object());
+        /// Sends `<request>_reply` to the client that sent `request`. Any thread.
+        void send_reply(const xeus::xmessage& request, const std::string& reply_type, nl::json content,
+                        nl::json metadata = nl::json::object());
+        /// Sends a message on the stdin channel to the client that sent `request` (input_request).
+        void send_to_stdin(const xeus::xmessage& request, const std::string& msg_type, nl::json content);
+        /// After a failed execution with stop_on_error: answers `aborted` to every shell request that had
+        /// arrived before the failure's reply left the kernel. Requests sent after the client saw the error
+        /// run normally. Main thread.
+        void abort_requests_before_last_reply();
 
     private:
         xeus::xcontrol_messenger& get_control_messenger_impl() override;

@@ -25,6 +25,14 @@ TEST_CASE("cells are named as the user saw them and kernel frames are hidden")
         CHECK(line.find("atrium-runtime") == std::string::npos);
 }
 
+TEST_CASE("cells that did not advance the count get distinct filenames but the same name")
+{
+    CHECK(cell_filename(3, 2) != cell_filename(3));
+    auto lines = format_traceback({{cell_filename(3, 2), 1, "<module>", "1/0", 0}}, "ZeroDivisionError",
+                                  "division by zero", false);
+    CHECK(lines[2] == "Cell In[3], line 1\n----> 1 1/0");
+}
+
 TEST_CASE("syntax errors show the line and a caret")
 {
     std::vector<stack_frame> frames = {{cell_filename(4), 1, "<module>", "x = (1 +", 9}};

@@ -18,6 +18,8 @@ def _line_and_column(code, cursor_pos):
 def _jedi_complete(code, cursor_pos, namespace):
     import jedi
 
+    jedi.settings.case_insensitive_completion = False  # `os.pa` must not offer `PathLike`
+
     line, column = _line_and_column(code, cursor_pos)
     completions = jedi.Interpreter(code, [namespace]).complete(line, column)
     if not completions:

@@ -7,6 +7,27 @@ import _atrium
 from atrium_runtime import display
 
 
+_PAGER = r"^\s*([A-Za-z_][\w.]*)\s*(\?\??)\s*$"
+
+
+class ExitRequest:
+    """`exit` and `quit` in a cell: like ipykernel, ask the frontend to close (the ask_exit payload) instead
+    of raising SystemExit in a kernel that other clients may share."""
+
+    def __init__(self, name, payloads):
+        self._name = name
+        self._payloads = payloads
+
+    def __repr__(self):
+        return f"Use {self._name}() to leave this frontend (the kernel keeps running for other clients)."
+
+    def __call__(self, keep_kernel=False):
+        self._payloads.append({"source": "ask_exit", "keepkernel": bool(keep_kernel)})
+
+
+_payloads = []  # payloads of the cell being run (page, ask_exit), returned with its reply
+
+
 class _ResultHook:
     """sys.displayhook while a cell's last expression runs: publishes execute_result and keeps `_`."""
 
@@ -16,6 +37,9 @@ class _ResultHook:
 
     def __call__(self, value):
         if value is None:
+            return
+        if isinstance(value, ExitRequest):
+            value()  # a bare `exit` acts as the call, as IPython's autocall makes it
             return
         builtins._ = value
         self.namespace["_"] = value
@@ -71,8 +95,33 @@ def _error_info(error):
             "frames": frames, "syntax_error": syntax}
 
 
+def _page(name, detail_level, namespace):
+    """`name?` and `name??`: the object's help as a page payload, as IPython's pager shows it."""
+    from atrium_runtime import completion
+
+    found = completion.inspect(name, len(name), detail_level, namespace)
+    if found["found"]:
+        _payloads.append({"source": "page", "data": found["data"], "start": 0})
+    else:
+        print(f"Object `{name}` not found.")
+
+
 def run_cell(namespace, code, filename, execution_count, silent):
-    """Runs `code`; returns {'status': 'ok'} or the error's name, value and frames."""
+    """Runs `code`; returns {'status': 'ok'} or the error's name, value and frames, with the payloads."""
+    del _payloads[:]
+    if "?" in code:
+        import re
+
+        help_request = re.match(_PAGER, code)
+        if help_request:
+            _page(help_request.group(1), len(help_request.group(2)) - 1, namespace)
+            return {"status": "ok", "payload": list(_payloads)}
+    result = _run(namespace, code, filename, execution_count, silent)
+    result["payload"] = list(_payloads)
+    return result
+
+
+def _run(namespace, code, filename, execution_count, silent):
     _register_source(filename, code)
     try:
         units = _compile_cell(code, filename)
@@ -102,6 +151,11 @@ def evaluate_user_expressions(namespace, expressions):
             results[name] = {"status": "error", "ename": type(error).__name__, "evalue": str(error),
                              "traceback": traceback.format_exception_only(type(error), error)}
     return results
+
+
+def install():
+    builtins.exit = ExitRequest("exit", _payloads)
+    builtins.quit = ExitRequest("quit", _payloads)
 
 
 def new_namespace(module_name="__main__"):
