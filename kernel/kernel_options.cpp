@@ -1,15 +1,72 @@
 // SPDX-License-Identifier: MIT
 #include "kernel/kernel_options.hpp"
 
+#include <cstdlib>
+#include <cstring>
+#include <map>
+
 namespace atrium
 {
-    kernel_options parse_kernel_options(const std::vector<std::string>& args)
+    namespace
+    {
+        struct binding_flag
+        {
+            const char* environment_variable;
+            const char* expected; ///< for the missing-value message; null for a switch, which needs no value
+        };
+
+        const std::map<std::string, binding_flag> binding_flags = {
+            {"--mode", {"ATRIUM_MODE", "shared, scoped or isolated"}},
+            {"--scope", {"ATRIUM_SCOPE", "note or user"}},
+            {"--cull-idle", {"ATRIUM_CULL_IDLE_SECONDS", "a number of seconds"}},
+            {"--operator-view", {"ATRIUM_OPERATOR_VIEW", nullptr}},
+        };
+
+        bool starts_with(const std::string& text, const std::string& prefix)
+        {
+            return text.compare(0, prefix.size(), prefix) == 0;
+        }
+
+        void apply_binding_flag(binding_config& binding, const std::string& flag, const std::string& value)
+        {
+            try
+            {
+                if (flag == "--mode")
+                {
+                    binding.mode = parse_mode(value);
+                }
+                else if (flag == "--scope")
+                {
+                    binding.scope = parse_scope(value);
+                }
+                else if (flag == "--cull-idle")
+                {
+                    binding.cull_idle_after = parse_cull_seconds(value);
+                }
+                else
+                {
+                    binding.operator_view = parse_operator_view(value);
+                }
+            }
+            catch (const binding_error& e)
+            {
+                throw usage_error(std::string(e.what()) + " in " + flag);
+            }
+        }
+    }
+
+    kernel_options parse_kernel_options(const std::vector<std::string>& args,
+                                        const getenv_function& getenv_fn)
     {
         kernel_options options;
+        // The last value given for each binding flag, applied over the environment below.
+        std::map<std::string, std::string> flags;
         for (std::size_t i = 0; i < args.size(); ++i)
         {
             const std::string& arg = args[i];
             const std::string long_prefix = "--connection-file=";
+            const auto equals = arg.find('=');
+            const std::string name = arg.substr(0, equals);
             if (arg == "-h" || arg == "--help")
             {
                 options.show_help = true;
@@ -26,13 +83,35 @@ namespace atrium
                 }
                 options.connection_file = args[++i];
             }
-            else if (arg.compare(0, long_prefix.size(), long_prefix) == 0)
+            else if (starts_with(arg, long_prefix))
             {
                 options.connection_file = arg.substr(long_prefix.size());
                 if (options.connection_file.empty())
                 {
                     throw usage_error("[options.missing_value] --connection-file= needs a path");
                 }
+            }
+            else if (binding_flags.count(name) != 0 && binding_flags.at(name).expected == nullptr)
+            {
+                flags[name] = equals == std::string::npos ? "yes" : arg.substr(equals + 1);
+            }
+            else if (binding_flags.count(name) != 0)
+            {
+                std::string value;
+                if (equals != std::string::npos)
+                {
+                    value = arg.substr(equals + 1);
+                }
+                else if (i + 1 < args.size())
+                {
+                    value = args[++i];
+                }
+                if (value.empty())
+                {
+                    throw usage_error("[options.missing_value] " + name + " needs a value (" +
+                                      binding_flags.at(name).expected + ")");
+                }
+                flags[name] = value;
             }
             else
             {
@@ -43,15 +122,61 @@ namespace atrium
         {
             throw usage_error("[options.missing_connection_file] a connection file is required (-f FILE)");
         }
+
+        // A variable a flag overrides is not read at all, so a bad value there cannot stop the kernel.
+        auto unless_overridden = [&](const char* variable) -> const char*
+        {
+            for (const auto& [flag, described] : binding_flags)
+            {
+                if (std::strcmp(described.environment_variable, variable) == 0 && flags.count(flag) != 0)
+                {
+                    return nullptr;
+                }
+            }
+            return getenv_fn(variable);
+        };
+        try
+        {
+            options.binding = binding_from_environment(unless_overridden);
+        }
+        catch (const binding_error& e)
+        {
+            if (!options.show_help && !options.show_version)
+            {
+                throw usage_error(e.what());
+            }
+        }
+        for (const auto& [flag, value] : flags)
+        {
+            apply_binding_flag(options.binding, flag, value);
+        }
         return options;
+    }
+
+    kernel_options parse_kernel_options(const std::vector<std::string>& args)
+    {
+        return parse_kernel_options(args, [](const char* name) -> const char* { return std::getenv(name); });
     }
 
     std::string usage_text()
     {
-        return "usage: atrium -f CONNECTION_FILE\n"
-               "  Atrium, a Jupyter kernel for Python. Normally started by a Jupyter client from its kernelspec.\n"
+        return "usage: atrium -f CONNECTION_FILE [--mode MODE] [--scope SCOPE] [--cull-idle SECONDS]\n"
+               "              [--operator-view]\n"
+               "  Atrium, a Jupyter kernel for Python. Normally started by a Jupyter client from its\n"
+               "  kernelspec.\n"
                "  -f, --connection-file FILE   Jupyter connection file (ports, key, signature scheme)\n"
+               "  --mode MODE                  how requests share interpreters: shared (one namespace and\n"
+               "                               queue for everyone; the default), scoped (a namespace per\n"
+               "                               note or user in this process) or isolated (a process per\n"
+               "                               note or user)\n"
+               "  --scope SCOPE                what a scoped or isolated context belongs to: note (the\n"
+               "                               default) or user\n"
+               "  --cull-idle SECONDS          drop contexts idle this long; 0 (the default) never does\n"
+               "  --operator-view[=yes|no]     %contexts lists every context, even in per-user modes\n"
                "  --version                    print the version and exit\n"
-               "  -h, --help                   print this help and exit\n";
+               "  -h, --help                   print this help and exit\n"
+               "  Flags may also be written --flag=VALUE. A flag not given is read from its environment\n"
+               "  variable: ATRIUM_MODE, ATRIUM_SCOPE, ATRIUM_CULL_IDLE_SECONDS, ATRIUM_OPERATOR_VIEW\n"
+               "  (1/true/yes or 0/false/no).\n";
     }
 }

@@ -125,9 +125,11 @@ namespace atrium
                 // Never drop: a slow client must get every stream chunk and status, in order.
                 socket->set(zmq::sockopt::sndhwm, 0);
             }
-            // Every subscription is reported (not only the first per topic), so each new client gets its
-            // iopub_welcome and knows its subscription is live before it sends requests.
+            // Subscriptions are applied by hand (manual) and every one is reported (verbose): the I/O thread
+            // applies a client's subscription and sends iopub_welcome in one step, so the welcome is always the
+            // first message that client sees, and it knows its subscription is live before sending requests.
             iopub.set(zmq::sockopt::xpub_verbose, 1);
+            iopub.set(zmq::sockopt::xpub_manual, 1);
             this->config.m_shell_port = bind_endpoint(shell, config, config.m_shell_port);
             this->config.m_control_port = bind_endpoint(control, config, config.m_control_port);
             this->config.m_stdin_port = bind_endpoint(stdin_socket, config, config.m_stdin_port);
@@ -270,12 +272,17 @@ namespace atrium
                                         : to == destination::control ? control
                                         : to == destination::stdin_  ? stdin_socket
                                                                      : iopub;
-                for (std::size_t i = 0; i < frames.size(); ++i)
-                {
-                    auto flags = i + 1 < frames.size() ? zmq::send_flags::sndmore : zmq::send_flags::none;
-                    zmq::message_t part = frame_message(std::move(frames[i]));
-                    retry_on_eintr([&] { return socket.send(part, flags); });
-                }
+                send_frames(socket, std::move(frames));
+            }
+        }
+
+        void send_frames(zmq::socket_t& socket, frame_list frames)
+        {
+            for (std::size_t i = 0; i < frames.size(); ++i)
+            {
+                auto flags = i + 1 < frames.size() ? zmq::send_flags::sndmore : zmq::send_flags::none;
+                zmq::message_t part = frame_message(std::move(frames[i]));
+                retry_on_eintr([&] { return socket.send(part, flags); });
             }
         }
 
@@ -373,12 +380,20 @@ namespace atrium
                 if (!retry_on_eintr([&] { return iopub.recv(event, zmq::recv_flags::dontwait); }))
                     return;
                 auto data = static_cast<const char*>(event.data());
-                if (event.size() >= 1 && data[0] == 1)
+                if (event.size() < 1)
+                    continue;
+                std::string topic(data + 1, event.size() - 1);
+                if (data[0] == 0)
                 {
-                    // Protocol 5.4's iopub_welcome: sent on every (re)subscription.
-                    std::string topic(data + 1, event.size() - 1);
-                    publish("iopub_welcome", nl::json::object(), {{"subscription", topic}});
+                    iopub.set(zmq::sockopt::unsubscribe, topic);
+                    continue;
                 }
+                iopub.set(zmq::sockopt::subscribe, topic);
+                // Protocol 5.4's iopub_welcome, sent at once rather than queued behind the outbox.
+                xeus::xpub_message welcome("atrium.iopub_welcome",
+                                           xeus::make_header("iopub_welcome", user_name, session_id),
+                                           nl::json::object(), nl::json::object(), {{"subscription", topic}}, {});
+                send_frames(iopub, encode_pub_message(welcome, signer));
             }
         }
 

@@ -5,6 +5,8 @@
 #include <catch2/catch.hpp>
 
 #include <cstdio>
+#include <cstdlib>
+#include <unistd.h>
 #include <fstream>
 
 using namespace atrium;
@@ -22,7 +24,12 @@ TEST_CASE("command-line parsing")
 
 TEST_CASE("connection files")
 {
-    std::string path = "atrium_test_connection.json";
+    // A unique file per run: copies of this binary may run in parallel (ctest -j).
+    char name[] = "/tmp/atrium_connection_XXXXXX";
+    int fd = mkstemp(name);
+    REQUIRE(fd >= 0);
+    close(fd);
+    std::string path = name;
     SECTION("a complete file")
     {
         std::ofstream(path) << R"({"shell_port": 5001, "iopub_port": 5002, "stdin_port": 5003, "control_port": 5004,

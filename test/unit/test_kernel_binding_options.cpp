@@ -1,0 +1,114 @@
+// SPDX-License-Identifier: MIT
+#include "kernel/kernel_options.hpp"
+
+#include <catch2/catch.hpp>
+
+#include <map>
+
+using namespace atrium;
+using namespace std::chrono_literals;
+
+namespace
+{
+    using variables = std::map<std::string, std::string>;
+
+    kernel_options parse(const std::vector<std::string>& args, variables env = {})
+    {
+        return parse_kernel_options(args,
+                                    [env = std::move(env)](const char* name) -> const char*
+                                    {
+                                        auto found = env.find(name);
+                                        return found == env.end() ? nullptr : found->second.c_str();
+                                    });
+    }
+}
+
+TEST_CASE("binding flags on the command line")
+{
+    SECTION("without flags or variables the kernel is shared")
+    {
+        auto options = parse({"-f", "k.json"});
+        CHECK(options.connection_file == "k.json");
+        CHECK(options.binding.mode == binding_mode::shared);
+        CHECK(options.binding.scope == binding_scope::note);
+        CHECK(options.binding.cull_idle_after == 0ms);
+        CHECK_FALSE(options.binding.operator_view);
+    }
+    SECTION("flags take their value after '=' or as the next argument")
+    {
+        auto options = parse(
+            {"--mode=scoped", "--scope", "user", "-f", "k.json", "--cull-idle", "30", "--operator-view"});
+        CHECK(options.connection_file == "k.json");
+        CHECK(options.binding.mode == binding_mode::scoped);
+        CHECK(options.binding.scope == binding_scope::user);
+        CHECK(options.binding.cull_idle_after == 30s);
+        CHECK(options.binding.operator_view);
+        CHECK(parse({"-f", "k", "--mode", "isolated", "--cull-idle=0.5"}).binding.cull_idle_after == 500ms);
+        CHECK_FALSE(parse({"-f", "k", "--operator-view=no"}).binding.operator_view);
+    }
+    SECTION("the last of a repeated flag wins")
+    {
+        CHECK(parse({"-f", "k", "--mode=scoped", "--mode=shared"}).binding.mode == binding_mode::shared);
+    }
+    SECTION("environment variables fill in what no flag sets")
+    {
+        auto options =
+            parse({"-f", "k", "--mode=isolated"},
+                  {{"ATRIUM_MODE", "scoped"}, {"ATRIUM_SCOPE", "user"}, {"ATRIUM_OPERATOR_VIEW", "1"}});
+        CHECK(options.binding.mode == binding_mode::isolated);
+        CHECK(options.binding.scope == binding_scope::user);
+        CHECK(options.binding.operator_view);
+        CHECK_FALSE(parse({"-f", "k", "--operator-view=false"}, {{"ATRIUM_OPERATOR_VIEW", "true"}})
+                        .binding.operator_view);
+    }
+    SECTION("a bad variable stops the kernel unless a flag overrides it")
+    {
+        CHECK_THROWS_AS(parse({"-f", "k"}, {{"ATRIUM_MODE", "foo"}}), usage_error);
+        CHECK_THROWS_WITH(parse({"-f", "k"}, {{"ATRIUM_MODE", "foo"}}),
+                          Catch::StartsWith("[binding.bad_mode]") && Catch::Contains("ATRIUM_MODE"));
+        CHECK(parse({"-f", "k", "--mode", "scoped"}, {{"ATRIUM_MODE", "foo"}}).binding.mode ==
+              binding_mode::scoped);
+        CHECK(parse({"-f", "k", "--cull-idle=5"}, {{"ATRIUM_CULL_IDLE_SECONDS", "soon"}})
+                  .binding.cull_idle_after == 5s);
+    }
+    SECTION("--help and --version work whatever the environment holds")
+    {
+        CHECK(parse({"--help"}, {{"ATRIUM_MODE", "foo"}}).show_help);
+        CHECK(parse({"--version"}, {{"ATRIUM_CULL_IDLE_SECONDS", "-1"}}).show_version);
+    }
+    SECTION("bad flag values carry the binding error id and the flag")
+    {
+        CHECK_THROWS_AS(parse({"-f", "k", "--mode=foo"}), usage_error);
+        CHECK_THROWS_WITH(
+            parse({"-f", "k", "--mode=foo"}),
+            "[binding.bad_mode] unknown mode 'foo' (expected shared, scoped or isolated) in --mode");
+        CHECK_THROWS_WITH(parse({"-f", "k", "--scope", "team"}), Catch::StartsWith("[binding.bad_scope]"));
+        CHECK_THROWS_WITH(parse({"-f", "k", "--cull-idle=-1"}),
+                          Catch::StartsWith("[binding.bad_cull]") && Catch::EndsWith("in --cull-idle"));
+        CHECK_THROWS_WITH(parse({"-f", "k", "--operator-view=maybe"}),
+                          Catch::StartsWith("[binding.bad_operator_view]"));
+        CHECK_THROWS_WITH(parse({"--help", "--mode=foo"}), Catch::StartsWith("[binding.bad_mode]"));
+    }
+    SECTION("a flag without its value")
+    {
+        CHECK_THROWS_WITH(parse({"-f", "k", "--mode"}),
+                          "[options.missing_value] --mode needs a value (shared, scoped or isolated)");
+        CHECK_THROWS_WITH(parse({"-f", "k", "--scope="}),
+                          Catch::StartsWith("[options.missing_value] --scope"));
+        CHECK_THROWS_WITH(parse({"-f", "k", "--cull-idle"}), Catch::Contains("a number of seconds"));
+        CHECK_THROWS_WITH(parse({"-f", "k", "--mode", "--scope"}), Catch::StartsWith("[binding.bad_mode]"));
+    }
+    SECTION("look-alike flags are still unknown")
+    {
+        CHECK_THROWS_WITH(parse({"-f", "k", "--modes=shared"}),
+                          Catch::Contains("unknown argument '--modes=shared'"));
+        CHECK_THROWS_WITH(parse({"-f", "k", "--operator-viewer"}), Catch::Contains("unknown argument"));
+    }
+    SECTION("the usage text lists the binding flags")
+    {
+        for (const char* flag : {"--mode", "--scope", "--cull-idle", "--operator-view", "ATRIUM_MODE"})
+        {
+            CHECK_THAT(usage_text(), Catch::Contains(flag));
+        }
+    }
+}
