@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 #include "kernel/python_interpreter.hpp"
 
+#include "kernel/message_header.hpp"
 #include "kernel/xeus_comm_bridge.hpp"
 #include "kernel/zmq_server.hpp"
 
@@ -98,7 +99,7 @@ namespace atrium
     {
         const nl::json& content = request.content();
         const nl::json& parent = request.header();
-        nl::json metadata = {{"started", xeus::iso8601_now()}};
+        nl::json metadata = {{"started", iso8601_utc_now()}};
         p_server->publish_output("status", parent, {{"execution_state", "busy"}});
 
         std::string code = content.value("code", "");

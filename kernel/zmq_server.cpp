@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 #include "kernel/zmq_server.hpp"
 
+#include "kernel/message_header.hpp"
 #include "kernel/request_check.hpp"
 #include "kernel/wire_codec.hpp"
 
@@ -116,6 +117,7 @@ namespace atrium
             , iopub(context, zmq::socket_type::xpub)
             , heartbeat(context, zmq::socket_type::rep)
             , wake_fd(eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC))
+            , main_wake_fd(eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC))
             , session_id(xeus::new_xguid())
             , user_name(xeus::get_user_name())
         {
@@ -142,6 +144,7 @@ namespace atrium
             stop_threads();
             close_all();
             ::close(wake_fd);
+            ::close(main_wake_fd);
         }
 
         // ---- sending, from any thread ----
@@ -151,6 +154,11 @@ namespace atrium
         /// Python goes on producing the next one.
         void enqueue(destination to, outgoing message)
         {
+            if (to == destination::shell)
+            {
+                send_shell(std::move(message));
+                return;
+            }
             {
                 std::lock_guard<std::mutex> lock(outbox_mutex);
                 outbox.emplace_back(to, std::move(message));
@@ -158,17 +166,28 @@ namespace atrium
             wake_io();
         }
 
-        void wake_io()
+        static void wake(int fd)
         {
             std::uint64_t one = 1;
             // A full counter still leaves the fd readable, so a failed write loses no wake-up.
-            [[maybe_unused]] auto n = ::write(wake_fd, &one, sizeof(one));
+            [[maybe_unused]] auto n = ::write(fd, &one, sizeof(one));
+        }
+
+        static void clear(int fd)
+        {
+            std::uint64_t count;
+            [[maybe_unused]] auto n = ::read(fd, &count, sizeof(count));
+        }
+
+        void wake_io()
+        {
+            wake(wake_fd);
         }
 
         void publish(const std::string& msg_type, const nl::json& parent, nl::json content,
                      nl::json metadata = nl::json::object())
         {
-            xeus::xpub_message message("atrium." + msg_type, xeus::make_header(msg_type, user_name, session_id),
+            xeus::xpub_message message("atrium." + msg_type, make_message_header(msg_type, user_name, session_id),
                                        parent, std::move(metadata), std::move(content), {});
             enqueue(destination::iopub, std::move(message));
         }
@@ -176,7 +195,7 @@ namespace atrium
         void send_to(destination to, const xeus::xmessage& request, const std::string& msg_type, nl::json content,
                      nl::json metadata = nl::json::object())
         {
-            xeus::xmessage message(request.identities(), xeus::make_header(msg_type, user_name, session_id),
+            xeus::xmessage message(request.identities(), make_message_header(msg_type, user_name, session_id),
                                    request.header(), std::move(metadata), std::move(content), {});
             enqueue(to, std::move(message));
         }
@@ -205,8 +224,7 @@ namespace atrium
 
         void run_io()
         {
-            zmq::pollitem_t items[] = {{shell.handle(), 0, ZMQ_POLLIN, 0},
-                                       {control.handle(), 0, ZMQ_POLLIN, 0},
+            zmq::pollitem_t items[] = {{control.handle(), 0, ZMQ_POLLIN, 0},
                                        {stdin_socket.handle(), 0, ZMQ_POLLIN, 0},
                                        {iopub.handle(), 0, ZMQ_POLLIN, 0},
                                        {nullptr, wake_fd, ZMQ_POLLIN, 0}};
@@ -214,31 +232,21 @@ namespace atrium
             {
                 while (true)
                 {
-                    retry_on_eintr([&] { return zmq::poll(items, 5, std::chrono::milliseconds(-1)); });
-                    if (items[4].revents & ZMQ_POLLIN)
+                    retry_on_eintr([&] { return zmq::poll(items, 4, std::chrono::milliseconds(-1)); });
+                    if (items[3].revents & ZMQ_POLLIN)
                     {
-                        std::uint64_t count;
-                        [[maybe_unused]] auto n = ::read(wake_fd, &count, sizeof(count));
-                        std::uint64_t requested = flush_requests.load();
+                        clear(wake_fd);
                         flush_outbox();
-                        {
-                            std::lock_guard<std::mutex> lock(flush_mutex);
-                            flushes_done = requested;
-                        }
-                        flush_done.notify_all();
                         if (io_stop.load())
                         {
                             return;
                         }
                     }
-                    // Control first: an interrupt must not wait behind a burst of shell traffic.
-                    if (items[1].revents & ZMQ_POLLIN)
-                        drain(control, destination::control);
                     if (items[0].revents & ZMQ_POLLIN)
-                        drain(shell, destination::shell);
-                    if (items[2].revents & ZMQ_POLLIN)
+                        drain(control, destination::control);
+                    if (items[1].revents & ZMQ_POLLIN)
                         drain(stdin_socket, destination::stdin_);
-                    if (items[3].revents & ZMQ_POLLIN)
+                    if (items[2].revents & ZMQ_POLLIN)
                         welcome_subscribers();
                 }
             }
@@ -258,18 +266,10 @@ namespace atrium
             }
             for (auto& [to, message] : batch)
             {
-                if (to == destination::shell)
-                {
-                    // Everything that reached the shell socket before this reply is now queued and numbered,
-                    // so `replied_after` separates requests sent before the client saw this reply from later ones.
-                    drain(shell, destination::shell, /*limit=*/0);
-                    replied_after.store(received);
-                }
                 frame_list frames = std::holds_alternative<xeus::xmessage>(message)
                                         ? encode_message(std::get<xeus::xmessage>(message), signer)
                                         : encode_pub_message(std::get<xeus::xpub_message>(message), signer);
-                zmq::socket_t& socket = to == destination::shell     ? shell
-                                        : to == destination::control ? control
+                zmq::socket_t& socket = to == destination::control ? control
                                         : to == destination::stdin_  ? stdin_socket
                                                                      : iopub;
                 send_frames(socket, std::move(frames));
@@ -391,7 +391,7 @@ namespace atrium
                 iopub.set(zmq::sockopt::subscribe, topic);
                 // Protocol 5.4's iopub_welcome, sent at once rather than queued behind the outbox.
                 xeus::xpub_message welcome("atrium.iopub_welcome",
-                                           xeus::make_header("iopub_welcome", user_name, session_id),
+                                           make_message_header("iopub_welcome", user_name, session_id),
                                            nl::json::object(), nl::json::object(), {{"subscription", topic}}, {});
                 send_frames(iopub, encode_pub_message(welcome, signer));
             }
@@ -420,42 +420,71 @@ namespace atrium
             }
         }
 
-        // ---- the shell queue, consumed by the main thread ----
+        // ---- the shell socket, owned by the main thread ----
+        // The main thread reads requests and writes replies itself: a round trip then costs no thread hand-off,
+        // as it would if the I/O thread relayed them. Replies from other threads come through `shell_outbox`.
 
         void push_shell(xeus::xmessage message)
         {
-            {
-                std::lock_guard<std::mutex> lock(queue_mutex);
-                shell_queue.push_back({++received, std::move(message)});
-            }
-            queue_ready.notify_one();
+            shell_queue.push_back({++received, std::move(message)});
         }
 
+        /// The next shell request, waiting for one; nullopt once the server is stopping.
         std::optional<xeus::xmessage> pop_shell()
         {
-            std::unique_lock<std::mutex> lock(queue_mutex);
-            queue_ready.wait(lock, [&] { return stopping.load() || !shell_queue.empty(); });
-            if (stopping.load())
+            zmq::pollitem_t items[] = {{shell.handle(), 0, ZMQ_POLLIN, 0}, {nullptr, main_wake_fd, ZMQ_POLLIN, 0}};
+            while (!stopping.load())
             {
-                return std::nullopt;
+                if (!shell_queue.empty())
+                {
+                    xeus::xmessage next = std::move(shell_queue.front().message);
+                    shell_queue.pop_front();
+                    return next;
+                }
+                // SIGINT lands on this thread; an idle kernel just polls again.
+                retry_on_eintr([&] { return zmq::poll(items, 2, std::chrono::milliseconds(-1)); });
+                if (items[1].revents & ZMQ_POLLIN)
+                {
+                    clear(main_wake_fd);
+                    send_pending_shell();
+                }
+                if (items[0].revents & ZMQ_POLLIN)
+                    drain(shell, destination::shell, /*limit=*/0);
             }
-            xeus::xmessage next = std::move(shell_queue.front().message);
-            shell_queue.pop_front();
-            return next;
+            return std::nullopt;
         }
 
-        /// Blocks until the I/O thread has written everything queued before this call.
-        void wait_for_flush()
+        void send_shell(outgoing message)
         {
-            std::uint64_t target = ++flush_requests;
-            wake_io();
-            std::unique_lock<std::mutex> lock(flush_mutex);
-            flush_done.wait_for(lock, std::chrono::seconds(2), [&] { return flushes_done >= target || io_stop.load(); });
+            if (std::this_thread::get_id() != main_thread)
+            {
+                {
+                    std::lock_guard<std::mutex> lock(shell_outbox_mutex);
+                    shell_outbox.push_back(std::move(message));
+                }
+                wake(main_wake_fd);
+                return;
+            }
+            // Everything that reached the socket before this reply is queued and numbered first, so
+            // `replied_after` separates requests sent before the client saw this reply from later ones.
+            drain(shell, destination::shell, /*limit=*/0);
+            replied_after = received;
+            send_frames(shell, encode_message(std::get<xeus::xmessage>(message), signer));
+        }
+
+        void send_pending_shell()
+        {
+            std::deque<outgoing> batch;
+            {
+                std::lock_guard<std::mutex> lock(shell_outbox_mutex);
+                batch.swap(shell_outbox);
+            }
+            for (auto& message : batch)
+                send_shell(std::move(message));
         }
 
         std::deque<xeus::xmessage> take_queued_up_to(std::uint64_t sequence)
         {
-            std::lock_guard<std::mutex> lock(queue_mutex);
             std::deque<xeus::xmessage> taken;
             while (!shell_queue.empty() && shell_queue.front().sequence <= sequence)
             {
@@ -503,20 +532,18 @@ namespace atrium
         zmq::socket_t iopub;
         zmq::socket_t heartbeat;
 
-        int wake_fd;
+        int wake_fd;      ///< wakes the I/O thread: the outbox has messages
+        int main_wake_fd; ///< wakes the main thread: shell replies from other threads, or stop
         std::mutex outbox_mutex;
         std::deque<std::pair<destination, outgoing>> outbox;
+        std::mutex shell_outbox_mutex;
+        std::deque<outgoing> shell_outbox;
 
-        std::mutex queue_mutex;
-        std::condition_variable queue_ready;
+        // Main thread only:
+        std::thread::id main_thread;
         std::deque<queued_request> shell_queue;
-        std::uint64_t received = 0;                ///< shell requests queued so far (I/O thread)
-        std::atomic<std::uint64_t> replied_after{0}; ///< `received` when the latest shell reply was written
-
-        std::atomic<std::uint64_t> flush_requests{0};
-        std::mutex flush_mutex;
-        std::condition_variable flush_done;
-        std::uint64_t flushes_done = 0;
+        std::uint64_t received = 0;      ///< shell requests queued so far
+        std::uint64_t replied_after = 0; ///< `received` when the latest shell reply was written
 
         std::atomic<bool> stopping{false};
         std::atomic<bool> io_stop{false};
@@ -566,8 +593,7 @@ namespace atrium
 
     void zmq_server::abort_requests_before_last_reply()
     {
-        p_impl->wait_for_flush();
-        for (auto& request : p_impl->take_queued_up_to(p_impl->replied_after.load()))
+        for (auto& request : p_impl->take_queued_up_to(p_impl->replied_after))
         {
             p_impl->abort(request);
         }
@@ -600,6 +626,7 @@ namespace atrium
 
     void zmq_server::start_impl(xeus::xpub_message message)
     {
+        p_impl->main_thread = std::this_thread::get_id();
         p_impl->start_threads();
         publish_impl(std::move(message), xeus::channel::SHELL);
         while (auto request = p_impl->pop_shell())
@@ -616,6 +643,7 @@ namespace atrium
                 std::cerr << "[atrium] shell request failed: " << e.what() << std::endl;
             }
         }
+        p_impl->send_pending_shell();
         p_impl->stop_threads();
         p_impl->close_all();
         // Waits (up to the sockets' linger) until the last replies have left the process.
@@ -631,7 +659,7 @@ namespace atrium
     void zmq_server::stop_impl()
     {
         p_impl->stopping.store(true);
-        p_impl->queue_ready.notify_all();
+        impl::wake(p_impl->main_wake_fd);
     }
 
     void zmq_server::update_config_impl(xeus::xconfiguration& config) const

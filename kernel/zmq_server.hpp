@@ -18,15 +18,15 @@ namespace atrium
     /// Atrium's own implementation of xeus's server interface.
     ///
     /// Threads and their jobs:
-    /// - the thread that calls `start()` (the process's main thread) serves shell requests one at a time:
-    ///   `execute_request` goes to Atrium's execute handler, everything else to xeus's kernel core. Python
-    ///   runs on this thread, so SIGINT reaches running cells;
-    /// - one I/O thread owns every socket: it reads, authenticates and validates incoming frames, answers
-    ///   control requests at once (even while a cell runs), and serialises, signs and writes everything
-    ///   queued for sending;
+    /// - the thread that calls `start()` (the process's main thread) owns the shell socket: it reads,
+    ///   authenticates and validates requests and serves them one at a time (`execute_request` through
+    ///   Atrium's execute handler, the rest through xeus's kernel core), writing replies itself. Python runs
+    ///   on this thread, so SIGINT reaches running cells;
+    /// - one I/O thread owns the control, stdin and iopub sockets: it answers control requests at once (even
+    ///   while a cell runs) and serialises, signs and writes everything published;
     /// - one heartbeat thread echoes pings.
-    /// Any thread may send or publish: messages go through one outbox to the I/O thread, so the order of
-    /// calls is the order on the wire.
+    /// Any thread may send or publish: iopub messages go through one outbox to the I/O thread, so the order
+    /// of calls is the order on the wire; shell replies from other threads are handed to the main thread.
     class zmq_server final : public xeus::xserver
     {
     public:

@@ -695,6 +695,28 @@ class KernelResult:
         self.notes.append(f"{self.name}: {', '.join(metrics)}: {err.short}{detail}")
 
 
+def merge_rounds(name: str, rounds: list[KernelResult]) -> KernelResult:
+    """One result per kernel: each metric's median over the rounds that measured it. A problem seen in any
+    round (n/a, LOST bytes, out of order) stays visible in the cell, since one lost byte is a failure."""
+    merged = KernelResult(name, info=next((r.info for r in rounds if r.info), {}))
+    metrics = {k for r in rounds for k in r.values} | {k for r in rounds for k in r.cells}
+    for k in metrics:
+        values = [r.values[k] for r in rounds if k in r.values]
+        if values:
+            merged.values[k] = statistics.median(values)
+        problems = [r.cells[k] for r in rounds if k in r.cells]
+        if problems:
+            merged.cells[k] = problems[0] if not values else f"{problems[0]} [in {len(problems)}/{len(rounds)} rounds]"
+    per_round: dict[str, list[float]] = {}
+    for r in rounds:
+        merged.notes.extend(r.notes)
+        for k, v in r.values.items():
+            per_round.setdefault(k, []).append(v)
+    # The details section describes the last round's samples; per_round keeps every round's figure.
+    merged.raw = {**rounds[-1].raw, "per_round": per_round}
+    return merged
+
+
 def log(msg: str) -> None:
     print(msg, file=sys.stderr, flush=True)
 
@@ -922,6 +944,9 @@ def format_details(res: KernelResult) -> str:
                      f"{st['seconds']:.2f} s (client CPU {st['client_cpu_s']:.2f} s)")
     if raw.get("rss_pids"):
         parts.append(f"rss over pids {raw['rss_pids']}")
+    rounds = raw.get("per_round", {})
+    if any(len(v) > 1 for v in rounds.values()):
+        parts.append("per round: " + ", ".join(f"{k} " + "/".join(f"{x:.0f}" for x in v) for k, v in rounds.items()))
     return f"  {res.name}: " + ("; ".join(parts) if parts else "-")
 
 
@@ -946,19 +971,22 @@ def parse_args(argv=None):
     p.add_argument("--rtt-runs", type=int, help="timed round trips (default 1000)")
     p.add_argument("--pipeline-n", type=int, help="pipelined executes (default 1000)")
     p.add_argument("--stream-mib", type=int, help="MiB printed in the stream test (default 20)")
+    p.add_argument("--rounds", type=int, help="rounds over all kernels, in rotating order; each row reports the "
+                   "median across rounds, so a noisy moment on a shared machine does not decide a ratio "
+                   "(default 3, --quick 1)")
     p.add_argument("--json", metavar="OUT", help="write raw numbers to this JSON file")
     p.add_argument("--xpython-deps", type=Path, default=default_xpython_deps(), metavar="DIR",
                    help="IPython<9 + jedi for Debian's xpython when its python3 lacks them (default %(default)s)")
     p.add_argument("--install-xpython-deps", action="store_true", help="pip-install those into --xpython-deps first")
     p.add_argument("--no-xpython-deps", action="store_true", help="run Debian's xpython exactly as installed")
     args = p.parse_args(argv)
-    quick = dict(startup_runs=2, rtt_runs=100, pipeline_n=100, stream_mib=2)
-    full = dict(startup_runs=5, rtt_runs=1000, pipeline_n=1000, stream_mib=20)
+    quick = dict(startup_runs=2, rtt_runs=100, pipeline_n=100, stream_mib=2, rounds=1)
+    full = dict(startup_runs=5, rtt_runs=1000, pipeline_n=1000, stream_mib=20, rounds=3)
     for k, v in (quick if args.quick else full).items():
         if getattr(args, k) is None:
             setattr(args, k, v)
     args.kernels = [k.strip() for k in args.kernels.split(",") if k.strip()]
-    for k in ("startup_runs", "rtt_runs", "pipeline_n", "stream_mib"):
+    for k in ("startup_runs", "rtt_runs", "pipeline_n", "stream_mib", "rounds"):
         if getattr(args, k) < 1:
             p.error(f"--{k.replace('_', '-')} must be >= 1")
     return args
@@ -986,16 +1014,22 @@ def main(argv=None) -> int:
     ctx = zmq.Context()
     log_dir = Path(tempfile.mkdtemp(prefix="atrium-bench-"))
     overhead = client_overhead_us(KernelManager().session)
-    results, interrupted = [], False
+    rounds: dict[str, list[KernelResult]] = {t.name: [] for t in targets}
+    interrupted = False
     try:
-        for t in targets:
-            results.append(KernelResult(t.name))  # filled in place: an interrupt keeps what was measured
-            bench_kernel(t, args, ctx, log_dir, results[-1])
+        for r in range(args.rounds):
+            # Rotating the order spreads slow moments of a shared machine over all kernels.
+            order = targets[r % len(targets):] + targets[:r % len(targets)]
+            for t in order:
+                log(f"round {r + 1}/{args.rounds}")
+                rounds[t.name].append(KernelResult(t.name))  # filled in place: an interrupt keeps what was measured
+                bench_kernel(t, args, ctx, log_dir, rounds[t.name][-1])
     except KeyboardInterrupt:
         log("interrupted: partial results")
         interrupted = True
     finally:
         kill_all_kernels()
+    results = [merge_rounds(t.name, rounds[t.name]) for t in targets if rounds[t.name]]
     ctx.term()
     machine = machine_info(args, overhead, started)
     if args.json:  # before printing, so a closed stdout cannot lose it
