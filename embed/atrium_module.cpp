@@ -100,6 +100,15 @@ namespace atrium
             return *g_comms;
         }
 
+        /// A cell's comm messages go through its channel: its request's parent header, after its prints.
+        void publish_comm(const std::string& msg_type, nlohmann::json content, nlohmann::json metadata)
+        {
+            if (t_channel)
+                t_channel->publish(msg_type, std::move(content), std::move(metadata));
+            else
+                comms().publish(msg_type, std::move(content), std::move(metadata));
+        }
+
         void flush_current()
         {
             if (output_channel* channel = current_channel())
@@ -199,7 +208,7 @@ PYBIND11_EMBEDDED_MODULE(_atrium, m)
           [](const std::string& msg_type, const nlohmann::json& content)
           {
               if (output_channel* channel = current_channel())
-                  channel->publish(msg_type, content);
+                  channel->publish(msg_type, content, nlohmann::json::object());
           });
 
     m.def("flush", &flush_current);
@@ -233,20 +242,21 @@ PYBIND11_EMBEDDED_MODULE(_atrium, m)
           [](const std::string& comm_id, const std::string& target, const nlohmann::json& data,
              const nlohmann::json& metadata)
           {
-              flush_current(); // a comm message must not overtake text printed before it
-              comms().open(comm_id, target, data, metadata);
+              comms().open(comm_id, target);
+              publish_comm("comm_open", {{"comm_id", comm_id}, {"target_name", target}, {"data", data}}, metadata);
           });
     m.def("comm_send",
           [](const std::string& comm_id, const nlohmann::json& data, const nlohmann::json& metadata)
           {
-              flush_current();
-              comms().send(comm_id, data, metadata);
+              comms().check_open(comm_id);
+              publish_comm("comm_msg", {{"comm_id", comm_id}, {"data", data}}, metadata);
           });
     m.def("comm_close",
           [](const std::string& comm_id, const nlohmann::json& data, const nlohmann::json& metadata)
           {
-              flush_current();
-              comms().close(comm_id, data, metadata);
+              comms().check_open(comm_id);
+              publish_comm("comm_close", {{"comm_id", comm_id}, {"data", data}}, metadata);
+              comms().close(comm_id);
           });
     m.def("comm_register_target", [](const std::string& target) { comms().register_target(target); });
 }

@@ -8,15 +8,19 @@
 namespace atrium
 {
     /// The kernel's comm machinery as Python code sees it (implemented in kernel/ on xeus's comm manager).
+    /// It registers comms so the client's messages reach them; the messages a cell sends go out through that
+    /// cell's own output channel (its request's parent header, after its earlier prints).
     class comm_bridge
     {
     public:
         virtual ~comm_bridge() = default;
-        virtual void open(const std::string& comm_id, const std::string& target_name, nlohmann::json data,
-                          nlohmann::json metadata) = 0;
-        virtual void send(const std::string& comm_id, nlohmann::json data, nlohmann::json metadata) = 0;
-        virtual void close(const std::string& comm_id, nlohmann::json data, nlohmann::json metadata) = 0;
+        virtual void open(const std::string& comm_id, const std::string& target_name) = 0;
+        /// Throws `[comm.unknown]` for a comm that is not open.
+        virtual void check_open(const std::string& comm_id) = 0;
+        virtual void close(const std::string& comm_id) = 0;
         virtual void register_target(const std::string& target_name) = 0;
+        /// For comm messages sent outside any cell (a handler run for a client's comm_msg).
+        virtual void publish(const std::string& msg_type, nlohmann::json content, nlohmann::json metadata) = 0;
     };
 
     void set_comm_bridge(comm_bridge* bridge);

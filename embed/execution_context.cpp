@@ -8,6 +8,8 @@
 #include <pybind11/embed.h>
 #include <pybind11_json/pybind11_json.hpp>
 
+#include <atomic>
+
 namespace py = pybind11;
 
 namespace atrium
@@ -64,6 +66,7 @@ namespace atrium
         output_channel channel;
         int execution_count = 0;
         int unstored_cells = 0;
+        std::atomic<unsigned long> running_thread{0}; ///< Python's id of the thread running a cell, or 0
         py::object execution;
         py::object completion;
         py::object namespace_;
@@ -92,8 +95,13 @@ namespace atrium
                 py::dict result;
                 {
                     interruptible_scope interruptible;
+                    unsigned long thread = PyThread_get_thread_ident();
+                    p_impl->running_thread.store(thread);
                     result = p_impl->execution.attr("run_cell")(p_impl->namespace_, code, filename, count,
                                                                 options.silent);
+                    p_impl->running_thread.store(0);
+                    // An interrupt that arrived as the cell ended must not fire in this thread's next cell.
+                    PyThreadState_SetAsyncExc(thread, nullptr);
                 }
                 std::string status = result["status"].cast<std::string>();
                 reply = {{"status", status}, {"execution_count", count}, {"payload", result["payload"]}};
@@ -171,6 +179,13 @@ namespace atrium
         {
             return internal_error(error);
         }
+    }
+
+    bool execution_context::interrupt()
+    {
+        py::gil_scoped_acquire gil;
+        unsigned long thread = p_impl->running_thread.load();
+        return thread != 0 && PyThreadState_SetAsyncExc(thread, PyExc_KeyboardInterrupt) > 0;
     }
 
     int execution_context::execution_count() const noexcept

@@ -37,6 +37,11 @@ namespace atrium
         nlohmann::json inspect(const std::string& code, int cursor_pos, int detail_level);
         nlohmann::json is_complete(const std::string& code);
 
+        /// Raises KeyboardInterrupt in this context's running cell, whatever thread runs it. CPython delivers
+        /// it at the cell's next bytecode, so a blocking call (time.sleep) finishes first. Returns false when
+        /// no cell is running. Any thread.
+        bool interrupt();
+
         int execution_count() const noexcept;
         output_channel& channel() noexcept;
 

@@ -8,7 +8,7 @@ namespace atrium
     output_channel::output_channel(output_sink& sink, std::chrono::milliseconds flush_delay)
         : m_sink(sink)
         , m_coalescer([this](const std::string& name, std::string text)
-                      { m_sink.publish("stream", {{"name", name}, {"text", std::move(text)}}); })
+                      { m_sink.publish("stream", {{"name", name}, {"text", std::move(text)}}, nlohmann::json::object()); })
         , m_delay(flush_delay)
     {
         // SIGINT is for the main thread's running cell, never for this timer.
@@ -43,9 +43,9 @@ namespace atrium
         }
     }
 
-    void output_channel::publish(const std::string& msg_type, nlohmann::json content)
+    void output_channel::publish(const std::string& msg_type, nlohmann::json content, nlohmann::json metadata)
     {
-        m_coalescer.in_order([&] { m_sink.publish(msg_type, std::move(content)); });
+        m_coalescer.in_order([&] { m_sink.publish(msg_type, std::move(content), std::move(metadata)); });
     }
 
     void output_channel::flush()

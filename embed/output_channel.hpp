@@ -25,7 +25,8 @@ namespace atrium
 
         void write(std::string_view stream_name, std::string_view text);
         /// Publishes after every byte written before it.
-        void publish(const std::string& msg_type, nlohmann::json content);
+        void publish(const std::string& msg_type, nlohmann::json content,
+                     nlohmann::json metadata = nlohmann::json::object());
         void flush();
         std::optional<std::string> request_input(const std::string& prompt, bool password);
 

@@ -14,8 +14,8 @@ namespace atrium
     {
     public:
         virtual ~output_sink() = default;
-        /// Publishes an iopub message (`stream`, `display_data`, `execute_result`, `error`, ...).
-        virtual void publish(const std::string& msg_type, nlohmann::json content) = 0;
+        /// Publishes an iopub message (`stream`, `display_data`, `execute_result`, `error`, `comm_msg`, ...).
+        virtual void publish(const std::string& msg_type, nlohmann::json content, nlohmann::json metadata) = 0;
         /// Asks the client for a line of input and blocks until it answers. Returns nullopt when the request
         /// does not allow stdin; throws `interrupted` when the user interrupts the wait.
         virtual std::optional<std::string> request_input(const std::string& prompt, bool password) = 0;

@@ -1,13 +1,10 @@
 // SPDX-License-Identifier: MIT
 // atrium -f CONNECTION_FILE: the kernel process.
 #include "kernel/connection_file.hpp"
-#include "kernel/history_adapter.hpp"
 #include "kernel/kernel_options.hpp"
 #include "kernel/parent_watch.hpp"
 #include "kernel/python_interpreter.hpp"
 #include "kernel/zmq_server.hpp"
-
-#include "session/history_store.hpp"
 
 #include <xeus/xkernel.hpp>
 #include <zmq.hpp>
@@ -50,18 +47,17 @@ int main(int argc, char* argv[])
     mallopt(M_MMAP_THRESHOLD, 64 * 1024 * 1024);
     mallopt(M_TRIM_THRESHOLD, 128 * 1024 * 1024);
 
-    history_store history;
     python_interpreter* interpreter = nullptr;
     std::unique_ptr<xeus::xkernel> kernel;
     try
     {
         xeus::xconfiguration config = read_connection_file(options.connection_file);
-        auto owned_interpreter = std::make_unique<python_interpreter>(history);
+        auto owned_interpreter = std::make_unique<python_interpreter>(options.binding);
         interpreter = owned_interpreter.get();
         // Binds the sockets and starts Python (on this, the main thread).
         kernel = std::make_unique<xeus::xkernel>(config, xeus::get_user_name(), xeus::make_context<zmq::context_t>(),
                                                  std::move(owned_interpreter), make_zmq_server,
-                                                 std::make_unique<history_adapter>(history), nullptr,
+                                                 xeus::make_in_memory_history_manager(), nullptr,
                                                  xeus::make_null_debugger, nl::json::object(),
                                                  nl::json::error_handler_t::replace);
     }
@@ -71,13 +67,7 @@ int main(int argc, char* argv[])
         return 1;
     }
 
-    // interrupt_request (interrupt_mode "message") becomes the same SIGINT a signal-mode client sends, aimed
-    // at the main thread, where cells run.
-    pthread_t main_thread = pthread_self();
-    auto& server = dynamic_cast<zmq_server&>(kernel->get_server());
-    server.on_interrupt([main_thread] { pthread_kill(main_thread, SIGINT); });
-    interpreter->attach_server(server);
-    server.on_execute([interpreter](xeus::xmessage request) { interpreter->serve_execute(std::move(request)); });
+    interpreter->attach_server(dynamic_cast<zmq_server&>(kernel->get_server()));
 
     parent_watch orphan_guard;
     kernel->start(); // returns once a shutdown_request has been answered

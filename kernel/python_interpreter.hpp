@@ -1,44 +1,57 @@
 // SPDX-License-Identifier: MIT
 #pragma once
 
-#include "embed/output_sink.hpp"
+#include "session/binding.hpp"
+#include "session/context_key.hpp"
 
 #include <xeus/xinterpreter.hpp>
 
-#include <condition_variable>
+#include <map>
 #include <memory>
 #include <mutex>
-#include <optional>
-#include <thread>
+#include <string>
 
 namespace atrium
 {
-    class execution_context;
-    class history_store;
-    class python_runtime;
     class comm_bridge;
+    class context_scheduler;
+    class python_runtime;
     class zmq_server;
+    struct context_state;
 
-    /// xeus's interpreter interface implemented on Atrium's execution engine. It translates between
-    /// xeus's request calls and one execution context, and routes that context's output to xeus.
-    class python_interpreter final : public xeus::xinterpreter, private output_sink
+    /// The session manager on xeus's interpreter interface. Every request that belongs to a context is
+    /// resolved from its header to a note or user key and served by that key's context: in `shared` mode one
+    /// context on the main thread; in `scoped` mode one namespace per key, each running on a worker of its
+    /// own so that contexts run side by side. Everything else (kernel_info, comms) goes through xeus's core.
+    class python_interpreter final : public xeus::xinterpreter
     {
     public:
-        explicit python_interpreter(history_store& history);
+        explicit python_interpreter(binding_config binding);
         ~python_interpreter() override;
 
-        /// Output is published through `server` directly, under the parent header of the request that
-        /// produced it (xeus's own publisher would copy every stream chunk twice more).
+        /// Connects the session manager to the server: requests, stdin answers and interrupts.
         void attach_server(zmq_server& server);
-
-        /// Serves one execute_request end to end (main thread): busy, execute_input, the cell's output,
-        /// the reply, aborts after a failure with stop_on_error, idle.
-        void serve_execute(xeus::xmessage request);
 
         /// Runs Python's exit hooks; called once the server has stopped.
         void finish();
 
     private:
+        bool route_request(xeus::xmessage& request, std::uint64_t sequence);
+        bool route_stdin(const xeus::xmessage& message);
+        void interrupt(const xeus::xmessage& request);
+
+        void serve_execute(std::shared_ptr<xeus::xmessage> request, std::uint64_t sequence);
+        void run_execute(context_state& state, const xeus::xmessage& request, std::uint64_t sequence);
+        void serve_quick(const xeus::xmessage& request);
+        /// Kernel-level magics that act on contexts rather than in one (`%note`, `%contexts`): true when handled.
+        bool serve_magic(const xeus::xmessage& request, const request_identity& who, std::string& code);
+        void reply_inline(const xeus::xmessage& request, nl::json reply, const std::string& text = "");
+
+        request_identity identity_of(const xeus::xmessage& request) const;
+        context_state& context_for(const std::string& key);
+        context_state* find_context(const std::string& key);
+        std::string describe_contexts(const request_identity& who);
+
         void configure_impl() override;
         nl::json execute_request_impl(int execution_counter, const std::string& code, bool silent, bool store_history,
                                       nl::json user_expressions, bool allow_stdin) override;
@@ -48,32 +61,15 @@ namespace atrium
         nl::json kernel_info_request_impl() override;
         void shutdown_request_impl() override;
 
-        void publish(const std::string& msg_type, nl::json content) override;
-        std::optional<std::string> request_input(const std::string& prompt, bool password) override;
-
-        /// Runs `request`, turning any escaping exception into an error reply: xeus sends no reply at all
-        /// when an *_impl throws.
-        template <class F>
-        nl::json guarded(F&& request);
-
-        /// The parent header output is published under: the current request's on the main thread; for
-        /// output flushed from other threads (the flush timer, threads a cell started), the last execute's.
-        nl::json output_parent();
-
-        history_store& m_history;
+        binding_config m_binding;
+        key_resolver m_keys;
         zmq_server* p_server = nullptr;
-        std::mutex m_parent_mutex;
-        nl::json m_execute_parent = nl::json::object();
-        std::thread::id m_main_thread = std::this_thread::get_id();
         std::unique_ptr<python_runtime> p_runtime;
-        std::unique_ptr<execution_context> p_context;
         std::unique_ptr<comm_bridge> p_comms;
+        std::unique_ptr<context_scheduler> p_scheduler; ///< scoped mode: one worker per busy context
         nl::json m_kernel_info;
 
-        const xeus::xmessage* p_current_request = nullptr; ///< the execute_request being served (main thread)
-        bool m_allow_stdin = false;
-        std::mutex m_input_mutex;
-        std::condition_variable m_input_ready;
-        std::optional<std::string> m_input_value;
+        std::mutex m_contexts_mutex;
+        std::map<std::string, std::unique_ptr<context_state>> m_contexts;
     };
 }

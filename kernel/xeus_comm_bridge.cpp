@@ -59,32 +59,32 @@ namespace atrium
         m_closed.clear();
     }
 
-    void xeus_comm_bridge::open(const std::string& comm_id, const std::string& target_name, nl::json data,
-                                nl::json metadata)
+    void xeus_comm_bridge::open(const std::string& comm_id, const std::string& target_name)
     {
         if (m_targets.insert(target_name).second)
         {
             // xeus needs a kernel-side target to publish through, even for comms only the client handles.
             m_manager.register_comm_target(target_name, [](xeus::xcomm&&, xeus::xmessage) {});
         }
-        // Registered with xeus (so the client's replies reach it), announced by us.
+        // Registered with xeus so that the client's messages reach it.
         adopt(xeus::xcomm(m_manager.target(target_name), xeus::xguid(comm_id)));
-        m_publish("comm_open", {{"comm_id", comm_id}, {"target_name", target_name}, {"data", std::move(data)}},
-                  std::move(metadata));
     }
 
-    void xeus_comm_bridge::send(const std::string& comm_id, nl::json data, nl::json metadata)
+    void xeus_comm_bridge::check_open(const std::string& comm_id)
     {
         find(comm_id);
-        m_publish("comm_msg", {{"comm_id", comm_id}, {"data", std::move(data)}}, std::move(metadata));
     }
 
-    void xeus_comm_bridge::close(const std::string& comm_id, nl::json data, nl::json metadata)
+    void xeus_comm_bridge::close(const std::string& comm_id)
     {
         find(comm_id);
-        m_publish("comm_close", {{"comm_id", comm_id}, {"data", std::move(data)}}, std::move(metadata));
         m_closed.insert(comm_id);
         collect_closed();
+    }
+
+    void xeus_comm_bridge::publish(const std::string& msg_type, nl::json content, nl::json metadata)
+    {
+        m_publish(msg_type, std::move(content), std::move(metadata));
     }
 
     void xeus_comm_bridge::register_target(const std::string& target_name)

@@ -14,8 +14,8 @@
 namespace atrium
 {
     /// Python's comms on xeus's comm manager: xeus routes the client's comm messages to the xcomm objects
-    /// owned here, which forward them to Python. Messages from Python are published through `publish`
-    /// rather than xcomm, whose publisher would tag them with whatever request xeus's core saw last.
+    /// owned here, which forward them to Python. Nothing is published through xcomm, whose publisher would
+    /// tag messages with whatever request xeus's core saw last.
     class xeus_comm_bridge final : public comm_bridge
     {
     public:
@@ -23,11 +23,11 @@ namespace atrium
 
         xeus_comm_bridge(xeus::xcomm_manager& manager, publisher publish);
 
-        void open(const std::string& comm_id, const std::string& target_name, nl::json data,
-                  nl::json metadata) override;
-        void send(const std::string& comm_id, nl::json data, nl::json metadata) override;
-        void close(const std::string& comm_id, nl::json data, nl::json metadata) override;
+        void open(const std::string& comm_id, const std::string& target_name) override;
+        void check_open(const std::string& comm_id) override;
+        void close(const std::string& comm_id) override;
         void register_target(const std::string& target_name) override;
+        void publish(const std::string& msg_type, nl::json content, nl::json metadata) override;
 
     private:
         xeus::xcomm& adopt(xeus::xcomm comm);

@@ -192,12 +192,15 @@ namespace atrium
             enqueue(destination::iopub, std::move(message));
         }
 
-        void send_to(destination to, const xeus::xmessage& request, const std::string& msg_type, nl::json content,
-                     nl::json metadata = nl::json::object())
+        std::string send_to(destination to, const xeus::xmessage& request, const std::string& msg_type,
+                            nl::json content, nl::json metadata = nl::json::object())
         {
-            xeus::xmessage message(request.identities(), make_message_header(msg_type, user_name, session_id),
-                                   request.header(), std::move(metadata), std::move(content), {});
+            nl::json header = make_message_header(msg_type, user_name, session_id);
+            std::string id = header["msg_id"];
+            xeus::xmessage message(request.identities(), std::move(header), request.header(), std::move(metadata),
+                                   std::move(content), {});
             enqueue(to, std::move(message));
+            return id;
         }
 
         /// Answers a request without involving xeus's core: busy, the reply, idle.
@@ -343,11 +346,12 @@ namespace atrium
                     break;
                 case destination::control:
                     if (msg_type == "interrupt_request" && interrupt_handler)
-                        interrupt_handler();
+                        interrupt_handler(message);
                     owner.notify_control_listener(std::move(message));
                     break;
                 case destination::stdin_:
-                    owner.notify_stdin_listener(std::move(message));
+                    if (!(stdin_handler && stdin_handler(message)))
+                        owner.notify_stdin_listener(std::move(message));
                     break;
                 case destination::iopub:
                     break;
@@ -368,7 +372,7 @@ namespace atrium
             publish("shutdown_reply", request.header(), content);
             publish("status", request.header(), {{"execution_state", "idle"}});
             if (interrupt_handler)
-                interrupt_handler(); // a running cell ends now rather than delaying the exit (idle: no effect)
+                interrupt_handler(request); // a running cell ends now rather than delaying the exit
             owner.stop();
         }
 
@@ -430,14 +434,14 @@ namespace atrium
         }
 
         /// The next shell request, waiting for one; nullopt once the server is stopping.
-        std::optional<xeus::xmessage> pop_shell()
+        std::optional<queued_request> pop_shell()
         {
             zmq::pollitem_t items[] = {{shell.handle(), 0, ZMQ_POLLIN, 0}, {nullptr, main_wake_fd, ZMQ_POLLIN, 0}};
             while (!stopping.load())
             {
                 if (!shell_queue.empty())
                 {
-                    xeus::xmessage next = std::move(shell_queue.front().message);
+                    queued_request next = std::move(shell_queue.front());
                     shell_queue.pop_front();
                     return next;
                 }
@@ -542,7 +546,7 @@ namespace atrium
         // Main thread only:
         std::thread::id main_thread;
         std::deque<queued_request> shell_queue;
-        std::uint64_t received = 0;      ///< shell requests queued so far
+        std::atomic<std::uint64_t> received{0}; ///< shell requests queued so far (written by main only)
         std::uint64_t replied_after = 0; ///< `received` when the latest shell reply was written
 
         std::atomic<bool> stopping{false};
@@ -552,8 +556,9 @@ namespace atrium
 
         std::string session_id;
         std::string user_name;
-        std::function<void()> interrupt_handler;
-        request_handler execute_handler;
+        std::function<void(const xeus::xmessage&)> interrupt_handler;
+        request_router router;
+        stdin_router stdin_handler;
         null_control_messenger messenger;
     };
 
@@ -564,14 +569,24 @@ namespace atrium
 
     zmq_server::~zmq_server() = default;
 
-    void zmq_server::on_execute(request_handler handler)
+    void zmq_server::on_request(request_router router)
     {
-        p_impl->execute_handler = std::move(handler);
+        p_impl->router = std::move(router);
     }
 
-    void zmq_server::on_interrupt(std::function<void()> handler)
+    void zmq_server::on_stdin(stdin_router router)
+    {
+        p_impl->stdin_handler = std::move(router);
+    }
+
+    void zmq_server::on_interrupt(std::function<void(const xeus::xmessage&)> handler)
     {
         p_impl->interrupt_handler = std::move(handler);
+    }
+
+    std::uint64_t zmq_server::latest_sequence() const
+    {
+        return p_impl->received.load();
     }
 
     void zmq_server::publish_output(const std::string& msg_type, const nl::json& parent_header, nl::json content,
@@ -586,9 +601,10 @@ namespace atrium
         p_impl->send_to(destination::shell, request, reply_type, std::move(content), std::move(metadata));
     }
 
-    void zmq_server::send_to_stdin(const xeus::xmessage& request, const std::string& msg_type, nl::json content)
+    std::string zmq_server::send_to_stdin(const xeus::xmessage& request, const std::string& msg_type,
+                                          nl::json content)
     {
-        p_impl->send_to(destination::stdin_, request, msg_type, std::move(content));
+        return p_impl->send_to(destination::stdin_, request, msg_type, std::move(content));
     }
 
     void zmq_server::abort_requests_before_last_reply()
@@ -633,10 +649,8 @@ namespace atrium
         {
             try
             {
-                if (p_impl->execute_handler && request->header().value("msg_type", "") == "execute_request")
-                    p_impl->execute_handler(std::move(*request));
-                else
-                    notify_shell_listener(std::move(*request));
+                if (!(p_impl->router && p_impl->router(request->message, request->sequence)))
+                    notify_shell_listener(std::move(request->message));
             }
             catch (const std::exception& e)
             {

@@ -5,6 +5,7 @@
 #include <xeus/xkernel_configuration.hpp>
 #include <xeus/xserver.hpp>
 
+#include <cstdint>
 #include <functional>
 #include <memory>
 
@@ -30,16 +31,22 @@ namespace atrium
     class zmq_server final : public xeus::xserver
     {
     public:
-        using request_handler = std::function<void(xeus::xmessage)>;
+        /// Offered every shell request with its arrival number; returns true when it took the request (and may
+        /// then move from it), false to leave it to xeus's kernel core.
+        using request_router = std::function<bool(xeus::xmessage& request, std::uint64_t sequence)>;
+        /// Offered every stdin message; returns true when it consumed it.
+        using stdin_router = std::function<bool(const xeus::xmessage& message)>;
 
         zmq_server(zmq::context_t& context, const xeus::xconfiguration& config);
         ~zmq_server() override;
 
-        /// Serves `execute_request` on the main thread instead of xeus's core (which cannot number
-        /// unstored cells like ipykernel, nor send the reply before deciding what to abort).
-        void on_execute(request_handler handler);
-        /// Called on the I/O thread when an interrupt_request arrives, before it is answered.
-        void on_interrupt(std::function<void()> handler);
+        /// Atrium's session manager sees shell requests before xeus's core: it serves the ones that belong
+        /// to a context (execute, complete, inspect, ...) on the main thread or hands them to a context's worker.
+        void on_request(request_router router);
+        void on_stdin(stdin_router router);
+        /// Called on the I/O thread when an interrupt_request arrives, before it is answered; also on shutdown
+        /// (with the shutdown request) so that a running cell ends.
+        void on_interrupt(std::function<void(const xeus::xmessage& request)> handler);
 
         /// Publishes an iopub message on behalf of the request `parent_header` came with. Any thread.
         void publish_output(const std::string& msg_type, const nl::json& parent_header, nl::json content,
@@ -47,8 +54,11 @@ namespace atrium
         /// Sends `<request>_reply` to the client that sent `request`. Any thread.
         void send_reply(const xeus::xmessage& request, const std::string& reply_type, nl::json content,
                         nl::json metadata = nl::json::object());
-        /// Sends a message on the stdin channel to the client that sent `request` (input_request).
-        void send_to_stdin(const xeus::xmessage& request, const std::string& msg_type, nl::json content);
+        /// Sends a message on the stdin channel to the client that sent `request` (input_request); returns
+        /// the sent message's id, which the client's answer names as its parent.
+        std::string send_to_stdin(const xeus::xmessage& request, const std::string& msg_type, nl::json content);
+        /// The arrival number of the newest shell request read so far. Any thread.
+        std::uint64_t latest_sequence() const;
         /// After a failed execution with stop_on_error: answers `aborted` to every shell request that had
         /// arrived before the failure's reply left the kernel. Requests sent after the client saw the error
         /// run normally. Main thread.

@@ -2,6 +2,7 @@
 # ast and linecache are imported by the first cell rather than at start-up (~8 ms of the kernel's launch).
 import builtins
 import sys
+import threading
 
 import _atrium
 from atrium_runtime import display
@@ -10,22 +11,35 @@ from atrium_runtime import display
 _PAGER = r"^\s*([A-Za-z_][\w.]*)\s*(\?\??)\s*$"
 
 
+# Contexts run side by side on different threads, so what belongs to "the cell being run" is per thread:
+# its displayhook (sys.displayhook itself is process-wide) and its payloads (page, ask_exit).
+_cell = threading.local()
+
+
+def _payloads():
+    if not hasattr(_cell, "payloads"):
+        _cell.payloads = []
+    return _cell.payloads
+
+
+def _route_displayhook(value):
+    hook = getattr(_cell, "hook", None)
+    if hook is not None:
+        hook(value)
+
+
 class ExitRequest:
     """`exit` and `quit` in a cell: like ipykernel, ask the frontend to close (the ask_exit payload) instead
     of raising SystemExit in a kernel that other clients may share."""
 
-    def __init__(self, name, payloads):
+    def __init__(self, name):
         self._name = name
-        self._payloads = payloads
 
     def __repr__(self):
         return f"Use {self._name}() to leave this frontend (the kernel keeps running for other clients)."
 
     def __call__(self, keep_kernel=False):
-        self._payloads.append({"source": "ask_exit", "keepkernel": bool(keep_kernel)})
-
-
-_payloads = []  # payloads of the cell being run (page, ask_exit), returned with its reply
+        _payloads().append({"source": "ask_exit", "keepkernel": bool(keep_kernel)})
 
 
 class _ResultHook:
@@ -41,7 +55,7 @@ class _ResultHook:
         if isinstance(value, ExitRequest):
             value()  # a bare `exit` acts as the call, as IPython's autocall makes it
             return
-        builtins._ = value
+        # In the context's namespace, not in builtins: builtins are shared by every context of the process.
         self.namespace["_"] = value
         out = self.namespace.setdefault("Out", {})
         if isinstance(out, dict):
@@ -101,23 +115,24 @@ def _page(name, detail_level, namespace):
 
     found = completion.inspect(name, len(name), detail_level, namespace)
     if found["found"]:
-        _payloads.append({"source": "page", "data": found["data"], "start": 0})
+        _payloads().append({"source": "page", "data": found["data"], "start": 0})
     else:
         print(f"Object `{name}` not found.")
 
 
 def run_cell(namespace, code, filename, execution_count, silent):
     """Runs `code`; returns {'status': 'ok'} or the error's name, value and frames, with the payloads."""
-    del _payloads[:]
+    payloads = _payloads()
+    del payloads[:]
     if "?" in code:
         import re
 
         help_request = re.match(_PAGER, code)
         if help_request:
             _page(help_request.group(1), len(help_request.group(2)) - 1, namespace)
-            return {"status": "ok", "payload": list(_payloads)}
+            return {"status": "ok", "payload": list(payloads)}
     result = _run(namespace, code, filename, execution_count, silent)
-    result["payload"] = list(_payloads)
+    result["payload"] = list(payloads)
     return result
 
 
@@ -125,13 +140,12 @@ def _run(namespace, code, filename, execution_count, silent):
     _register_source(filename, code)
     try:
         units = _compile_cell(code, filename)
-        saved_hook = sys.displayhook
-        sys.displayhook = (lambda value: None) if silent else _ResultHook(namespace, execution_count)
+        _cell.hook = None if silent else _ResultHook(namespace, execution_count)
         try:
             for unit in units:
                 exec(unit, namespace)
         finally:
-            sys.displayhook = saved_hook
+            _cell.hook = None
     except BaseException as error:  # KeyboardInterrupt and SystemExit are reported, never propagated
         sys.last_type, sys.last_value, sys.last_traceback = type(error), error, error.__traceback__
         return _error_info(error)
@@ -154,8 +168,9 @@ def evaluate_user_expressions(namespace, expressions):
 
 
 def install():
-    builtins.exit = ExitRequest("exit", _payloads)
-    builtins.quit = ExitRequest("quit", _payloads)
+    sys.displayhook = _route_displayhook
+    builtins.exit = ExitRequest("exit")
+    builtins.quit = ExitRequest("quit")
 
 
 def new_namespace(module_name="__main__"):

@@ -1,0 +1,96 @@
+// SPDX-License-Identifier: MIT
+#include "kernel/context_sink.hpp"
+
+#include "embed/interrupts.hpp"
+#include "kernel/zmq_server.hpp"
+
+#include <chrono>
+
+namespace atrium
+{
+    context_sink::context_sink(zmq_server& server)
+        : m_server(server)
+    {
+    }
+
+    void context_sink::begin_request(const xeus::xmessage& request)
+    {
+        std::lock_guard<std::mutex> lock(m_mutex);
+        p_request = &request;
+        m_parent = request.header();
+        m_allow_stdin = request.content().value("allow_stdin", true);
+        m_interrupted = false;
+    }
+
+    void context_sink::finish_request()
+    {
+        std::lock_guard<std::mutex> lock(m_mutex);
+        p_request = nullptr;
+        m_allow_stdin = false;
+    }
+
+    int context_sink::input_match(const std::string& parent_msg_id, const std::string& session)
+    {
+        std::lock_guard<std::mutex> lock(m_mutex);
+        if (m_prompt_id.empty())
+            return 0;
+        if (parent_msg_id == m_prompt_id)
+            return 2;
+        return parent_msg_id.empty() && session == m_prompt_session ? 1 : 0;
+    }
+
+    void context_sink::answer_input(const std::string& value)
+    {
+        {
+            std::lock_guard<std::mutex> lock(m_mutex);
+            m_answer = value;
+            m_prompt_id.clear();
+        }
+        m_input_ready.notify_all();
+    }
+
+    void context_sink::interrupt_input()
+    {
+        {
+            std::lock_guard<std::mutex> lock(m_mutex);
+            m_interrupted = true;
+        }
+        m_input_ready.notify_all();
+    }
+
+    void context_sink::publish(const std::string& msg_type, nlohmann::json content, nlohmann::json metadata)
+    {
+        nlohmann::json parent;
+        {
+            std::lock_guard<std::mutex> lock(m_mutex);
+            parent = m_parent;
+        }
+        m_server.publish_output(msg_type, parent, std::move(content), std::move(metadata));
+    }
+
+    std::optional<std::string> context_sink::request_input(const std::string& prompt, bool password)
+    {
+        std::unique_lock<std::mutex> lock(m_mutex);
+        if (!m_allow_stdin || p_request == nullptr)
+        {
+            return std::nullopt;
+        }
+        m_answer.reset();
+        // Sent here rather than through xeus, which names the password flag "pwd" instead of the protocol's
+        // "password" (frontends would then echo what the user types at a getpass prompt).
+        m_prompt_id =
+            m_server.send_to_stdin(*p_request, "input_request", {{"prompt", prompt}, {"password", password}});
+        m_prompt_session = m_parent.value("session", "");
+        // Wake now and then: SIGINT (for the main thread's cell) sets a flag, it cannot notify.
+        while (!m_answer)
+        {
+            if (m_interrupted || interrupt_pending())
+            {
+                m_prompt_id.clear();
+                throw interrupted();
+            }
+            m_input_ready.wait_for(lock, std::chrono::milliseconds(50));
+        }
+        return m_answer;
+    }
+}

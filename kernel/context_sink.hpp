@@ -1,0 +1,55 @@
+// SPDX-License-Identifier: MIT
+#pragma once
+
+#include "embed/output_sink.hpp"
+
+#include <xeus/xmessage.hpp>
+
+#include <atomic>
+#include <condition_variable>
+#include <mutex>
+#include <optional>
+#include <string>
+
+namespace atrium
+{
+    class zmq_server;
+
+    /// Where one context's output and input prompts go: iopub under the parent header of the request the
+    /// context is serving, stdin to the client that sent it. One per context, so contexts running side by
+    /// side never mix their output.
+    class context_sink final : public output_sink
+    {
+    public:
+        explicit context_sink(zmq_server& server);
+
+        /// The request being served (it must outlive `finish_request`); output from threads the cell
+        /// started keeps this parent until the next request begins.
+        void begin_request(const xeus::xmessage& request);
+        void finish_request();
+
+        /// How well an input_reply fits this sink's pending prompt: 2 it names the prompt as its parent,
+        /// 1 it comes from the client session that was asked (jupyter_client sends replies without a parent),
+        /// 0 this sink waits for no answer or for another client's.
+        int input_match(const std::string& parent_msg_id, const std::string& session);
+        /// Delivers the answer to the pending prompt.
+        void answer_input(const std::string& value);
+        /// Ends a pending input() wait with KeyboardInterrupt.
+        void interrupt_input();
+
+        void publish(const std::string& msg_type, nlohmann::json content, nlohmann::json metadata) override;
+        std::optional<std::string> request_input(const std::string& prompt, bool password) override;
+
+    private:
+        zmq_server& m_server;
+        std::mutex m_mutex;
+        std::condition_variable m_input_ready;
+        const xeus::xmessage* p_request = nullptr;
+        nlohmann::json m_parent = nlohmann::json::object();
+        bool m_allow_stdin = false;
+        std::string m_prompt_id;
+        std::string m_prompt_session;
+        std::optional<std::string> m_answer;
+        bool m_interrupted = false;
+    };
+}
