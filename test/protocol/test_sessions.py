@@ -1,0 +1,203 @@
+"""The session manager: several clients on one kernel, each bound to its note's or user's context.
+
+These tests start Atrium's mode kernelspecs by name (atrium-scoped, atrium-scoped-user, atrium-isolated)
+whatever ATRIUM_KERNEL_NAME says: they test Atrium's own binding modes.
+"""
+
+import subprocess
+import time
+
+import pytest
+from jupyter_client.manager import start_new_kernel
+from jupyter_client.session import Session
+from protocol_helpers import TIMEOUT, collect_iopub, get_reply, stream_text
+
+
+def client(km, username="alice"):
+    """A client with a session of its own (as a second notebook or console would have)."""
+    session = Session(key=km.session.key, signature_scheme=km.session.signature_scheme, username=username)
+    kc = km.client(session=session)
+    kc.start_channels()
+    kc.wait_for_ready(timeout=TIMEOUT)
+    return kc
+
+
+def run(kc, code, timeout=TIMEOUT, metadata=None):
+    """Execute and return (reply content, iopub messages up to idle)."""
+    if metadata is None:
+        msg_id = kc.execute(code)
+    else:
+        msg = kc.session.msg("execute_request", {"code": code, "silent": False, "store_history": True,
+                                                 "user_expressions": {}, "allow_stdin": False,
+                                                 "stop_on_error": True}, metadata=metadata)
+        kc.shell_channel.send(msg)
+        msg_id = msg["header"]["msg_id"]
+    msgs = collect_iopub(kc, msg_id, timeout)
+    return get_reply(kc, msg_id, timeout)["content"], msgs
+
+
+def value_of(kc, expression):
+    reply, msgs = run(kc, expression)
+    results = [m["content"]["data"]["text/plain"] for m in msgs if m["msg_type"] == "execute_result"]
+    return reply, (results[0] if results else None)
+
+
+@pytest.fixture(scope="module")
+def scoped():
+    km, kc = start_new_kernel(kernel_name="atrium-scoped", startup_timeout=TIMEOUT)
+    clients = []
+
+    def make(username="alice"):
+        clients.append(client(km, username))
+        return clients[-1]
+
+    yield km, make
+    for c in clients:
+        c.stop_channels()
+    kc.stop_channels()
+    km.shutdown_kernel(now=True)
+
+
+def test_each_note_has_its_own_namespace_and_count(scoped):
+    _, make = scoped
+    a, b = make(), make()
+    run(a, "secret = 'from note A'")
+    reply, msgs = run(b, "secret")
+    assert reply["status"] == "error" and reply["ename"] == "NameError"
+    assert value_of(a, "secret")[1] == "'from note A'"
+    # Each context counts its own cells: b has run one cell so far.
+    assert value_of(b, "1")[0]["execution_count"] == 2
+
+
+def test_a_busy_note_does_not_delay_another(scoped):
+    _, make = scoped
+    a, b = make(), make()
+    slow = a.execute("import time; time.sleep(5)")
+    time.sleep(0.3)  # a's cell is running
+    started = time.monotonic()
+    reply, result = value_of(b, "1 + 1")
+    elapsed = time.monotonic() - started
+    assert result == "2"
+    assert elapsed < 1.0, f"note B waited {elapsed:.2f} s behind note A"
+    assert get_reply(a, slow)["content"]["status"] == "ok"
+
+
+def test_note_magic_reattaches_a_session_to_a_named_note(scoped):
+    _, make = scoped
+    a, b = make(), make()
+    reply, msgs = run(a, "%note team-report")
+    assert "team-report" in stream_text(msgs)
+    run(a, "total = 42")
+    # b attaches to the same note in the first line of a cell, and runs the rest of the cell there.
+    reply, msgs = run(b, "%note team-report\nprint(total)")
+    assert reply["status"] == "ok" and stream_text(msgs) == "42\n"
+
+
+def test_note_named_in_request_metadata(scoped):
+    _, make = scoped
+    a, b = make(), make()
+    run(a, "shared_value = 7", metadata={"atrium_note": "by-metadata"})
+    reply, msgs = run(b, "print(shared_value)", metadata={"atrium_note": "by-metadata"})
+    assert stream_text(msgs) == "7\n"
+    assert run(b, "shared_value")[0]["ename"] == "NameError"  # b's own note is another context
+
+
+def test_bad_note_name_is_a_clear_error(scoped):
+    _, make = scoped
+    a = make()
+    reply, _ = run(a, "%note has spaces in it")
+    assert reply["status"] == "error" and "[session.bad_note_name]" in reply["evalue"]
+    assert value_of(a, "3 * 3")[1] == "9"
+
+
+def test_stop_on_error_aborts_only_the_failing_notes_queue(scoped):
+    _, make = scoped
+    a, b = make(), make()
+    failing = a.execute("import time; time.sleep(0.5); raise ValueError('boom')")
+    queued = a.execute("queued_ran = True")
+    other = b.execute("1 + 1")
+    assert get_reply(a, failing)["content"]["status"] == "error"
+    assert get_reply(a, queued)["content"]["status"] == "aborted"
+    assert get_reply(b, other)["content"]["status"] == "ok"
+    assert run(a, "'queued_ran' in globals()")[0]["status"] == "ok"
+    assert value_of(a, "'queued_ran' in globals()")[1] == "False"
+
+
+def test_interrupt_reaches_only_the_requesters_note(scoped):
+    _, make = scoped
+    a, b = make(), make()
+    loop = "import time\nfor _ in range(300):\n    time.sleep(0.01)\nprint('finished')"
+    a_id, b_id = a.execute(loop), b.execute(loop)
+    time.sleep(0.5)
+    request = a.session.msg("interrupt_request", {})
+    a.control_channel.send(request)
+    a_reply = get_reply(a, a_id, timeout=10)["content"]
+    assert a_reply["status"] == "error" and a_reply["ename"] == "KeyboardInterrupt"
+    b_msgs = collect_iopub(b, b_id)
+    assert get_reply(b, b_id)["content"]["status"] == "ok"
+    assert stream_text(b_msgs) == "finished\n"
+    assert value_of(a, "'alive'")[1] == "'alive'"
+
+
+def test_completion_and_history_come_from_the_requesters_context(scoped):
+    _, make = scoped
+    a, b = make(), make()
+    run(a, "only_in_a = 1")
+    msg_id = b.complete("only_in", 7)
+    assert "only_in_a" not in get_reply(b, msg_id)["content"]["matches"]
+    msg_id = a.complete("only_in", 7)
+    assert "only_in_a" in get_reply(a, msg_id)["content"]["matches"]
+    msg_id = b.history(hist_access_type="tail", n=10)
+    assert all("only_in_a" not in entry[2] for entry in get_reply(b, msg_id)["content"]["history"])
+
+
+def test_contexts_magic_lists_the_notes(scoped):
+    _, make = scoped
+    a = make()
+    run(a, "x = 1")
+    reply, msgs = run(a, "%contexts")
+    text = stream_text(msgs)
+    assert "binding: scoped" in text
+    assert f"note:{a.session.session}"[:29] in text
+
+
+def test_per_user_scope_isolates_users_but_joins_a_users_sessions():
+    km, kc = start_new_kernel(kernel_name="atrium-scoped-user", startup_timeout=TIMEOUT)
+    try:
+        alice_notebook, alice_console = client(km, "alice"), client(km, "alice")
+        bob = client(km, "bob")
+        run(alice_notebook, "plan = 'alice only'")
+        assert value_of(alice_console, "plan")[1] == "'alice only'"
+        assert run(bob, "plan")[0]["ename"] == "NameError"
+        msg_id = bob.complete("pla", 3)
+        assert "plan" not in get_reply(bob, msg_id)["content"]["matches"]
+        reply, msgs = run(bob, "%contexts")
+        assert "user:alice" not in stream_text(msgs) and "user:bob" in stream_text(msgs)
+        assert "other users not shown" in stream_text(msgs)
+    finally:
+        km.shutdown_kernel(now=True)
+
+
+def test_isolated_mode_answers_with_a_clear_error_until_workers_exist():
+    km, kc = start_new_kernel(kernel_name="atrium-isolated", startup_timeout=TIMEOUT)
+    try:
+        reply, msgs = run(kc, "1 + 1")
+        assert reply["status"] == "error"
+        assert "[session.isolated_unavailable]" in reply["evalue"]
+        assert any(m["msg_type"] == "error" for m in msgs)
+    finally:
+        km.shutdown_kernel(now=True)
+
+
+def test_bad_binding_flags_stop_the_kernel_with_a_clear_message(tmp_path):
+    binary = km_binary()
+    result = subprocess.run([binary, "-f", str(tmp_path / "none.json"), "--mode=bogus"],
+                            capture_output=True, text=True, timeout=TIMEOUT)
+    assert result.returncode == 2
+    assert "[binding.bad_mode]" in result.stderr
+
+
+def km_binary():
+    from jupyter_client.kernelspec import KernelSpecManager
+
+    return KernelSpecManager().get_kernel_spec("atrium-scoped").argv[0]
