@@ -8,7 +8,10 @@
 #include <pybind11_json/pybind11_json.hpp>
 
 #include <atomic>
+#include <cstdint>
 #include <iostream>
+#include <mutex>
+#include <set>
 
 namespace py = pybind11;
 
@@ -18,6 +21,8 @@ namespace atrium
     {
         thread_local output_channel* t_channel = nullptr;
         std::atomic<output_channel*> g_latest{nullptr};
+        std::mutex g_live_mutex;
+        std::set<output_channel*> g_live; ///< channels that exist: a thread may only adopt one of these
         comm_bridge* g_comms = nullptr;
 
         output_channel* current_channel()
@@ -143,8 +148,18 @@ namespace atrium
         t_channel = p_previous;
     }
 
+    void remember_channel(output_channel& channel)
+    {
+        std::lock_guard<std::mutex> lock(g_live_mutex);
+        g_live.insert(&channel);
+    }
+
     void forget_channel(output_channel& channel)
     {
+        {
+            std::lock_guard<std::mutex> lock(g_live_mutex);
+            g_live.erase(&channel);
+        }
         output_channel* expected = &channel;
         g_latest.compare_exchange_strong(expected, nullptr);
     }
@@ -212,6 +227,17 @@ PYBIND11_EMBEDDED_MODULE(_atrium, m)
           });
 
     m.def("flush", &flush_current);
+
+    // Handles let a thread started by a cell write to that cell's channel (see atrium_runtime.hooks).
+    m.def("current_channel", [] { return reinterpret_cast<std::uintptr_t>(t_channel); });
+    m.def("use_channel",
+          [](std::uintptr_t handle)
+          {
+              auto* channel = reinterpret_cast<output_channel*>(handle);
+              std::lock_guard<std::mutex> lock(g_live_mutex);
+              // A context reset or culled since the thread started: its output falls back to the latest channel.
+              t_channel = g_live.count(channel) ? channel : nullptr;
+          });
 
     m.def("input",
           [](const std::string& prompt, bool password) -> py::object

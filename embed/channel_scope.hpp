@@ -6,7 +6,8 @@
 namespace atrium
 {
     /// Routes `print`, `display` and `input` of the calling thread to `channel` for the scope's lifetime.
-    /// Threads a cell starts have no scope of their own; their output follows the most recent channel.
+    /// Threads a cell starts inherit its channel (threading.Thread.start is wrapped by the runtime), so
+    /// their output carries that cell's parent header even while other contexts run.
     class channel_scope
     {
     public:
@@ -19,6 +20,8 @@ namespace atrium
         output_channel* p_previous;
     };
 
+    /// A channel threads may adopt; `forget_channel` must be called before it is destroyed.
+    void remember_channel(output_channel& channel);
     /// Called when a channel is destroyed so no thread writes to it afterwards.
     void forget_channel(output_channel& channel);
 }

@@ -52,6 +52,7 @@ namespace atrium
                 py::module_::import("sys").attr("modules")["__main__"] = module;
             }
             namespace_ = module.attr("__dict__");
+            remember_channel(channel);
         }
 
         ~impl()

@@ -4,21 +4,14 @@
 #include "embed/output_coalescer.hpp"
 #include "embed/output_sink.hpp"
 
-#include <atomic>
-#include <chrono>
-#include <condition_variable>
-#include <mutex>
-#include <thread>
-
 namespace atrium
 {
-    /// A context's output path: coalesced streams plus ordered rich messages, flushed promptly by a
-    /// timer thread so that `print` in a long loop shows up while the cell still runs.
+    /// A context's output path: coalesced streams plus ordered rich messages, flushed promptly by the
+    /// process's flush timer so that `print` in a long loop shows up while the cell still runs.
     class output_channel
     {
     public:
-        explicit output_channel(output_sink& sink,
-                                std::chrono::milliseconds flush_delay = std::chrono::milliseconds(10));
+        explicit output_channel(output_sink& sink);
         ~output_channel();
         output_channel(const output_channel&) = delete;
         output_channel& operator=(const output_channel&) = delete;
@@ -31,15 +24,7 @@ namespace atrium
         std::optional<std::string> request_input(const std::string& prompt, bool password);
 
     private:
-        void run_timer();
-
         output_sink& m_sink;
         output_coalescer m_coalescer;
-        std::chrono::milliseconds m_delay;
-        std::mutex m_timer_mutex;
-        std::condition_variable m_timer_wake;
-        bool m_armed = false;
-        bool m_stop = false;
-        std::thread m_timer; // owned here, joined in the destructor
     };
 }

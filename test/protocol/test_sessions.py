@@ -139,6 +139,28 @@ def test_interrupt_reaches_only_the_requesters_note(scoped):
     assert value_of(a, "'alive'")[1] == "'alive'"
 
 
+def test_output_of_a_thread_a_cell_started_carries_that_cells_parent(scoped):
+    _, make = scoped
+    a, b = make(), make()
+    code = ("import threading, time\n"
+            "def late():\n    time.sleep(0.8)\n    print('from the thread')\n"
+            "threading.Thread(target=late).start()")
+    a_id = a.execute(code)
+    assert get_reply(a, a_id)["content"]["status"] == "ok"
+    b_id = b.execute("import time; time.sleep(1.5)")  # another note runs while a's thread prints
+    parents = {}
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline and "from the thread\n" not in parents:
+        try:
+            msg = a.get_iopub_msg(timeout=0.5)
+        except Exception:
+            continue
+        if msg["msg_type"] == "stream":
+            parents[msg["content"]["text"]] = msg["parent_header"].get("msg_id")
+    assert parents.get("from the thread\n") == a_id
+    assert get_reply(b, b_id)["content"]["status"] == "ok"
+
+
 def test_completion_and_history_come_from_the_requesters_context(scoped):
     _, make = scoped
     a, b = make(), make()
