@@ -20,6 +20,9 @@ namespace atrium
     namespace
     {
         thread_local output_channel* t_channel = nullptr;
+        /// Set in threads that adopted a cell's channel: that channel may be destroyed (context reset or culled)
+        /// while the thread lives, so their writes check it is still alive.
+        thread_local bool t_adopted = false;
         std::atomic<output_channel*> g_latest{nullptr};
         std::mutex g_live_mutex;
         std::set<output_channel*> g_live; ///< channels that exist: a thread may only adopt one of these
@@ -53,6 +56,17 @@ namespace atrium
 
         void write_to_channel(const std::string& stream, std::string_view text)
         {
+            if (t_adopted)
+            {
+                std::lock_guard<std::mutex> lock(g_live_mutex);
+                if (g_live.count(t_channel))
+                {
+                    t_channel->write(stream, text);
+                    return;
+                }
+                t_channel = nullptr;
+                t_adopted = false;
+            }
             if (output_channel* channel = current_channel())
             {
                 channel->write(stream, text);
@@ -237,6 +251,7 @@ PYBIND11_EMBEDDED_MODULE(_atrium, m)
               std::lock_guard<std::mutex> lock(g_live_mutex);
               // A context reset or culled since the thread started: its output falls back to the latest channel.
               t_channel = g_live.count(channel) ? channel : nullptr;
+              t_adopted = t_channel != nullptr;
           });
 
     m.def("input",

@@ -26,20 +26,23 @@ namespace atrium
     {
         context_state(std::string key, zmq_server& server, bool main_module)
             : key(std::move(key))
+            , main_module(main_module)
             , sink(server)
             , context(std::make_unique<execution_context>(sink, main_module))
         {
         }
 
         std::string key;
+        bool main_module;
         context_sink sink;
         std::unique_ptr<execution_context> context;
         history_store history;
         /// After a failure with stop_on_error: requests of this context that arrived up to here are aborted.
         std::atomic<std::uint64_t> abort_through{0};
-        std::atomic<int> waiting{0};
+        std::atomic<int> claims{0}; ///< requests queued for or being served by this context: never culled then
         std::atomic<bool> running{false};
-        std::atomic<std::int64_t> last_activity{0}; ///< seconds since the epoch
+        std::atomic<bool> reset_requested{false}; ///< by a control message: done before its next cell
+        std::atomic<std::int64_t> last_activity{0}; ///< steady clock, milliseconds
     };
 
     namespace
@@ -54,9 +57,10 @@ namespace atrium
                     {"traceback", nl::json::array({ename + ": " + evalue})}};
         }
 
-        std::int64_t now_seconds()
+        std::int64_t now_ms()
         {
-            return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch())
+            return std::chrono::duration_cast<std::chrono::milliseconds>(
+                       std::chrono::steady_clock::now().time_since_epoch())
                 .count();
         }
 
@@ -90,6 +94,7 @@ namespace atrium
 
     python_interpreter::~python_interpreter()
     {
+        stop_culler();
         set_comm_bridge(nullptr);
     }
 
@@ -100,13 +105,18 @@ namespace atrium
                           { return route_request(request, sequence); });
         server.on_stdin([this](const xeus::xmessage& message) { return route_stdin(message); });
         server.on_interrupt([this](const xeus::xmessage& request) { interrupt(request); });
+        server.on_control([this](const xeus::xmessage& message) { return route_control(message); });
         if (m_binding.mode == binding_mode::scoped)
         {
             p_scheduler = std::make_unique<context_scheduler>();
         }
         else if (m_binding.mode == binding_mode::shared)
         {
-            context_for(shared_key); // created now: __main__ and its namespace exist before the first cell
+            release(claim(shared_key)); // created now: __main__ and its namespace exist before the first cell
+        }
+        if (m_binding.cull_idle_after.count() > 0)
+        {
+            m_culler = std::thread([this] { cull_idle_contexts(); });
         }
     }
 
@@ -149,14 +159,7 @@ namespace atrium
         return who;
     }
 
-    context_state* python_interpreter::find_context(const std::string& key)
-    {
-        std::lock_guard<std::mutex> lock(m_contexts_mutex);
-        auto it = m_contexts.find(key);
-        return it == m_contexts.end() ? nullptr : it->second.get();
-    }
-
-    context_state& python_interpreter::context_for(const std::string& key)
+    context_state& python_interpreter::claim(const std::string& key)
     {
         std::lock_guard<std::mutex> lock(m_contexts_mutex);
         auto& slot = m_contexts[key];
@@ -165,9 +168,51 @@ namespace atrium
             // The shared context is the process's __main__ (pickling cell-defined classes works there).
             bool main_module = m_binding.mode == binding_mode::shared;
             slot = std::make_unique<context_state>(key, *p_server, main_module);
-            slot->last_activity = now_seconds();
         }
+        ++slot->claims;
+        slot->last_activity = now_ms();
         return *slot;
+    }
+
+    void python_interpreter::release(context_state& state)
+    {
+        state.last_activity = now_ms();
+        --state.claims;
+    }
+
+    void python_interpreter::reset(context_state& state)
+    {
+        state.context.reset(); // the old namespace is freed first: a reset returns its memory
+        state.context = std::make_unique<execution_context>(state.sink, state.main_module);
+        state.history.clear();
+    }
+
+    void python_interpreter::cull_idle_contexts()
+    {
+        const auto timeout = m_binding.cull_idle_after;
+        const auto period = std::min<std::chrono::milliseconds>(std::chrono::seconds(1), timeout / 2 + std::chrono::milliseconds(1));
+        std::unique_lock<std::mutex> wait_lock(m_culler_mutex);
+        while (!m_culler_wake.wait_for(wait_lock, period, [&] { return m_culler_stop; }))
+        {
+            std::vector<std::unique_ptr<context_state>> idle;
+            {
+                std::lock_guard<std::mutex> lock(m_contexts_mutex);
+                for (auto it = m_contexts.begin(); it != m_contexts.end();)
+                {
+                    context_state& state = *it->second;
+                    if (state.claims.load() == 0 && now_ms() - state.last_activity.load() > timeout.count())
+                    {
+                        if (p_scheduler)
+                            p_scheduler->forget(state.key);
+                        idle.push_back(std::move(it->second));
+                        it = m_contexts.erase(it);
+                    }
+                    else
+                        ++it;
+                }
+            }
+            idle.clear(); // destroyed outside the lock: freeing a namespace takes the GIL
+        }
     }
 
     bool python_interpreter::route_request(xeus::xmessage& request, std::uint64_t sequence)
@@ -220,11 +265,42 @@ namespace atrium
         }
         // Only the requester's own context: its key comes from the interrupt request's own header.
         std::string key = m_keys.key_for(identity_of(request));
-        if (context_state* state = find_context(key))
+        std::lock_guard<std::mutex> lock(m_contexts_mutex);
+        auto it = m_contexts.find(key);
+        if (it != m_contexts.end())
         {
-            state->sink.interrupt_input();
-            state->context->interrupt();
+            it->second->sink.interrupt_input();
+            it->second->context->interrupt();
         }
+    }
+
+    bool python_interpreter::route_control(const xeus::xmessage& message)
+    {
+        if (message.header().value("msg_type", "") != "atrium_reset_context_request")
+            return false;
+        // The requester's own context only (its key comes from the request's header): its running cell is
+        // interrupted and the context starts afresh before its next cell.
+        nl::json reply = {{"status", "ok"}};
+        try
+        {
+            std::string key = m_keys.key_for(identity_of(message));
+            reply["key"] = key;
+            std::lock_guard<std::mutex> lock(m_contexts_mutex);
+            auto it = m_contexts.find(key);
+            reply["found"] = it != m_contexts.end();
+            if (it != m_contexts.end())
+            {
+                it->second->reset_requested = true;
+                it->second->sink.interrupt_input();
+                it->second->context->interrupt();
+            }
+        }
+        catch (const std::exception& e)
+        {
+            reply = error_content("SessionError", e.what());
+        }
+        p_server->send_control_reply(message, "atrium_reset_context_reply", std::move(reply));
+        return true;
     }
 
     // ---- execute ----
@@ -245,7 +321,7 @@ namespace atrium
                                                      "kernel with --mode=scoped or --mode=shared"));
                 return;
             }
-            context_state& state = context_for(m_keys.key_for(who));
+            context_state& state = claim(m_keys.key_for(who));
             if (code != request->content().value("code", ""))
             {
                 // %note on the first line: the rest of the cell runs in the note it named.
@@ -258,12 +334,12 @@ namespace atrium
             if (!p_scheduler)
             {
                 run_execute(state, *request, sequence);
+                release(state);
                 return;
             }
-            ++state.waiting;
             p_scheduler->submit(state.key, [this, &state, request, sequence] {
-                --state.waiting;
                 run_execute(state, *request, sequence);
+                release(state);
             });
         }
         catch (const std::exception& e)
@@ -283,6 +359,17 @@ namespace atrium
             p_server->send_reply(request, "execute_reply",
                                  {{"status", "aborted"}, {"execution_count", nullptr}, {"user_expressions", nl::json::object()}});
             p_server->publish_output("status", parent, {{"execution_state", "idle"}});
+            return;
+        }
+        if (state.reset_requested.exchange(false))
+        {
+            reset(state);
+        }
+        if (line_magic(content.value("code", "")).first == "reset_context")
+        {
+            // In the context's own order, so cells queued before it still run in the old namespace.
+            reset(state);
+            reply_inline(request, {{"status", "ok"}}, "Context " + state.key + " was reset: fresh namespace and history.\n");
             return;
         }
         state.running = true;
@@ -328,7 +415,6 @@ namespace atrium
             else
                 p_server->abort_requests_before_last_reply(); // shared: one queue for everyone
         }
-        state.last_activity = now_seconds();
         state.running = false;
         p_server->publish_output("status", parent, {{"execution_state", "idle"}});
     }
@@ -395,9 +481,10 @@ namespace atrium
                 continue;
             }
             std::string name = key.size() > 32 ? key.substr(0, 29) + "..." : key;
+            int queued = state->claims.load() - (state->running ? 1 : 0);
             out << name << std::string(33 - name.size(), ' ') << (state->running ? "busy   " : "idle   ") << "    "
-                << state->waiting.load() << "       " << state->context->execution_count() << "           "
-                << (now_seconds() - state->last_activity.load()) << " s\n";
+                << std::max(queued, 0) << "       " << state->context->execution_count() << "           "
+                << (now_ms() - state->last_activity.load()) / 1000 << " s\n";
         }
         if (hidden)
             out << "(" << hidden << " contexts of other users not shown)\n";
@@ -415,7 +502,7 @@ namespace atrium
         {
             if (m_binding.mode == binding_mode::isolated)
                 throw std::runtime_error("[session.isolated_unavailable] isolated contexts are not available yet");
-            context_state& state = context_for(m_keys.key_for(identity_of(request)));
+            context_state& state = claim(m_keys.key_for(identity_of(request)));
             std::string code = content.value("code", "");
             if (msg_type == "complete_request")
                 reply = state.context->complete(code, content.value("cursor_pos", -1));
@@ -425,6 +512,7 @@ namespace atrium
                 reply = state.context->is_complete(code);
             else
                 reply = history_reply(state.history, content);
+            release(state);
         }
         catch (const std::exception& e)
         {
@@ -467,8 +555,20 @@ namespace atrium
     {
     }
 
+    void python_interpreter::stop_culler()
+    {
+        {
+            std::lock_guard<std::mutex> lock(m_culler_mutex);
+            m_culler_stop = true;
+        }
+        m_culler_wake.notify_all();
+        if (m_culler.joinable())
+            m_culler.join();
+    }
+
     void python_interpreter::finish()
     {
+        stop_culler();
         if (p_scheduler)
             p_scheduler->shutdown();
         if (p_runtime)

@@ -6,10 +6,12 @@
 
 #include <xeus/xinterpreter.hpp>
 
+#include <condition_variable>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <string>
+#include <thread>
 
 namespace atrium
 {
@@ -38,6 +40,7 @@ namespace atrium
     private:
         bool route_request(xeus::xmessage& request, std::uint64_t sequence);
         bool route_stdin(const xeus::xmessage& message);
+        bool route_control(const xeus::xmessage& message);
         void interrupt(const xeus::xmessage& request);
 
         void serve_execute(std::shared_ptr<xeus::xmessage> request, std::uint64_t sequence);
@@ -48,8 +51,13 @@ namespace atrium
         void reply_inline(const xeus::xmessage& request, nl::json reply, const std::string& text = "");
 
         request_identity identity_of(const xeus::xmessage& request) const;
-        context_state& context_for(const std::string& key);
-        context_state* find_context(const std::string& key);
+        /// The key's context, created on first use, held (not culled) until `release`.
+        context_state& claim(const std::string& key);
+        void release(context_state& state);
+        /// A fresh namespace, count and history for one context; runs in that context's own order.
+        void reset(context_state& state);
+        void cull_idle_contexts();
+        void stop_culler();
         std::string describe_contexts(const request_identity& who);
 
         void configure_impl() override;
@@ -71,5 +79,10 @@ namespace atrium
 
         std::mutex m_contexts_mutex;
         std::map<std::string, std::unique_ptr<context_state>> m_contexts;
+
+        std::mutex m_culler_mutex;
+        std::condition_variable m_culler_wake;
+        bool m_culler_stop = false;
+        std::thread m_culler; ///< with --cull-idle: removes contexts idle longer than that; joined in finish()
     };
 }

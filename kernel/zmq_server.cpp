@@ -347,7 +347,8 @@ namespace atrium
                 case destination::control:
                     if (msg_type == "interrupt_request" && interrupt_handler)
                         interrupt_handler(message);
-                    owner.notify_control_listener(std::move(message));
+                    if (!(control_handler && control_handler(message)))
+                        owner.notify_control_listener(std::move(message));
                     break;
                 case destination::stdin_:
                     if (!(stdin_handler && stdin_handler(message)))
@@ -559,6 +560,7 @@ namespace atrium
         std::function<void(const xeus::xmessage&)> interrupt_handler;
         request_router router;
         stdin_router stdin_handler;
+        stdin_router control_handler;
         null_control_messenger messenger;
     };
 
@@ -577,6 +579,11 @@ namespace atrium
     void zmq_server::on_stdin(stdin_router router)
     {
         p_impl->stdin_handler = std::move(router);
+    }
+
+    void zmq_server::on_control(stdin_router router)
+    {
+        p_impl->control_handler = std::move(router);
     }
 
     void zmq_server::on_interrupt(std::function<void(const xeus::xmessage&)> handler)
@@ -599,6 +606,14 @@ namespace atrium
                                 nl::json metadata)
     {
         p_impl->send_to(destination::shell, request, reply_type, std::move(content), std::move(metadata));
+    }
+
+    void zmq_server::send_control_reply(const xeus::xmessage& request, const std::string& reply_type,
+                                        nl::json content)
+    {
+        p_impl->publish("status", request.header(), {{"execution_state", "busy"}});
+        p_impl->send_to(destination::control, request, reply_type, std::move(content));
+        p_impl->publish("status", request.header(), {{"execution_state", "idle"}});
     }
 
     std::string zmq_server::send_to_stdin(const xeus::xmessage& request, const std::string& msg_type,

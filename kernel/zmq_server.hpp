@@ -44,6 +44,8 @@ namespace atrium
         /// to a context (execute, complete, inspect, ...) on the main thread or hands them to a context's worker.
         void on_request(request_router router);
         void on_stdin(stdin_router router);
+        /// Offered every control request before xeus's core (on the I/O thread); true when it answered it.
+        void on_control(stdin_router router);
         /// Called on the I/O thread when an interrupt_request arrives, before it is answered; also on shutdown
         /// (with the shutdown request) so that a running cell ends.
         void on_interrupt(std::function<void(const xeus::xmessage& request)> handler);
@@ -51,6 +53,8 @@ namespace atrium
         /// Publishes an iopub message on behalf of the request `parent_header` came with. Any thread.
         void publish_output(const std::string& msg_type, const nl::json& parent_header, nl::json content,
                             nl::json metadata = nl::json::object());
+        /// Sends `reply_type` on the control channel to the client that sent `request`. Any thread.
+        void send_control_reply(const xeus::xmessage& request, const std::string& reply_type, nl::json content);
         /// Sends `<request>_reply` to the client that sent `request`. Any thread.
         void send_reply(const xeus::xmessage& request, const std::string& reply_type, nl::json content,
                         nl::json metadata = nl::json::object());

@@ -17,6 +17,12 @@ namespace atrium
         m_entries.push_back({m_session, line, std::move(input)});
     }
 
+    void history_store::clear()
+    {
+        std::lock_guard<std::mutex> lock(m_mutex);
+        m_entries.clear();
+    }
+
     std::vector<history_entry> history_store::tail(int n) const
     {
         std::lock_guard<std::mutex> lock(m_mutex);

@@ -23,6 +23,8 @@ namespace atrium
         explicit history_store(int session_number = 1);
 
         void append(int line, std::string input);
+        /// Forgets every entry (the context was reset).
+        void clear();
 
         std::vector<history_entry> tail(int n) const;
         /// `session` 0 (or negative, relative) means the current session; `stop` is exclusive as in IPython.

@@ -4,6 +4,7 @@ These tests start Atrium's mode kernelspecs by name (atrium-scoped, atrium-scope
 whatever ATRIUM_KERNEL_NAME says: they test Atrium's own binding modes.
 """
 
+import os
 import subprocess
 import time
 
@@ -181,6 +182,51 @@ def test_contexts_magic_lists_the_notes(scoped):
     text = stream_text(msgs)
     assert "binding: scoped" in text
     assert f"note:{a.session.session}"[:29] in text
+
+
+def test_reset_context_magic_starts_only_that_note_afresh(scoped):
+    _, make = scoped
+    a, b = make(), make()
+    run(a, "kept = 'a'")
+    run(b, "kept = 'b'")
+    reply, msgs = run(a, "%reset_context")
+    assert reply["status"] == "ok" and "reset" in stream_text(msgs)
+    first = run(a, "kept")[0]
+    assert first["ename"] == "NameError"
+    assert first["execution_count"] == 1  # a fresh count too
+    assert value_of(b, "kept")[1] == "'b'"
+
+
+def test_reset_context_control_message_interrupts_and_resets_only_the_requester(scoped):
+    _, make = scoped
+    a, b = make(), make()
+    run(a, "before = 1")
+    run(b, "before = 2")
+    busy = a.execute("import time\nfor _ in range(500):\n    time.sleep(0.01)")
+    time.sleep(0.3)
+    request = a.session.msg("atrium_reset_context_request", {})
+    a.control_channel.send(request)
+    reply = get_reply(a, request["header"]["msg_id"], channel="control")["content"]
+    assert reply["status"] == "ok" and reply["found"] is True
+    assert get_reply(a, busy, timeout=10)["content"]["ename"] == "KeyboardInterrupt"
+    assert run(a, "before")[0]["ename"] == "NameError"
+    assert value_of(b, "before")[1] == "2"
+
+
+def test_idle_contexts_are_culled_and_come_back_fresh():
+    env = {**os.environ, "ATRIUM_CULL_IDLE_SECONDS": "1"}
+    km, kc = start_new_kernel(kernel_name="atrium-scoped", startup_timeout=TIMEOUT, env=env)
+    try:
+        a, b = client(km), client(km)
+        run(a, "x = 'will be culled'")
+        busy = b.execute("import time; time.sleep(3)")  # a busy context is never culled
+        time.sleep(2.5)
+        assert run(a, "x")[0]["ename"] == "NameError"
+        assert get_reply(b, busy)["content"]["status"] == "ok"
+        run(b, "y = 1")
+        assert value_of(b, "y")[1] == "1"
+    finally:
+        km.shutdown_kernel(now=True)
 
 
 def test_per_user_scope_isolates_users_but_joins_a_users_sessions():

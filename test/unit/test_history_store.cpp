@@ -41,6 +41,11 @@ TEST_CASE("history entries keep the execution counts they ran under")
         REQUIRE(newest.size() == 1);
         CHECK(newest[0].line == 5);
     }
+    SECTION("clear forgets everything")
+    {
+        store.clear();
+        CHECK(store.tail(10).empty());
+    }
 }
 
 TEST_CASE("glob matching")
