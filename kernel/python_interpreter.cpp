@@ -48,6 +48,8 @@ namespace atrium
     namespace
     {
         const pthread_t g_main_thread = pthread_self();
+        /// The key of the context whose cell runs on this thread (comms it creates belong to that context).
+        thread_local std::string t_context_key;
 
         nl::json error_content(const std::string& ename, const std::string& evalue)
         {
@@ -123,14 +125,19 @@ namespace atrium
     void python_interpreter::configure_impl()
     {
         p_runtime = std::make_unique<python_runtime>(default_python_executable());
+        xeus_comm_bridge::access_policy access{
+            [] { return t_context_key; },
+            [this](const xeus::xmessage& request, const std::string& owner)
+            { return owner.empty() || m_keys.may_access(identity_of(request), owner, false); }};
         p_comms = std::make_unique<xeus_comm_bridge>(
             comm_manager(),
             [this](const std::string& msg_type, nl::json content, nl::json metadata)
             {
-                // Comm traffic follows the request xeus's core is serving (comm_open/comm_msg from a client)
-                // or, from a cell, that cell's request: both are the latest shell request.
+                // Comm messages sent outside any cell: from a handler run for a client's comm message, the
+                // request xeus's core is serving.
                 p_server->publish_output(msg_type, parent_header(), std::move(content), std::move(metadata));
-            });
+            },
+            std::move(access));
         set_comm_bridge(p_comms.get());
         m_kernel_info = {{"implementation", "atrium"},
                          {"implementation_version", ATRIUM_VERSION},
@@ -389,6 +396,7 @@ namespace atrium
             p_server->publish_output("execute_input", parent, {{"code", code}, {"execution_count", shown}});
         }
         state.sink.begin_request(request);
+        t_context_key = state.key;
         nl::json reply;
         try
         {
@@ -399,6 +407,7 @@ namespace atrium
             reply = error_content("AtriumInternalError", std::string("[kernel.internal] ") + e.what());
         }
         state.sink.finish_request();
+        t_context_key.clear();
         if (!reply.contains("execution_count"))
             reply["execution_count"] = state.context->execution_count();
         if (options.store_history)

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 #include "kernel/xeus_comm_bridge.hpp"
 
+#include <iostream>
 #include <stdexcept>
 
 namespace atrium
@@ -17,21 +18,38 @@ namespace atrium
         }
     }
 
-    xeus_comm_bridge::xeus_comm_bridge(xeus::xcomm_manager& manager, publisher publish)
+    xeus_comm_bridge::xeus_comm_bridge(xeus::xcomm_manager& manager, publisher publish, access_policy access)
         : m_manager(manager)
         , m_publish(std::move(publish))
+        , m_access(std::move(access))
     {
     }
 
-    xeus::xcomm& xeus_comm_bridge::adopt(xeus::xcomm comm)
+    bool xeus_comm_bridge::allowed(const xeus::xmessage& request, const std::string& owner, const char* what) const
+    {
+        if (m_access.may_use(request, owner))
+            return true;
+        std::cerr << "[atrium] [comm.forbidden] refused " << what << " from user '"
+                  << request.header().value("username", "") << "': the comm belongs to " << owner << std::endl;
+        return false;
+    }
+
+    xeus::xcomm& xeus_comm_bridge::adopt(xeus::xcomm comm, const std::string& owner)
     {
         collect_closed();
         std::string id = std::string(comm.id());
         auto owned = std::make_unique<xeus::xcomm>(std::move(comm));
-        owned->on_message([id](xeus::xmessage message) { deliver_comm_msg(id, as_dict(message)); });
-        owned->on_close(
-            [this, id](xeus::xmessage message)
+        owned->on_message(
+            [this, id, owner](xeus::xmessage message)
             {
+                if (allowed(message, owner, "comm_msg"))
+                    deliver_comm_msg(id, as_dict(message));
+            });
+        owned->on_close(
+            [this, id, owner](xeus::xmessage message)
+            {
+                if (!allowed(message, owner, "comm_close"))
+                    return;
                 m_closed.insert(id);
                 deliver_comm_close(id, as_dict(message));
             });
@@ -61,13 +79,13 @@ namespace atrium
 
     void xeus_comm_bridge::open(const std::string& comm_id, const std::string& target_name)
     {
-        if (m_targets.insert(target_name).second)
+        if (m_targets.emplace(target_name, m_access.current_owner()).second)
         {
             // xeus needs a kernel-side target to publish through, even for comms only the client handles.
             m_manager.register_comm_target(target_name, [](xeus::xcomm&&, xeus::xmessage) {});
         }
         // Registered with xeus so that the client's messages reach it.
-        adopt(xeus::xcomm(m_manager.target(target_name), xeus::xguid(comm_id)));
+        adopt(xeus::xcomm(m_manager.target(target_name), xeus::xguid(comm_id)), m_access.current_owner());
     }
 
     void xeus_comm_bridge::check_open(const std::string& comm_id)
@@ -89,12 +107,15 @@ namespace atrium
 
     void xeus_comm_bridge::register_target(const std::string& target_name)
     {
-        m_targets.insert(target_name);
+        std::string owner = m_access.current_owner();
+        m_targets[target_name] = owner;
         m_manager.register_comm_target(target_name,
-                                       [this, target_name](xeus::xcomm&& comm, xeus::xmessage request)
+                                       [this, target_name, owner](xeus::xcomm&& comm, xeus::xmessage request)
                                        {
+                                           if (!allowed(request, owner, "comm_open"))
+                                               return; // the xcomm is dropped, so xeus forgets it
                                            std::string id = std::string(comm.id());
-                                           adopt(std::move(comm));
+                                           adopt(std::move(comm), owner);
                                            deliver_comm_open(target_name, id, as_dict(request));
                                        });
     }

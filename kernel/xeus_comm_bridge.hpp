@@ -21,7 +21,15 @@ namespace atrium
     public:
         using publisher = std::function<void(const std::string& msg_type, nl::json content, nl::json metadata)>;
 
-        xeus_comm_bridge(xeus::xcomm_manager& manager, publisher publish);
+        /// Who owns comms, and who may use them: a comm or target belongs to the context whose cell created
+        /// it; in per-user modes a client message from another user's context is refused.
+        struct access_policy
+        {
+            std::function<std::string()> current_owner; ///< key of the context running on this thread
+            std::function<bool(const xeus::xmessage& request, const std::string& owner)> may_use;
+        };
+
+        xeus_comm_bridge(xeus::xcomm_manager& manager, publisher publish, access_policy access);
 
         void open(const std::string& comm_id, const std::string& target_name) override;
         void check_open(const std::string& comm_id) override;
@@ -30,15 +38,17 @@ namespace atrium
         void publish(const std::string& msg_type, nl::json content, nl::json metadata) override;
 
     private:
-        xeus::xcomm& adopt(xeus::xcomm comm);
+        xeus::xcomm& adopt(xeus::xcomm comm, const std::string& owner);
+        bool allowed(const xeus::xmessage& request, const std::string& owner, const char* what) const;
         xeus::xcomm& find(const std::string& comm_id);
         void collect_closed();
 
         xeus::xcomm_manager& m_manager;
         publisher m_publish;
+        access_policy m_access;
         /// xeus's `target(name)` creates an unusable empty target for an unknown name instead of failing,
         /// so the bridge remembers which targets exist.
-        std::set<std::string> m_targets;
+        std::map<std::string, std::string> m_targets; ///< target name -> owning context key
         std::map<std::string, std::unique_ptr<xeus::xcomm>> m_comms;
         /// Closed by the client: destroyed later, never inside the xcomm's own close handler.
         std::set<std::string> m_closed;

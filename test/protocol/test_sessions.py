@@ -7,6 +7,7 @@ whatever ATRIUM_KERNEL_NAME says: they test Atrium's own binding modes.
 import os
 import subprocess
 import time
+import uuid
 
 import pytest
 from jupyter_client.manager import start_new_kernel
@@ -242,6 +243,27 @@ def test_per_user_scope_isolates_users_but_joins_a_users_sessions():
         reply, msgs = run(bob, "%contexts")
         assert "user:alice" not in stream_text(msgs) and "user:bob" in stream_text(msgs)
         assert "other users not shown" in stream_text(msgs)
+    finally:
+        km.shutdown_kernel(now=True)
+
+
+def test_per_user_comms_refuse_other_users():
+    km, kc = start_new_kernel(kernel_name="atrium-scoped-user", startup_timeout=TIMEOUT)
+    try:
+        alice, bob = client(km, "alice"), client(km, "bob")
+        run(alice, "import comm\nopened = []\n"
+                   "comm.get_comm_manager().register_target('private', lambda c, msg: opened.append(msg['header']['username']))")
+
+        def open_comm(kc):
+            msg = kc.session.msg("comm_open", {"comm_id": uuid.uuid4().hex, "target_name": "private", "data": {}})
+            kc.shell_channel.send(msg)
+
+        open_comm(bob)
+        open_comm(alice)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and value_of(alice, "opened")[1] == "[]":
+            time.sleep(0.1)
+        assert value_of(alice, "opened")[1] == "['alice']"  # bob's comm_open never reached alice's handler
     finally:
         km.shutdown_kernel(now=True)
 
