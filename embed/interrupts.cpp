@@ -3,6 +3,8 @@
 
 #include <Python.h>
 
+#include <pthread.h>
+
 #include <csignal>
 
 namespace atrium
@@ -11,6 +13,7 @@ namespace atrium
     {
         volatile std::sig_atomic_t g_running = 0;
         volatile std::sig_atomic_t g_pending = 0;
+        pthread_t g_main_thread; ///< the thread that installed the handler: Python's main thread
 
         void on_sigint(int)
         {
@@ -25,6 +28,7 @@ namespace atrium
 
     void install_interrupt_handler()
     {
+        g_main_thread = pthread_self();
         struct sigaction action = {};
         action.sa_handler = on_sigint;
         sigemptyset(&action.sa_mask);
@@ -33,13 +37,18 @@ namespace atrium
     }
 
     interruptible_scope::interruptible_scope()
+        : m_armed(pthread_equal(pthread_self(), g_main_thread) != 0)
     {
+        if (!m_armed)
+            return;
         g_pending = 0;
         g_running = 1;
     }
 
     interruptible_scope::~interruptible_scope()
     {
+        if (!m_armed)
+            return;
         g_running = 0;
         if (g_pending)
         {
