@@ -4,6 +4,7 @@ These tests start Atrium's mode kernelspecs by name (atrium-scoped, atrium-scope
 whatever ATRIUM_KERNEL_NAME says: they test Atrium's own binding modes.
 """
 
+import contextlib
 import os
 import subprocess
 import time
@@ -22,6 +23,17 @@ def client(km, username="alice"):
     kc.start_channels()
     kc.wait_for_ready(timeout=TIMEOUT)
     return kc
+
+
+@contextlib.contextmanager
+def kernel_of(name, **launch):
+    """A kernel of the given kernelspec for one test, always shut down."""
+    km, kc = start_new_kernel(kernel_name=name, startup_timeout=TIMEOUT, **launch)
+    try:
+        yield km, kc
+    finally:
+        kc.stop_channels()
+        km.shutdown_kernel(now=True)
 
 
 def run(kc, code, timeout=TIMEOUT, metadata=None):
@@ -216,8 +228,7 @@ def test_reset_context_control_message_interrupts_and_resets_only_the_requester(
 
 def test_idle_contexts_are_culled_and_come_back_fresh():
     env = {**os.environ, "ATRIUM_CULL_IDLE_SECONDS": "1"}
-    km, kc = start_new_kernel(kernel_name="atrium-scoped", startup_timeout=TIMEOUT, env=env)
-    try:
+    with kernel_of("atrium-scoped", env=env) as (km, kc):
         a, b = client(km), client(km)
         run(a, "x = 'will be culled'")
         busy = b.execute("import time; time.sleep(3)")  # a busy context is never culled
@@ -226,13 +237,10 @@ def test_idle_contexts_are_culled_and_come_back_fresh():
         assert get_reply(b, busy)["content"]["status"] == "ok"
         run(b, "y = 1")
         assert value_of(b, "y")[1] == "1"
-    finally:
-        km.shutdown_kernel(now=True)
 
 
 def test_per_user_scope_isolates_users_but_joins_a_users_sessions():
-    km, kc = start_new_kernel(kernel_name="atrium-scoped-user", startup_timeout=TIMEOUT)
-    try:
+    with kernel_of("atrium-scoped-user") as (km, kc):
         alice_notebook, alice_console = client(km, "alice"), client(km, "alice")
         bob = client(km, "bob")
         run(alice_notebook, "plan = 'alice only'")
@@ -243,13 +251,10 @@ def test_per_user_scope_isolates_users_but_joins_a_users_sessions():
         reply, msgs = run(bob, "%contexts")
         assert "user:alice" not in stream_text(msgs) and "user:bob" in stream_text(msgs)
         assert "other users not shown" in stream_text(msgs)
-    finally:
-        km.shutdown_kernel(now=True)
 
 
 def test_per_user_comms_refuse_other_users():
-    km, kc = start_new_kernel(kernel_name="atrium-scoped-user", startup_timeout=TIMEOUT)
-    try:
+    with kernel_of("atrium-scoped-user") as (km, kc):
         alice, bob = client(km, "alice"), client(km, "bob")
         run(alice, "import comm\nopened = []\n"
                    "comm.get_comm_manager().register_target('private', lambda c, msg: opened.append(msg['header']['username']))")
@@ -264,19 +269,14 @@ def test_per_user_comms_refuse_other_users():
         while time.monotonic() < deadline and value_of(alice, "opened")[1] == "[]":
             time.sleep(0.1)
         assert value_of(alice, "opened")[1] == "['alice']"  # bob's comm_open never reached alice's handler
-    finally:
-        km.shutdown_kernel(now=True)
 
 
 def test_isolated_mode_answers_with_a_clear_error_until_workers_exist():
-    km, kc = start_new_kernel(kernel_name="atrium-isolated", startup_timeout=TIMEOUT)
-    try:
+    with kernel_of("atrium-isolated") as (km, kc):
         reply, msgs = run(kc, "1 + 1")
         assert reply["status"] == "error"
         assert "[session.isolated_unavailable]" in reply["evalue"]
         assert any(m["msg_type"] == "error" for m in msgs)
-    finally:
-        km.shutdown_kernel(now=True)
 
 
 def test_bad_binding_flags_stop_the_kernel_with_a_clear_message(tmp_path):
