@@ -253,6 +253,32 @@ def test_per_user_scope_isolates_users_but_joins_a_users_sessions():
         assert "other users not shown" in stream_text(msgs)
 
 
+def test_shared_mode_gives_every_client_the_same_namespace():
+    with kernel_of("atrium") as (km, kc):
+        notebook, console = client(km, "alice"), client(km, "bob")
+        run(notebook, "from_notebook = 'visible to all'")
+        assert value_of(console, "from_notebook")[1] == "'visible to all'"
+        msg_id = console.complete("from_note", 9)
+        assert "from_notebook" in get_reply(console, msg_id)["content"]["matches"]
+
+
+def test_per_user_inspect_history_and_interrupt_stay_within_the_user():
+    with kernel_of("atrium-scoped-user") as (km, kc):
+        alice, bob = client(km, "alice"), client(km, "bob")
+        run(alice, "def alices_function():\n    'Alice only.'\n")
+        msg_id = bob.inspect("alices_function", 15)
+        assert get_reply(bob, msg_id)["content"]["found"] is False
+        msg_id = alice.inspect("alices_function", 15)
+        assert get_reply(alice, msg_id)["content"]["found"] is True
+        msg_id = bob.history(hist_access_type="search", pattern="*alices*")
+        assert get_reply(bob, msg_id)["content"]["history"] == []
+        # bob's interrupt does not reach alice's running cell
+        busy = alice.execute("import time\nfor _ in range(150):\n    time.sleep(0.01)")
+        time.sleep(0.3)
+        bob.control_channel.send(bob.session.msg("interrupt_request", {}))
+        assert get_reply(alice, busy, timeout=10)["content"]["status"] == "ok"
+
+
 def test_per_user_comms_refuse_other_users():
     with kernel_of("atrium-scoped-user") as (km, kc):
         alice, bob = client(km, "alice"), client(km, "bob")
