@@ -23,6 +23,8 @@ namespace atrium
         /// Set in threads that adopted a cell's channel: that channel may be destroyed (context reset or culled)
         /// while the thread lives, so their writes check it is still alive.
         thread_local bool t_adopted = false;
+        thread_local std::string t_user;
+        thread_local bool t_per_user = false;
         std::atomic<output_channel*> g_latest{nullptr};
         std::mutex g_live_mutex;
         std::set<output_channel*> g_live; ///< channels that exist: a thread may only adopt one of these
@@ -162,6 +164,12 @@ namespace atrium
         t_channel = p_previous;
     }
 
+    void set_thread_requester(const std::string& user, bool per_user)
+    {
+        t_user = user;
+        t_per_user = per_user;
+    }
+
     void remember_channel(output_channel& channel)
     {
         std::lock_guard<std::mutex> lock(g_live_mutex);
@@ -241,6 +249,7 @@ PYBIND11_EMBEDDED_MODULE(_atrium, m)
           });
 
     m.def("flush", &flush_current);
+    m.def("requester", [] { return py::make_tuple(t_user.empty() ? std::string("anonymous") : t_user, t_per_user); });
 
     // Handles let a thread started by a cell write to that cell's channel (see atrium_runtime.hooks).
     m.def("current_channel", [] { return reinterpret_cast<std::uintptr_t>(t_channel); });

@@ -20,6 +20,10 @@ namespace atrium
         output_channel* p_previous;
     };
 
+    /// Who runs cells on the calling thread (the resource pool enforces ownership with it): the user, and
+    /// whether users have private areas (per-user binding). Set by the kernel around each cell.
+    void set_thread_requester(const std::string& user, bool per_user);
+
     /// A channel threads may adopt; `forget_channel` must be called before it is destroyed.
     void remember_channel(output_channel& channel);
     /// Called when a channel is destroyed so no thread writes to it afterwards.

@@ -69,6 +69,7 @@ namespace atrium
             py::module_::import("atrium_runtime.display").attr("install")();
             py::module_::import("atrium_runtime.stdin").attr("install")();
             py::module_::import("atrium_runtime.execution").attr("install")();
+            py::module_::import("atrium_runtime.pool").attr("install")();
             py::module_::import("atrium_runtime.hooks").attr("install")();
         }
 

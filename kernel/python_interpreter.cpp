@@ -7,6 +7,7 @@
 #include "kernel/xeus_comm_bridge.hpp"
 #include "kernel/zmq_server.hpp"
 
+#include "embed/channel_scope.hpp"
 #include "embed/execution_context.hpp"
 #include "embed/python_runtime.hpp"
 #include "session/context_scheduler.hpp"
@@ -397,6 +398,7 @@ namespace atrium
         }
         state.sink.begin_request(request);
         t_context_key = state.key;
+        set_thread_requester(request.header().value("username", ""), is_per_user(m_binding));
         nl::json reply;
         try
         {

@@ -1,0 +1,108 @@
+"""The resource pool: named objects handed between notes (Zeppelin's ResourcePool), one per kernel process.
+
+In-process contexts share entries by reference. An entry belongs to the user who put it: other users can read
+it (kernel-wide entries) but not overwrite or remove it. In per-user modes `private=True` puts an entry in the
+owner's private area, invisible to everyone else. Entries outlive context resets and culling.
+"""
+import threading
+import time
+
+import _atrium
+
+
+class PoolError(Exception):
+    """A pool operation that is not allowed (the message carries a [pool.*] id)."""
+
+
+class _Entry:
+    __slots__ = ("value", "owner", "private", "created")
+
+    def __init__(self, value, owner, private):
+        self.value = value
+        self.owner = owner
+        self.private = private
+        self.created = time.time()
+
+
+class ResourcePool:
+    def __init__(self):
+        self._entries = {}  # (area, name) -> _Entry; area is "" for kernel-wide, the user for private
+        self._changed = threading.Condition()
+
+    @staticmethod
+    def _requester():
+        user, per_user = _atrium.requester()
+        return user, per_user
+
+    def _visible(self, name, user):
+        with self._changed:
+            return self._entries.get((user, name)) or self._entries.get(("", name))
+
+    def put(self, name, value, private=False):
+        """Publishes `value` under `name`; notes waiting for it in `get(name, wait=...)` are released."""
+        if not isinstance(name, str) or not name:
+            raise PoolError("[pool.bad_name] a pool name is a non-empty string")
+        user, per_user = self._requester()
+        if private and not per_user:
+            raise PoolError("[pool.no_private_area] private entries exist only in per-user modes "
+                            "(--scope=user); this kernel's entries are all kernel-wide")
+        key = (user if private else "", name)
+        with self._changed:
+            existing = self._entries.get(key)
+            if existing is not None and existing.owner != user:
+                raise PoolError(f"[pool.forbidden] '{name}' belongs to user '{existing.owner}'; "
+                                f"only they can overwrite it")
+            self._entries[key] = _Entry(value, user, private)
+            self._changed.notify_all()
+
+    def get(self, name, default=KeyError, wait=None):
+        """The object under `name`. With `wait=seconds`, waits for another note to put it first."""
+        user, _ = self._requester()
+        deadline = None if wait is None else time.monotonic() + wait
+        with self._changed:
+            while True:
+                entry = self._entries.get((user, name)) or self._entries.get(("", name))
+                if entry is not None:
+                    return entry.value
+                if deadline is None or time.monotonic() >= deadline:
+                    break
+                # Short slices: an interrupt of this cell is delivered between them.
+                self._changed.wait(min(0.1, max(0.0, deadline - time.monotonic())))
+        if default is not KeyError:
+            return default
+        if wait is not None:
+            raise TimeoutError(f"[pool.timeout] nothing was put under '{name}' within {wait} s")
+        raise KeyError(f"[pool.missing] no pool entry '{name}' (pool.list() shows what there is)")
+
+    def remove(self, name):
+        user, _ = self._requester()
+        with self._changed:
+            key = (user, name) if (user, name) in self._entries else ("", name)
+            entry = self._entries.get(key)
+            if entry is None:
+                raise KeyError(f"[pool.missing] no pool entry '{name}'")
+            if entry.owner != user:
+                raise PoolError(f"[pool.forbidden] '{name}' belongs to user '{entry.owner}'; only they can remove it")
+            del self._entries[key]
+
+    def list(self):
+        """The entries this user can see: name, owner, type and whether it is private."""
+        user, _ = self._requester()
+        with self._changed:
+            return [{"name": name, "owner": e.owner, "type": type(e.value).__name__, "private": e.private}
+                    for (area, name), e in sorted(self._entries.items()) if area in ("", user)]
+
+    def __contains__(self, name):
+        return self._visible(name, self._requester()[0]) is not None
+
+    def __repr__(self):
+        return f"<ResourcePool: {len(self.list())} entries visible>"
+
+
+pool = ResourcePool()
+
+
+def install():
+    import builtins
+
+    builtins.pool = pool
