@@ -70,6 +70,7 @@ namespace atrium
             py::module_::import("atrium_runtime.stdin").attr("install")();
             py::module_::import("atrium_runtime.execution").attr("install")();
             py::module_::import("atrium_runtime.pool").attr("install")();
+            py::module_::import("atrium_runtime.compute").attr("install")();
             py::module_::import("atrium_runtime.hooks").attr("install")();
         }
 
@@ -166,6 +167,19 @@ namespace atrium
         catch (py::error_already_set&)
         {
             PyErr_Clear();
+        }
+    }
+
+    std::string describe_compute()
+    {
+        py::gil_scoped_acquire gil;
+        try
+        {
+            return py::module_::import("atrium_runtime.compute").attr("describe")().cast<std::string>();
+        }
+        catch (py::error_already_set& error)
+        {
+            return std::string("compute: unknown (") + error.what() + ")";
         }
     }
 

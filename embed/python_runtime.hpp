@@ -34,6 +34,9 @@ namespace atrium
         std::unique_ptr<impl> p_impl;
     };
 
+    /// One line on the compute context's state for %contexts (takes the GIL; starts nothing).
+    std::string describe_compute();
+
     /// The environment to run cells in: $ATRIUM_PYTHON, else a `python3` beside the kernel binary
     /// (the kernel installed into a virtual environment), else the interpreter Atrium was built against.
     std::string default_python_executable();

@@ -91,6 +91,16 @@ namespace atrium
                     throw usage_error("[options.missing_value] --connection-file= needs a path");
                 }
             }
+            else if (name == "--dask-scheduler")
+            {
+                options.dask_scheduler = equals != std::string::npos ? arg.substr(equals + 1)
+                                         : i + 1 < args.size()      ? args[++i]
+                                                                    : std::string();
+                if (options.dask_scheduler.empty())
+                {
+                    throw usage_error("[options.missing_value] --dask-scheduler needs an address (tcp://host:port)");
+                }
+            }
             else if (binding_flags.count(name) != 0 && binding_flags.at(name).expected == nullptr)
             {
                 flags[name] = equals == std::string::npos ? "yes" : arg.substr(equals + 1);
@@ -172,6 +182,7 @@ namespace atrium
                "  --scope SCOPE                what a scoped or isolated context belongs to: note (the\n"
                "                               default) or user\n"
                "  --cull-idle SECONDS          drop contexts idle this long; 0 (the default) never does\n"
+               "  --dask-scheduler ADDRESS     ctx connects to this Dask scheduler instead of a local cluster\n"
                "  --operator-view[=yes|no]     %contexts lists every context, even in per-user modes\n"
                "  --version                    print the version and exit\n"
                "  -h, --help                   print this help and exit\n"

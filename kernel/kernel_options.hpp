@@ -12,6 +12,8 @@ namespace atrium
     struct kernel_options
     {
         std::string connection_file;
+        /// The Dask scheduler `ctx` connects to (empty: a local cluster, or $ATRIUM_DASK_SCHEDULER).
+        std::string dask_scheduler;
         bool show_help = false;
         bool show_version = false;
         /// The ATRIUM_* environment variables, overridden by the flags given.

@@ -47,6 +47,12 @@ int main(int argc, char* argv[])
     mallopt(M_MMAP_THRESHOLD, 64 * 1024 * 1024);
     mallopt(M_TRIM_THRESHOLD, 128 * 1024 * 1024);
 
+    if (!options.dask_scheduler.empty())
+    {
+        // Read by the Python runtime's compute context (and inherited by nothing else that matters).
+        setenv("ATRIUM_DASK_SCHEDULER", options.dask_scheduler.c_str(), 1);
+    }
+
     python_interpreter* interpreter = nullptr;
     std::unique_ptr<xeus::xkernel> kernel;
     try

@@ -480,7 +480,7 @@ namespace atrium
     std::string python_interpreter::describe_contexts(const request_identity& who)
     {
         std::ostringstream out;
-        out << "binding: " << describe(m_binding) << "\n";
+        out << "binding: " << describe(m_binding) << "\n" << describe_compute() << "\n";
         out << "key                              state      queued  executions  idle for\n";
         std::lock_guard<std::mutex> lock(m_contexts_mutex);
         std::size_t hidden = 0;

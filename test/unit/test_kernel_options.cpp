@@ -17,6 +17,10 @@ TEST_CASE("command-line parsing")
     CHECK(parse_kernel_options({"--connection-file", "a.json"}).connection_file == "a.json");
     CHECK(parse_kernel_options({"--connection-file=b.json"}).connection_file == "b.json");
     CHECK(parse_kernel_options({"--help"}).show_help);
+    CHECK(parse_kernel_options({"-f", "k.json", "--dask-scheduler=tcp://127.0.0.1:8786"}).dask_scheduler ==
+          "tcp://127.0.0.1:8786");
+    CHECK(parse_kernel_options({"-f", "k.json", "--dask-scheduler", "tcp://h:1"}).dask_scheduler == "tcp://h:1");
+    CHECK_THROWS_WITH(parse_kernel_options({"-f", "k.json", "--dask-scheduler"}), Catch::Contains("needs an address"));
     CHECK_THROWS_WITH(parse_kernel_options({}), Catch::Contains("connection file is required"));
     CHECK_THROWS_WITH(parse_kernel_options({"-f"}), Catch::Contains("needs a connection file"));
     CHECK_THROWS_WITH(parse_kernel_options({"-f", "a", "--bogus"}), Catch::Contains("unknown argument '--bogus'"));

@@ -137,7 +137,11 @@ def run_cell(namespace, code, filename, execution_count, silent):
 
 
 def _run(namespace, code, filename, execution_count, silent):
+    from atrium_runtime import compute
+
     _register_source(filename, code)
+    compute.begin_cell()
+    interrupted = False
     try:
         units = _compile_cell(code, filename)
         _cell.hook = None if silent else _ResultHook(namespace, execution_count)
@@ -148,7 +152,10 @@ def _run(namespace, code, filename, execution_count, silent):
             _cell.hook = None
     except BaseException as error:  # KeyboardInterrupt and SystemExit are reported, never propagated
         sys.last_type, sys.last_value, sys.last_traceback = type(error), error, error.__traceback__
+        interrupted = isinstance(error, KeyboardInterrupt)
         return _error_info(error)
+    finally:
+        compute.end_cell(interrupted)
     return {"status": "ok"}
 
 
