@@ -45,6 +45,14 @@ def test_the_cluster_outlives_a_context_reset(scoped_with_cluster):
     assert value_of(a, "ctx.fetch('doubled').compute()")[1] == "[0, 2, 4, 6, 8, 10]"
 
 
+def test_a_worker_dying_mid_task_is_reported_in_the_cell(scoped_with_cluster):
+    a = client(scoped_with_cluster)
+    reply, _ = run(a, "import os\nctx.submit(os._exit, 1, pure=False).result()", timeout=120)
+    assert reply["status"] == "error" and reply["ename"] == "KilledWorker"
+    # the cluster recovers (the nannies restart their workers) and keeps serving every note
+    assert value_of(a, "ctx.submit(lambda: 'recovered').result(timeout=60)")[1] == "'recovered'"
+
+
 def test_a_missing_dataset_is_a_clear_error(scoped_with_cluster):
     a = client(scoped_with_cluster)
     reply, _ = run(a, "ctx.fetch('no-such-dataset')")
