@@ -263,7 +263,7 @@ namespace atrium
         return true; // an answer nobody waits for (interrupted prompt) is dropped, not handed to xeus
     }
 
-    void python_interpreter::interrupt(const xeus::xmessage& request)
+    void python_interpreter::interrupt_context(context_state& state)
     {
         if (m_binding.mode != binding_mode::scoped)
         {
@@ -271,14 +271,19 @@ namespace atrium
             pthread_kill(g_main_thread, SIGINT);
             return;
         }
+        state.sink.interrupt_input();
+        state.context->interrupt();
+    }
+
+    void python_interpreter::interrupt(const xeus::xmessage& request)
+    {
         // Only the requester's own context: its key comes from the interrupt request's own header.
         std::string key = m_keys.key_for(identity_of(request));
         std::lock_guard<std::mutex> lock(m_contexts_mutex);
         auto it = m_contexts.find(key);
         if (it != m_contexts.end())
         {
-            it->second->sink.interrupt_input();
-            it->second->context->interrupt();
+            interrupt_context(*it->second);
         }
     }
 
@@ -299,8 +304,7 @@ namespace atrium
             if (it != m_contexts.end())
             {
                 it->second->reset_requested = true;
-                it->second->sink.interrupt_input();
-                it->second->context->interrupt();
+                interrupt_context(*it->second);
             }
         }
         catch (const std::exception& e)
@@ -341,19 +345,29 @@ namespace atrium
             }
             if (!p_scheduler)
             {
-                run_execute(state, *request, sequence);
-                release(state);
+                execute_in(state, *request, sequence);
                 return;
             }
-            p_scheduler->submit(state.key, [this, &state, request, sequence] {
-                run_execute(state, *request, sequence);
-                release(state);
-            });
+            p_scheduler->submit(state.key, [this, &state, request, sequence] { execute_in(state, *request, sequence); });
         }
         catch (const std::exception& e)
         {
             reply_inline(*request, error_content("SessionError", e.what()));
         }
+    }
+
+    void python_interpreter::execute_in(context_state& state, const xeus::xmessage& request, std::uint64_t sequence)
+    {
+        try
+        {
+            run_execute(state, request, sequence);
+        }
+        catch (const std::exception& e)
+        {
+            state.running = false;
+            reply_inline(request, error_content("AtriumInternalError", std::string("[kernel.internal] ") + e.what()));
+        }
+        release(state);
     }
 
     void python_interpreter::run_execute(context_state& state, const xeus::xmessage& request, std::uint64_t sequence)
@@ -363,10 +377,7 @@ namespace atrium
         if (sequence <= state.abort_through.load())
         {
             // Queued behind a failure in this context with stop_on_error: answered, never run.
-            p_server->publish_output("status", parent, {{"execution_state", "busy"}});
-            p_server->send_reply(request, "execute_reply",
-                                 {{"status", "aborted"}, {"execution_count", nullptr}, {"user_expressions", nl::json::object()}});
-            p_server->publish_output("status", parent, {{"execution_state", "idle"}});
+            reply_inline(request, {{"status", "aborted"}});
             return;
         }
         if (state.reset_requested.exchange(false))

@@ -42,9 +42,13 @@ namespace atrium
         bool route_stdin(const xeus::xmessage& message);
         bool route_control(const xeus::xmessage& message);
         void interrupt(const xeus::xmessage& request);
+        /// Ends the context's pending input() and raises KeyboardInterrupt in its running cell.
+        void interrupt_context(context_state& state);
 
         void serve_execute(std::shared_ptr<xeus::xmessage> request, std::uint64_t sequence);
         void run_execute(context_state& state, const xeus::xmessage& request, std::uint64_t sequence);
+        /// run_execute, then releases the context; a failure still gets a reply and still releases.
+        void execute_in(context_state& state, const xeus::xmessage& request, std::uint64_t sequence);
         void serve_quick(const xeus::xmessage& request);
         /// Kernel-level magics that act on contexts rather than in one (`%note`, `%contexts`): true when handled.
         bool serve_magic(const xeus::xmessage& request, const request_identity& who, std::string& code);
