@@ -20,8 +20,12 @@ import sys
 import threading
 import time
 
+from pathlib import Path
+
 from jupyter_client.manager import start_new_kernel
-from jupyter_client.session import Session
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "protocol"))
+from session_helpers import client as new_client  # noqa: E402
 
 TIMEOUT = 120
 
@@ -32,14 +36,6 @@ def rss_mib(pid):
             if line.startswith("VmRSS:"):
                 return int(line.split()[1]) / 1024
     return float("nan")
-
-
-def new_client(km, username="bench"):
-    session = Session(key=km.session.key, signature_scheme=km.session.signature_scheme, username=username)
-    kc = km.client(session=session)
-    kc.start_channels()
-    kc.wait_for_ready(timeout=TIMEOUT)
-    return kc
 
 
 def send_execute(kc, code, metadata=None):

@@ -53,39 +53,37 @@ def stop_kernel(km, kc):
         km.shutdown_kernel()
 
 
-def get_reply(kc, msg_id, timeout=TIMEOUT, channel="shell"):
-    """The reply to msg_id on shell (or control), skipping replies to earlier requests."""
-    get = kc.get_shell_msg if channel == "shell" else kc.get_control_msg
+def children_of(get, msg_id, timeout, what):
+    """Messages from `get` whose parent is msg_id, until `timeout` seconds pass (then TimeoutError)."""
     deadline = time.monotonic() + timeout
     while True:
         remaining = deadline - time.monotonic()
         if remaining <= 0:
-            raise TimeoutError(f"no {channel} reply to {msg_id} within {timeout}s")
+            raise TimeoutError(f"no {what} for {msg_id} within {timeout}s")
         try:
             msg = get(timeout=remaining)
         except queue.Empty:
             continue
         if msg["parent_header"].get("msg_id") == msg_id:
-            return msg
+            yield msg
+
+
+def get_reply(kc, msg_id, timeout=TIMEOUT, channel="shell"):
+    """The reply to msg_id on shell (or control), skipping replies to earlier requests."""
+    get = kc.get_shell_msg if channel == "shell" else kc.get_control_msg
+    return next(children_of(get, msg_id, timeout, f"{channel} reply"))
 
 
 def collect_iopub(kc, msg_id, timeout=TIMEOUT):
     """All iopub messages whose parent is msg_id, up to and including its idle status."""
     msgs = []
-    deadline = time.monotonic() + timeout
-    while True:
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            raise TimeoutError(f"no idle status for {msg_id} within {timeout}s; got {msgs}")
-        try:
-            msg = kc.get_iopub_msg(timeout=remaining)
-        except queue.Empty:
-            continue
-        if msg["parent_header"].get("msg_id") != msg_id:
-            continue
-        msgs.append(msg)
-        if msg["msg_type"] == "status" and msg["content"]["execution_state"] == "idle":
-            return msgs
+    try:
+        for msg in children_of(kc.get_iopub_msg, msg_id, timeout, "idle status"):
+            msgs.append(msg)
+            if msg["msg_type"] == "status" and msg["content"]["execution_state"] == "idle":
+                return msgs
+    except TimeoutError as error:
+        raise TimeoutError(f"{error}; got {msgs}") from None
 
 
 def execute_and_collect(kc, code, timeout=TIMEOUT, **kw):
