@@ -76,7 +76,8 @@ namespace atrium
             else
             {
                 // No request has ever run (output during start-up): keep it visible in the kernel's log.
-                (stream == "stderr" ? std::cerr : std::cout) << text;
+                // Never std::cout: fd 1 is captured, so the text would come straight back here.
+                std::cerr << text;
             }
         }
 
@@ -168,6 +169,11 @@ namespace atrium
     {
         t_user = user;
         t_per_user = per_user;
+    }
+
+    void write_output(const std::string& stream, std::string_view text)
+    {
+        write_to_channel(stream, text);
     }
 
     void remember_channel(output_channel& channel)

@@ -24,6 +24,11 @@ namespace atrium
     /// whether users have private areas (per-user binding). Set by the kernel around each cell.
     void set_thread_requester(const std::string& user, bool per_user);
 
+    /// Writes stream text to the calling thread's channel (or the latest one), as sys.stdout does.
+    void write_output(const std::string& stream, std::string_view text);
+    /// Hands over what C code and subprocesses wrote to fds 1 and 2 so far, to the calling thread's channel.
+    void drain_captured_output();
+
     /// A channel threads may adopt; `forget_channel` must be called before it is destroyed.
     void remember_channel(output_channel& channel);
     /// Called when a channel is destroyed so no thread writes to it afterwards.

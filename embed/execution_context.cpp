@@ -133,7 +133,11 @@ namespace atrium
                 reply["user_expressions"] = nlohmann::json::object();
             }
         }
-        // Everything printed by the cell reaches iopub before the reply is sent.
+        // Everything printed by the cell, by Python or straight to fds 1 and 2, reaches iopub before the reply.
+        {
+            channel_scope route(p_impl->channel);
+            drain_captured_output();
+        }
         p_impl->channel.flush();
         if (!reply.contains("payload"))
         {

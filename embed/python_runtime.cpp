@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: MIT
 #include "embed/python_runtime.hpp"
 
+#include "embed/channel_scope.hpp"
+#include "embed/fd_capture.hpp"
 #include "embed/interrupts.hpp"
 #include "embed/runtime_sources.hpp"
 
@@ -8,6 +10,9 @@
 #include <pybind11_json/pybind11_json.hpp>
 
 #include <unistd.h>
+
+#include <ext/stdio_filebuf.h>
+#include <iostream>
 
 #include <cstdlib>
 #include <optional>
@@ -91,8 +96,22 @@ namespace atrium
         }
     }
 
+    namespace
+    {
+        fd_capture* g_capture = nullptr;
+    }
+
+    void drain_captured_output()
+    {
+        if (g_capture)
+            g_capture->drain();
+    }
+
     struct python_runtime::impl
     {
+        std::unique_ptr<fd_capture> capture;
+        std::unique_ptr<__gnu_cxx::stdio_filebuf<char>> log_buffer; ///< std::cerr on the original stderr
+        std::streambuf* previous_cerr = nullptr;
         std::optional<py::scoped_interpreter> interpreter;
         std::optional<py::gil_scoped_release> released;
         nlohmann::json language_info;
@@ -102,6 +121,13 @@ namespace atrium
     python_runtime::python_runtime(const std::string& python_executable)
         : p_impl(std::make_unique<impl>())
     {
+        // From here on fds 1 and 2 lead to the current cell's output; the kernel's log keeps the real stderr.
+        p_impl->capture = std::make_unique<fd_capture>(
+            [](const std::string& stream, std::string text) { write_output(stream, text); });
+        g_capture = p_impl->capture.get();
+        p_impl->log_buffer = std::make_unique<__gnu_cxx::stdio_filebuf<char>>(p_impl->capture->log_fd(), std::ios::out);
+        p_impl->previous_cerr = std::cerr.rdbuf(p_impl->log_buffer.get());
+
         PyConfig config;
         PyConfig_InitPythonConfig(&config);
         config.parse_argv = 0;
@@ -140,6 +166,10 @@ namespace atrium
     python_runtime::~python_runtime()
     {
         p_impl->released.reset();
+        p_impl->interpreter.reset();
+        g_capture = nullptr;
+        std::cerr.rdbuf(p_impl->previous_cerr);
+        p_impl->capture.reset();
     }
 
     const nlohmann::json& python_runtime::language_info() const
