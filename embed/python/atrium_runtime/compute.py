@@ -7,13 +7,13 @@ the path for users who outgrow one machine. The cluster belongs to the kernel, n
 culling a note leaves it, and its published datasets, in place. Failures are exceptions with the cause in the
 message ([compute.*]); the kernel keeps working without the cluster.
 """
+import _thread
 import os
-import threading
 
 SCHEDULER_VARIABLE = "ATRIUM_DASK_SCHEDULER"
 CONNECT_TIMEOUT_SECONDS = 10
 
-_cell = threading.local()  # futures submitted by the cell running on this thread: cancelled if it is interrupted
+_cell = _thread._local()  # futures submitted by the cell running on this thread: cancelled if it is interrupted
 
 
 class ComputeError(RuntimeError):
@@ -31,7 +31,7 @@ class ComputeContext:
     """`ctx` in every namespace. `ctx.client` is the Dask client; the methods cover what cells do most."""
 
     def __init__(self):
-        self._lock = threading.Lock()
+        self._lock = _thread.allocate_lock()
         self._client = None
         self._cluster = None
 

@@ -1,8 +1,8 @@
 """Compiling and running cells in a context's namespace."""
 # ast and linecache are imported by the first cell rather than at start-up (~8 ms of the kernel's launch).
+import _thread
 import builtins
 import sys
-import threading
 
 import _atrium
 from atrium_runtime import display
@@ -13,7 +13,7 @@ _PAGER = r"^\s*([A-Za-z_][\w.]*)\s*(\?\??)\s*$"
 
 # Contexts run side by side on different threads, so what belongs to "the cell being run" is per thread:
 # its displayhook (sys.displayhook itself is process-wide) and its payloads (page, ask_exit).
-_cell = threading.local()
+_cell = _thread._local()
 
 
 def _payloads():

@@ -17,10 +17,33 @@ def _patch_comm(module):
     module.get_comm_manager = lambda: comms.manager
 
 
+def _inherit_channel_in_threads(threading):
+    """A thread started by a cell writes to that cell's channel, so its output carries the cell's parent
+    header, even while other contexts run. (Wrapping start, not run, covers Thread subclasses too.)"""
+    import _atrium
+
+    original_start = threading.Thread.start
+
+    def start(self):
+        handle = _atrium.current_channel()
+        if handle:
+            run = self.run
+
+            def run_with_channel():
+                _atrium.use_channel(handle)
+                run()
+
+            self.run = run_with_channel
+        original_start(self)
+
+    threading.Thread.start = start
+
+
 _PATCHES = {
     "IPython.core.display_functions": _patch_display_functions,
     "comm": _patch_comm,
     "getpass": stdin.patch_getpass,
+    "threading": _inherit_channel_in_threads,
 }
 
 
@@ -52,32 +75,7 @@ class _PatchingFinder:
         return spec
 
 
-def _inherit_channel_in_threads():
-    """A thread started by a cell writes to that cell's channel, so its output carries the cell's parent
-    header, even while other contexts run. (Wrapping start, not run, covers Thread subclasses too.)"""
-    import threading
-
-    import _atrium
-
-    original_start = threading.Thread.start
-
-    def start(self):
-        handle = _atrium.current_channel()
-        if handle:
-            run = self.run
-
-            def run_with_channel():
-                _atrium.use_channel(handle)
-                run()
-
-            self.run = run_with_channel
-        original_start(self)
-
-    threading.Thread.start = start
-
-
 def install():
-    _inherit_channel_in_threads()
     sys.meta_path.insert(0, _PatchingFinder())
     for name, patch in _PATCHES.items():
         if name in sys.modules:

@@ -4,7 +4,7 @@ In-process contexts share entries by reference. An entry belongs to the user who
 it (kernel-wide entries) but not overwrite or remove it. In per-user modes `private=True` puts an entry in the
 owner's private area, invisible to everyone else. Entries outlive context resets and culling.
 """
-import threading
+import _thread
 import time
 
 import _atrium
@@ -27,7 +27,18 @@ class _Entry:
 class ResourcePool:
     def __init__(self):
         self._entries = {}  # (area, name) -> _Entry; area is "" for kernel-wide, the user for private
-        self._changed = threading.Condition()
+        self._creating = _thread.allocate_lock()
+        self._condition = None  # made on first use: importing threading at start-up costs ~8 ms
+
+    @property
+    def _changed(self):
+        if self._condition is None:
+            with self._creating:
+                if self._condition is None:
+                    import threading
+
+                    self._condition = threading.Condition()
+        return self._condition
 
     @staticmethod
     def _requester():
