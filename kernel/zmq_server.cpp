@@ -159,11 +159,16 @@ namespace atrium
                 send_shell(std::move(message));
                 return;
             }
+            bool was_empty;
             {
                 std::lock_guard<std::mutex> lock(outbox_mutex);
+                was_empty = outbox.empty();
                 outbox.emplace_back(to, std::move(message));
             }
-            wake_io();
+            // The I/O thread takes the whole outbox after each wake-up, so only the message that finds it empty
+            // needs to wake it: busy, execute_input and idle of one request cost one wake-up, not three.
+            if (was_empty)
+                wake_io();
         }
 
         static void wake(int fd)
