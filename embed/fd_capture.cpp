@@ -2,10 +2,10 @@
 #include "embed/fd_capture.hpp"
 
 #include "embed/utf8.hpp"
+#include "session/signal_free_thread.hpp"
 
 #include <fcntl.h>
 #include <poll.h>
-#include <signal.h>
 #include <unistd.h>
 
 #include <stdexcept>
@@ -31,7 +31,7 @@ namespace atrium
 
     fd_capture::fd_capture(sink_fn sink)
         : m_sink(std::move(sink))
-        , m_pipes{{"stdout"}, {"stderr"}}
+        , m_pipes{{"stdout", -1, -1, {}}, {"stderr", -1, -1, {}}}
     {
         if (::pipe2(m_wake, O_CLOEXEC) != 0)
             throw std::runtime_error("[embed.fd_capture] cannot create a pipe");
@@ -48,11 +48,7 @@ namespace atrium
             pipe.read_fd = ends[0];
             ::fcntl(pipe.read_fd, F_SETFL, O_NONBLOCK);
         }
-        sigset_t blocked, previous;
-        sigfillset(&blocked);
-        pthread_sigmask(SIG_BLOCK, &blocked, &previous);
-        m_thread = std::thread([this] { run(); });
-        pthread_sigmask(SIG_SETMASK, &previous, nullptr);
+        m_thread = start_signal_free_thread([this] { run(); });
     }
 
     fd_capture::~fd_capture()

@@ -2,8 +2,8 @@
 #include "embed/flush_timer.hpp"
 
 #include "embed/output_channel.hpp"
+#include "session/signal_free_thread.hpp"
 
-#include <signal.h>
 
 namespace atrium
 {
@@ -16,12 +16,7 @@ namespace atrium
     flush_timer::flush_timer(std::chrono::milliseconds delay)
         : m_delay(delay)
     {
-        // SIGINT is for the main thread's running cell, never for this timer.
-        sigset_t blocked, previous;
-        sigfillset(&blocked);
-        pthread_sigmask(SIG_BLOCK, &blocked, &previous);
-        m_thread = std::thread([this] { run(); });
-        pthread_sigmask(SIG_SETMASK, &previous, nullptr);
+        m_thread = start_signal_free_thread([this] { run(); });
     }
 
     flush_timer::~flush_timer()

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
 #include "kernel/parent_watch.hpp"
 
-#include <signal.h>
+#include "session/signal_free_thread.hpp"
+
 #include <unistd.h>
 
 #include <chrono>
@@ -16,10 +17,7 @@ namespace atrium
         {
             return; // started by init or a daemon manager: no launcher to outlive
         }
-        sigset_t blocked, previous;
-        sigfillset(&blocked);
-        pthread_sigmask(SIG_BLOCK, &blocked, &previous);
-        m_thread = std::thread(
+        m_thread = start_signal_free_thread(
             [this, parent]
             {
                 while (!m_stop.load())
@@ -33,7 +31,6 @@ namespace atrium
                     std::this_thread::sleep_for(std::chrono::milliseconds(500));
                 }
             });
-        pthread_sigmask(SIG_SETMASK, &previous, nullptr);
     }
 
     parent_watch::~parent_watch()

@@ -4,6 +4,7 @@
 #include "kernel/message_header.hpp"
 #include "kernel/request_check.hpp"
 #include "kernel/wire_codec.hpp"
+#include "session/signal_free_thread.hpp"
 
 #include <xeus/xguid.hpp>
 #include <xeus/xkernel.hpp>
@@ -90,17 +91,6 @@ namespace atrium
                         throw;
                 }
             }
-        }
-
-        /// Runs `f` with every signal blocked, so threads it starts never take SIGINT from the main thread.
-        template <class F>
-        void with_signals_blocked(F&& f)
-        {
-            sigset_t blocked, previous;
-            sigfillset(&blocked);
-            pthread_sigmask(SIG_BLOCK, &blocked, &previous);
-            f();
-            pthread_sigmask(SIG_SETMASK, &previous, nullptr);
         }
     }
 
@@ -506,12 +496,8 @@ namespace atrium
 
         void start_threads()
         {
-            with_signals_blocked(
-                [&]
-                {
-                    io_thread = std::thread([this] { run_io(); });
-                    heartbeat_thread = std::thread([this] { run_heartbeat(); });
-                });
+            io_thread = start_signal_free_thread([this] { run_io(); });
+            heartbeat_thread = start_signal_free_thread([this] { run_heartbeat(); });
         }
 
         void stop_threads()

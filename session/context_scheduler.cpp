@@ -1,40 +1,16 @@
 // SPDX-License-Identifier: MIT
 #include "session/context_scheduler.hpp"
 
+#include "session/signal_free_thread.hpp"
+
 #include <algorithm>
 #include <iterator>
 #include <system_error>
-
-#include <pthread.h>
-#include <signal.h>
 
 namespace atrium
 {
     namespace
     {
-        /// Blocks SIGINT in the calling thread for its lifetime. Threads inherit their creator's mask, so
-        /// a worker created inside this scope has SIGINT blocked from its first instruction: blocking it
-        /// in the worker itself would leave a moment in which a process-wide SIGINT could land there.
-        class sigint_blocked
-        {
-        public:
-            sigint_blocked()
-            {
-                sigset_t block;
-                sigemptyset(&block);
-                sigaddset(&block, SIGINT);
-                pthread_sigmask(SIG_BLOCK, &block, &m_previous);
-            }
-            ~sigint_blocked()
-            {
-                pthread_sigmask(SIG_SETMASK, &m_previous, nullptr);
-            }
-            sigint_blocked(const sigint_blocked&) = delete;
-            sigint_blocked& operator=(const sigint_blocked&) = delete;
-
-        private:
-            sigset_t m_previous;
-        };
     }
 
     context_scheduler::context_scheduler(std::size_t max_workers, std::chrono::milliseconds idle_exit)
@@ -297,8 +273,7 @@ namespace atrium
 
     void context_scheduler::start_worker_locked()
     {
-        sigint_blocked blocked;
-        std::thread worker([this] { worker_main(); });
+        std::thread worker = start_signal_free_thread([this] { worker_main(); });
         // The worker first takes m_mutex, which the caller holds, so it is registered before it can end.
         const auto id = worker.get_id();
         m_workers.emplace(id, std::move(worker));
