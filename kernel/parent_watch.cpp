@@ -6,7 +6,7 @@
 #include <unistd.h>
 
 #include <chrono>
-#include <cstdio>
+#include <iostream>
 
 namespace atrium
 {
@@ -24,8 +24,8 @@ namespace atrium
                 {
                     if (getppid() != parent)
                     {
-                        std::fprintf(stderr, "[atrium] parent process %d exited; shutting down\n", parent);
-                        std::fflush(stderr);
+                        // std::cerr, not fd 2: fd 2 is captured for cells, std::cerr is the kernel's log.
+                        std::cerr << "[atrium] parent process " << parent << " exited; shutting down" << std::endl;
                         _exit(1);
                     }
                     std::this_thread::sleep_for(std::chrono::milliseconds(500));
