@@ -2,6 +2,8 @@
 // The `_atrium` module: the only door between Python code and the kernel's output, stdin and comms.
 #include "embed/channel_scope.hpp"
 #include "embed/comm_bridge.hpp"
+#include "embed/kernel_services.hpp"
+#include "embed/output_sink.hpp"
 #include "embed/utf8.hpp"
 
 #include <pybind11/embed.h>
@@ -29,6 +31,17 @@ namespace atrium
         std::mutex g_live_mutex;
         std::set<output_channel*> g_live; ///< channels that exist: a thread may only adopt one of these
         comm_bridge* g_comms = nullptr;
+        kernel_caller g_kernel_caller; ///< set in isolated workers only
+
+        /// After a wait was interrupted: raises the KeyboardInterrupt the SIGINT handler prepared.
+        [[noreturn]] void raise_keyboard_interrupt()
+        {
+            // The handler already tripped Python's flag: running it raises KeyboardInterrupt and clears the
+            // flag, so the interrupt is not delivered a second time.
+            if (PyErr_CheckSignals() == 0)
+                PyErr_SetNone(PyExc_KeyboardInterrupt);
+            throw py::error_already_set();
+        }
 
         output_channel* current_channel()
         {
@@ -197,6 +210,29 @@ namespace atrium
         g_comms = bridge;
     }
 
+    void set_kernel_caller(kernel_caller caller)
+    {
+        g_kernel_caller = std::move(caller);
+    }
+
+    nlohmann::json serve_worker_call(const std::string& op, const nlohmann::json& args, std::string& blob)
+    {
+        py::gil_scoped_acquire gil;
+        try
+        {
+            py::tuple answer = py::module_::import("atrium_runtime.remote")
+                                   .attr("serve")(op, py::cast(args), py::bytes(blob));
+            nlohmann::json header = answer[0].cast<nlohmann::json>();
+            blob = answer[1].cast<std::string>();
+            return header;
+        }
+        catch (py::error_already_set& error)
+        {
+            blob.clear();
+            return {{"error", "AtriumInternalError"}, {"message", std::string("[kernel.internal] ") + error.what()}};
+        }
+    }
+
     void deliver_comm_open(const std::string& target_name, const std::string& comm_id, const nlohmann::json& msg)
     {
         py::gil_scoped_acquire gil;
@@ -283,11 +319,7 @@ PYBIND11_EMBEDDED_MODULE(_atrium, m)
               }
               catch (const interrupted&)
               {
-                  // The SIGINT handler already tripped Python's flag: running it raises KeyboardInterrupt
-                  // and clears the flag, so the interrupt is not delivered a second time.
-                  if (PyErr_CheckSignals() == 0)
-                      PyErr_SetNone(PyExc_KeyboardInterrupt);
-                  throw py::error_already_set();
+                  raise_keyboard_interrupt();
               }
               if (!answer)
                   return py::none();
@@ -313,6 +345,25 @@ PYBIND11_EMBEDDED_MODULE(_atrium, m)
               comms().check_open(comm_id);
               publish_comm("comm_close", {{"comm_id", comm_id}, {"data", data}}, metadata);
               comms().close(comm_id);
+          });
+    m.def("in_worker", [] { return static_cast<bool>(g_kernel_caller); });
+    m.def("kernel_call",
+          [](const std::string& op, const nlohmann::json& args, const py::bytes& blob) -> py::tuple
+          {
+              if (!g_kernel_caller)
+                  throw std::runtime_error("[worker.not_a_worker] kernel_call is for isolated workers");
+              std::string data = blob;
+              std::pair<nlohmann::json, std::string> answer;
+              try
+              {
+                  py::gil_scoped_release release;
+                  answer = g_kernel_caller(op, args, std::move(data));
+              }
+              catch (const interrupted&)
+              {
+                  raise_keyboard_interrupt();
+              }
+              return py::make_tuple(py::cast(answer.first), py::bytes(answer.second));
           });
     m.def("comm_register_target", [](const std::string& target) { comms().register_target(target); });
 }

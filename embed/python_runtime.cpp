@@ -76,6 +76,7 @@ namespace atrium
             py::module_::import("atrium_runtime.execution").attr("install")();
             py::module_::import("atrium_runtime.pool").attr("install")();
             py::module_::import("atrium_runtime.compute").attr("install")();
+            py::module_::import("atrium_runtime.remote").attr("install")();
             py::module_::import("atrium_runtime.hooks").attr("install")();
         }
 
@@ -211,6 +212,11 @@ namespace atrium
         {
             return std::string("compute: unknown (") + error.what() + ")";
         }
+    }
+
+    int log_fd()
+    {
+        return g_capture ? g_capture->log_fd() : 2;
     }
 
     std::string default_python_executable()

@@ -37,6 +37,9 @@ namespace atrium
     /// One line on the compute context's state for %contexts (takes the GIL; starts nothing).
     std::string describe_compute();
 
+    /// Where the process's own log goes (the original stderr, since fds 1 and 2 carry cells' output).
+    int log_fd();
+
     /// The environment to run cells in: $ATRIUM_PYTHON, else a `python3` beside the kernel binary
     /// (the kernel installed into a virtual environment), else the interpreter Atrium was built against.
     std::string default_python_executable();

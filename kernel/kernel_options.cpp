@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 #include "kernel/kernel_options.hpp"
 
+#include <cctype>
 #include <cstdlib>
 #include <cstring>
 #include <map>
@@ -21,6 +22,47 @@ namespace atrium
             {"--cull-idle", {"ATRIUM_CULL_IDLE_SECONDS", "a number of seconds"}},
             {"--operator-view", {"ATRIUM_OPERATOR_VIEW", nullptr}},
         };
+
+        /// Isolated mode's worker settings: flag, environment variable, what is expected.
+        struct worker_flag
+        {
+            const char* environment_variable;
+            const char* expected;
+        };
+
+        const std::map<std::string, worker_flag> worker_flags = {
+            {"--worker-memory", {"ATRIUM_WORKER_MEMORY", "a size such as 512M or 2G"}},
+            {"--worker-cpu-seconds", {"ATRIUM_WORKER_CPU_SECONDS", "a number of seconds"}},
+            {"--warm-workers", {"ATRIUM_WARM_WORKERS", "a number of workers, 0 to 64"}},
+        };
+
+        std::uint64_t parse_count(const std::string& text, const std::string& flag, std::uint64_t most)
+        {
+            std::size_t used = 0;
+            unsigned long long value = 0;
+            try
+            {
+                value = std::stoull(text, &used);
+            }
+            catch (const std::exception&)
+            {
+                used = 0;
+            }
+            if (used == 0 || used != text.size() || text[0] == '-' || value > most)
+                throw usage_error("[options.bad_value] '" + text + "' in " + flag + ": expected " +
+                                  worker_flags.at(flag).expected);
+            return value;
+        }
+
+        void apply_worker_flag(worker_settings& workers, const std::string& flag, const std::string& value)
+        {
+            if (flag == "--worker-memory")
+                workers.memory_bytes = parse_size(value, flag);
+            else if (flag == "--worker-cpu-seconds")
+                workers.cpu_seconds = parse_count(value, flag, 365ULL * 24 * 3600);
+            else
+                workers.warm = parse_count(value, flag, 64);
+        }
 
         bool starts_with(const std::string& text, const std::string& prefix)
         {
@@ -101,6 +143,18 @@ namespace atrium
                     throw usage_error("[options.missing_value] --dask-scheduler needs an address (tcp://host:port)");
                 }
             }
+            else if (worker_flags.count(name) != 0)
+            {
+                std::string value = equals != std::string::npos ? arg.substr(equals + 1)
+                                    : i + 1 < args.size()      ? args[++i]
+                                                               : std::string();
+                if (value.empty())
+                {
+                    throw usage_error("[options.missing_value] " + name + " needs a value (" +
+                                      worker_flags.at(name).expected + ")");
+                }
+                flags[name] = value;
+            }
             else if (binding_flags.count(name) != 0 && binding_flags.at(name).expected == nullptr)
             {
                 flags[name] = equals == std::string::npos ? "yes" : arg.substr(equals + 1);
@@ -156,11 +210,60 @@ namespace atrium
                 throw usage_error(e.what());
             }
         }
+        for (const auto& [flag, described] : worker_flags)
+        {
+            const char* from_environment = getenv_fn(described.environment_variable);
+            if (flags.count(flag) == 0 && from_environment && *from_environment)
+                flags[flag] = from_environment;
+        }
         for (const auto& [flag, value] : flags)
         {
-            apply_binding_flag(options.binding, flag, value);
+            if (worker_flags.count(flag) != 0)
+            {
+                try
+                {
+                    apply_worker_flag(options.workers, flag, value);
+                }
+                catch (const usage_error&)
+                {
+                    if (!options.show_help && !options.show_version)
+                        throw;
+                }
+            }
+            else
+                apply_binding_flag(options.binding, flag, value);
         }
         return options;
+    }
+
+    std::uint64_t parse_size(const std::string& text, const std::string& flag)
+    {
+        static const std::string suffixes = "KMGT";
+        std::size_t used = 0;
+        double number = -1;
+        try
+        {
+            number = std::stod(text, &used);
+        }
+        catch (const std::exception&)
+        {
+            used = 0;
+        }
+        std::string rest = text.substr(used);
+        if (!rest.empty() && (rest.back() == 'B' || rest.back() == 'b'))
+            rest.pop_back();
+        std::size_t power = 0;
+        if (rest.size() == 1 && suffixes.find(static_cast<char>(std::toupper(rest[0]))) != std::string::npos)
+            power = suffixes.find(static_cast<char>(std::toupper(rest[0]))) + 1;
+        else if (!rest.empty())
+            used = 0;
+        double bytes = number;
+        for (std::size_t i = 0; i < power; ++i)
+            bytes *= 1024;
+        if (used == 0 || number < 0 || bytes >= 1.8e19 || (bytes > 0 && bytes < 64 * 1024 * 1024))
+            throw usage_error("[options.bad_value] '" + text + "' in " + flag +
+                              ": expected a size such as 512M or 2G, at least 64M (0 for no limit)");
+        return static_cast<std::uint64_t>(bytes);
     }
 
     kernel_options parse_kernel_options(const std::vector<std::string>& args)
@@ -184,10 +287,14 @@ namespace atrium
                "  --cull-idle SECONDS          drop contexts idle this long; 0 (the default) never does\n"
                "  --dask-scheduler ADDRESS     ctx connects to this Dask scheduler instead of a local cluster\n"
                "  --operator-view[=yes|no]     %contexts lists every context, even in per-user modes\n"
+               "  --worker-memory SIZE         isolated mode: each worker's address-space limit (512M, 2G)\n"
+               "  --worker-cpu-seconds N       isolated mode: each worker's CPU-time limit\n"
+               "  --warm-workers N             isolated mode: workers kept started for new notes (1)\n"
                "  --version                    print the version and exit\n"
                "  -h, --help                   print this help and exit\n"
                "  Flags may also be written --flag=VALUE. A flag not given is read from its environment\n"
                "  variable: ATRIUM_MODE, ATRIUM_SCOPE, ATRIUM_CULL_IDLE_SECONDS, ATRIUM_OPERATOR_VIEW\n"
-               "  (1/true/yes or 0/false/no).\n";
+               "  (1/true/yes or 0/false/no), ATRIUM_WORKER_MEMORY, ATRIUM_WORKER_CPU_SECONDS,\n"
+               "  ATRIUM_WARM_WORKERS.\n";
     }
 }

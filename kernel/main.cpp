@@ -58,7 +58,7 @@ int main(int argc, char* argv[])
     try
     {
         xeus::xconfiguration config = read_connection_file(options.connection_file);
-        auto owned_interpreter = std::make_unique<python_interpreter>(options.binding);
+        auto owned_interpreter = std::make_unique<python_interpreter>(options.binding, options.workers);
         interpreter = owned_interpreter.get();
         // Binds the sockets and starts Python (on this, the main thread).
         kernel = std::make_unique<xeus::xkernel>(config, xeus::get_user_name(), xeus::make_context<zmq::context_t>(),

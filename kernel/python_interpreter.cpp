@@ -3,7 +3,10 @@
 
 #include "kernel/context_sink.hpp"
 #include "kernel/history_reply.hpp"
+#include "kernel/inline_reply.hpp"
+#include "kernel/isolated_context.hpp"
 #include "kernel/message_header.hpp"
+#include "kernel/remote_comms.hpp"
 #include "kernel/xeus_comm_bridge.hpp"
 #include "kernel/zmq_server.hpp"
 
@@ -15,9 +18,11 @@
 
 #include <pthread.h>
 #include <signal.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <chrono>
+#include <iostream>
 #include <sstream>
 
 namespace atrium
@@ -25,18 +30,23 @@ namespace atrium
     /// One note's or user's context and what the session manager keeps about it.
     struct context_state
     {
-        context_state(std::string key, zmq_server& server, bool main_module)
+        /// An in-process context (a namespace here), or with `isolated` a context in a worker process.
+        context_state(std::string key, zmq_server& server, bool main_module, const isolated_environment* isolated)
             : key(std::move(key))
             , main_module(main_module)
             , sink(server)
-            , context(std::make_unique<execution_context>(sink, main_module))
         {
+            if (isolated)
+                remote = std::make_unique<isolated_context>(this->key, *isolated);
+            else
+                context = std::make_unique<execution_context>(sink, main_module);
         }
 
         std::string key;
         bool main_module;
         context_sink sink;
-        std::unique_ptr<execution_context> context;
+        std::unique_ptr<execution_context> context; ///< in-process modes
+        std::unique_ptr<isolated_context> remote;   ///< isolated mode
         history_store history;
         /// After a failure with stop_on_error: requests of this context that arrived up to here are aborted.
         std::atomic<std::uint64_t> abort_through{0};
@@ -51,14 +61,6 @@ namespace atrium
         const pthread_t g_main_thread = pthread_self();
         /// The key of the context whose cell runs on this thread (comms it creates belong to that context).
         thread_local std::string t_context_key;
-
-        nl::json error_content(const std::string& ename, const std::string& evalue)
-        {
-            return {{"status", "error"},
-                    {"ename", ename},
-                    {"evalue", evalue},
-                    {"traceback", nl::json::array({ename + ": " + evalue})}};
-        }
 
         std::int64_t now_ms()
         {
@@ -89,8 +91,9 @@ namespace atrium
         }
     }
 
-    python_interpreter::python_interpreter(binding_config binding)
+    python_interpreter::python_interpreter(binding_config binding, worker_settings workers)
         : m_binding(binding)
+        , m_worker_settings(workers)
         , m_keys(binding)
     {
     }
@@ -113,6 +116,10 @@ namespace atrium
         {
             p_scheduler = std::make_unique<context_scheduler>();
         }
+        else if (m_binding.mode == binding_mode::isolated)
+        {
+            start_worker_pool();
+        }
         else if (m_binding.mode == binding_mode::shared)
         {
             release(claim(shared_key)); // created now: __main__ and its namespace exist before the first cell
@@ -121,6 +128,27 @@ namespace atrium
         {
             m_culler = std::thread([this] { cull_idle_contexts(); });
         }
+    }
+
+    void python_interpreter::start_worker_pool()
+    {
+        worker_pool_config config;
+        if (const char* configured = std::getenv("ATRIUM_WORKER_EXECUTABLE"); configured && *configured)
+            config.executable = configured;
+        else
+        {
+            char path[4096];
+            ssize_t length = readlink("/proc/self/exe", path, sizeof(path) - 1);
+            std::string self = length > 0 ? std::string(path, static_cast<std::size_t>(length)) : "atrium";
+            config.executable = self.substr(0, self.rfind('/') + 1) + "atrium-worker";
+        }
+        config.log_fd = log_fd();
+        config.limits = {m_worker_settings.memory_bytes, m_worker_settings.cpu_seconds};
+        config.warm = m_worker_settings.warm;
+        p_workers = std::make_unique<worker_pool>(std::move(config));
+        p_remote_comms = std::make_unique<remote_comms>();
+        p_isolated = std::make_unique<isolated_environment>(
+            isolated_environment{*p_server, *p_workers, *p_remote_comms, is_per_user(m_binding)});
     }
 
     void python_interpreter::configure_impl()
@@ -175,7 +203,7 @@ namespace atrium
         {
             // The shared context is the process's __main__ (pickling cell-defined classes works there).
             bool main_module = m_binding.mode == binding_mode::shared;
-            slot = std::make_unique<context_state>(key, *p_server, main_module);
+            slot = std::make_unique<context_state>(key, *p_server, main_module, p_isolated.get());
         }
         ++slot->claims;
         slot->last_activity = now_ms();
@@ -208,7 +236,14 @@ namespace atrium
                 for (auto it = m_contexts.begin(); it != m_contexts.end();)
                 {
                     context_state& state = *it->second;
-                    if (state.claims.load() == 0 && now_ms() - state.last_activity.load() > timeout.count())
+                    std::int64_t last = state.last_activity.load();
+                    bool busy = false;
+                    if (state.remote)
+                    {
+                        busy = state.remote->busy();
+                        last = std::max(last, state.remote->describe().last_activity_ms);
+                    }
+                    if (!busy && state.claims.load() == 0 && now_ms() - last > timeout.count())
                     {
                         if (p_scheduler)
                             p_scheduler->forget(state.key);
@@ -219,7 +254,7 @@ namespace atrium
                         ++it;
                 }
             }
-            idle.clear(); // destroyed outside the lock: freeing a namespace takes the GIL
+            idle.clear(); // destroyed outside the lock: freeing a namespace takes the GIL; a worker is killed and reaped
         }
     }
 
@@ -237,6 +272,12 @@ namespace atrium
             serve_quick(request);
             return true;
         }
+        if (p_remote_comms && (msg_type == "comm_open" || msg_type == "comm_msg" || msg_type == "comm_close" ||
+                               msg_type == "comm_info_request"))
+        {
+            serve_remote_comm(request);
+            return true;
+        }
         return false;
     }
 
@@ -249,22 +290,31 @@ namespace atrium
         std::lock_guard<std::mutex> lock(m_contexts_mutex);
         context_sink* best = nullptr;
         int best_match = 0;
+        isolated_context* best_remote = nullptr;
         for (auto& [key, state] : m_contexts)
         {
-            int match = state->sink.input_match(parent, session);
+            int match = state->remote ? state->remote->input_match(parent, session) : state->sink.input_match(parent, session);
             if (match > best_match)
             {
                 best = &state->sink;
+                best_remote = state->remote.get();
                 best_match = match;
             }
         }
-        if (best)
+        if (best_remote)
+            best_remote->answer_input(message.content().value("value", ""));
+        else if (best)
             best->answer_input(message.content().value("value", ""));
         return true; // an answer nobody waits for (interrupted prompt) is dropped, not handed to xeus
     }
 
     void python_interpreter::interrupt_context(context_state& state)
     {
+        if (state.remote)
+        {
+            state.remote->interrupt(); // SIGINT to that note's worker only
+            return;
+        }
         if (m_binding.mode != binding_mode::scoped)
         {
             // The shared context runs on the main thread: SIGINT also wakes a blocking call there.
@@ -301,7 +351,11 @@ namespace atrium
             std::lock_guard<std::mutex> lock(m_contexts_mutex);
             auto it = m_contexts.find(key);
             reply["found"] = it != m_contexts.end();
-            if (it != m_contexts.end())
+            if (it != m_contexts.end() && it->second->remote)
+            {
+                it->second->remote->reset(); // the running cell ends with its worker; queued cells get a fresh one
+            }
+            else if (it != m_contexts.end())
             {
                 it->second->reset_requested = true;
                 interrupt_context(*it->second);
@@ -325,14 +379,6 @@ namespace atrium
         {
             if (serve_magic(*request, who, code))
                 return;
-            if (m_binding.mode == binding_mode::isolated)
-            {
-                reply_inline(*request, error_content("SessionError",
-                                                     "[session.isolated_unavailable] isolated contexts need worker "
-                                                     "processes, which this build does not have yet; start the "
-                                                     "kernel with --mode=scoped or --mode=shared"));
-                return;
-            }
             context_state& state = claim(m_keys.key_for(who));
             if (code != request->content().value("code", ""))
             {
@@ -343,6 +389,12 @@ namespace atrium
                                                            request->parent_header(), request->metadata(),
                                                            std::move(content), xeus::buffer_sequence());
             }
+            if (state.remote)
+            {
+                state.remote->execute(request, sequence, line_magic(code).first == "reset_context");
+                release(state);
+                return;
+            }
             if (!p_scheduler)
             {
                 execute_in(state, *request, sequence);
@@ -352,7 +404,7 @@ namespace atrium
         }
         catch (const std::exception& e)
         {
-            reply_inline(*request, error_content("SessionError", e.what()));
+            reply_inline(*p_server, *request, error_content("SessionError", e.what()));
         }
     }
 
@@ -365,7 +417,7 @@ namespace atrium
         catch (const std::exception& e)
         {
             state.running = false;
-            reply_inline(request, error_content("AtriumInternalError", std::string("[kernel.internal] ") + e.what()));
+            reply_inline(*p_server, request, error_content("AtriumInternalError", std::string("[kernel.internal] ") + e.what()));
         }
         release(state);
     }
@@ -377,7 +429,7 @@ namespace atrium
         if (sequence <= state.abort_through.load())
         {
             // Queued behind a failure in this context with stop_on_error: answered, never run.
-            reply_inline(request, {{"status", "aborted"}});
+            reply_inline(*p_server, request, {{"status", "aborted"}});
             return;
         }
         if (state.reset_requested.exchange(false))
@@ -388,7 +440,7 @@ namespace atrium
         {
             // In the context's own order, so cells queued before it still run in the old namespace.
             reset(state);
-            reply_inline(request, {{"status", "ok"}}, "Context " + state.key + " was reset: fresh namespace and history.\n");
+            reply_inline(*p_server, request, {{"status", "ok"}}, "Context " + state.key + " was reset: fresh namespace and history.\n");
             return;
         }
         state.running = true;
@@ -441,22 +493,6 @@ namespace atrium
         p_server->publish_output("status", parent, {{"execution_state", "idle"}});
     }
 
-    void python_interpreter::reply_inline(const xeus::xmessage& request, nl::json reply, const std::string& text)
-    {
-        const nl::json& parent = request.header();
-        p_server->publish_output("status", parent, {{"execution_state", "busy"}});
-        if (!text.empty())
-            p_server->publish_output("stream", parent, {{"name", "stdout"}, {"text", text}});
-        if (reply.value("status", "") == "error")
-            p_server->publish_output("error", parent,
-                                     {{"ename", reply["ename"]}, {"evalue", reply["evalue"]}, {"traceback", reply["traceback"]}});
-        reply["execution_count"] = nullptr;
-        reply["user_expressions"] = nl::json::object();
-        reply["payload"] = nl::json::array();
-        p_server->send_reply(request, "execute_reply", std::move(reply));
-        p_server->publish_output("status", parent, {{"execution_state", "idle"}});
-    }
-
     bool python_interpreter::serve_magic(const xeus::xmessage& request, const request_identity& who, std::string& code)
     {
         auto [magic, argument] = line_magic(code);
@@ -465,7 +501,7 @@ namespace atrium
             if (argument.empty())
             {
                 auto current = m_keys.remembered_note(who.session);
-                reply_inline(request, {{"status", "ok"}},
+                reply_inline(*p_server, request, {{"status", "ok"}},
                              current ? "This session is attached to note '" + *current + "'.\n"
                                      : "This session uses its own note (no %note given).\n");
                 return true;
@@ -474,7 +510,7 @@ namespace atrium
             code = after_first_line(code);
             if (code.find_first_not_of(" \t\n") == std::string::npos)
             {
-                reply_inline(request, {{"status", "ok"}},
+                reply_inline(*p_server, request, {{"status", "ok"}},
                              "This session is now attached to note '" + argument + "'.\n");
                 return true;
             }
@@ -482,7 +518,7 @@ namespace atrium
         }
         if (magic == "contexts")
         {
-            reply_inline(request, {{"status", "ok"}}, describe_contexts(who));
+            reply_inline(*p_server, request, {{"status", "ok"}}, describe_contexts(who));
             return true;
         }
         return false;
@@ -492,7 +528,12 @@ namespace atrium
     {
         std::ostringstream out;
         out << "binding: " << describe(m_binding) << "\n" << describe_compute() << "\n";
-        out << "key                              state      queued  executions  idle for\n";
+        if (p_workers)
+            out << "workers: " << p_workers->ready_count() << " warm, started by " << p_workers->config().executable
+                << "\n";
+        const bool isolated = p_isolated != nullptr;
+        out << "key                              state      queued  executions  idle for"
+            << (isolated ? "  worker pid  memory" : "") << "\n";
         std::lock_guard<std::mutex> lock(m_contexts_mutex);
         std::size_t hidden = 0;
         for (auto& [key, state] : m_contexts)
@@ -502,11 +543,30 @@ namespace atrium
                 ++hidden;
                 continue;
             }
+            bool running = state->running;
+            int queued = state->claims.load() - (running ? 1 : 0);
+            int executions = 0;
+            std::int64_t last = state->last_activity.load();
+            std::string worker_columns;
+            if (state->remote)
+            {
+                isolated_context::snapshot remote = state->remote->describe();
+                running = remote.running;
+                queued = static_cast<int>(remote.queued);
+                executions = remote.executions;
+                last = std::max(last, remote.last_activity_ms);
+                worker_columns = remote.pid ? "  " + std::to_string(remote.pid) + "       " +
+                                                  std::to_string(remote.resident_bytes >> 20) + " MiB"
+                                            : "  (none: starts with the next request)";
+            }
+            else
+            {
+                executions = state->context->execution_count();
+            }
             std::string name = key.size() > 32 ? key.substr(0, 29) + "..." : key;
-            int queued = state->claims.load() - (state->running ? 1 : 0);
-            out << name << std::string(33 - name.size(), ' ') << (state->running ? "busy   " : "idle   ") << "    "
-                << std::max(queued, 0) << "       " << state->context->execution_count() << "           "
-                << (now_ms() - state->last_activity.load()) / 1000 << " s\n";
+            out << name << std::string(33 - name.size(), ' ') << (running ? "busy   " : "idle   ") << "    "
+                << std::max(queued, 0) << "       " << executions << "           " << (now_ms() - last) / 1000
+                << " s" << worker_columns << "\n";
         }
         if (hidden)
             out << "(" << hidden << " contexts of other users not shown)\n";
@@ -515,16 +575,21 @@ namespace atrium
 
     // ---- complete, inspect, is_complete, history: answered at once from the requester's context ----
 
-    void python_interpreter::serve_quick(const xeus::xmessage& request)
+    void python_interpreter::serve_quick(xeus::xmessage& request)
     {
         const nl::json& content = request.content();
         const std::string msg_type = request.header().value("msg_type", "");
         nl::json reply;
         try
         {
-            if (m_binding.mode == binding_mode::isolated)
-                throw std::runtime_error("[session.isolated_unavailable] isolated contexts are not available yet");
             context_state& state = claim(m_keys.key_for(identity_of(request)));
+            if (state.remote)
+            {
+                // Answered by the worker, asynchronously: a busy worker never holds up other notes.
+                state.remote->quick(std::make_shared<xeus::xmessage>(std::move(request)));
+                release(state);
+                return;
+            }
             std::string code = content.value("code", "");
             if (msg_type == "complete_request")
                 reply = state.context->complete(code, content.value("cursor_pos", -1));
@@ -542,6 +607,61 @@ namespace atrium
         }
         p_server->publish_output("status", request.header(), {{"execution_state", "busy"}});
         p_server->send_reply(request, msg_type.substr(0, msg_type.size() - 8) + "_reply", std::move(reply));
+        p_server->publish_output("status", request.header(), {{"execution_state", "idle"}});
+    }
+
+    // ---- isolated mode's comms ----
+
+    void python_interpreter::serve_remote_comm(const xeus::xmessage& request)
+    {
+        const nl::json& content = request.content();
+        const std::string msg_type = request.header().value("msg_type", "");
+        request_identity who = identity_of(request);
+        p_server->publish_output("status", request.header(), {{"execution_state", "busy"}});
+        if (msg_type == "comm_info_request")
+        {
+            nl::json comms = p_remote_comms->comm_info(content.value("target_name", ""), [&](const std::string& owner)
+                                                       { return m_keys.may_access(who, owner, false); });
+            p_server->send_reply(request, "comm_info_reply", {{"status", "ok"}, {"comms", std::move(comms)}});
+        }
+        else
+        {
+            std::string comm_id = content.value("comm_id", "");
+            std::string target_name = content.value("target_name", "");
+            auto owner = msg_type == "comm_open" ? p_remote_comms->owner_of_target(target_name)
+                                                 : p_remote_comms->owner_of_comm(comm_id);
+            std::lock_guard<std::mutex> lock(m_contexts_mutex);
+            auto context = owner ? m_contexts.find(*owner) : m_contexts.end();
+            if (context == m_contexts.end() || !context->second->remote)
+            {
+                std::cerr << "[atrium] [comm.unknown] " << msg_type << " for "
+                          << (msg_type == "comm_open" ? "target '" + target_name + "'" : "comm " + comm_id)
+                          << ": no worker owns it" << std::endl;
+                if (msg_type == "comm_open") // tell the client its comm has no other end
+                    p_server->publish_output("comm_close", request.header(), {{"comm_id", comm_id}, {"data", nl::json::object()}});
+            }
+            else if (!m_keys.may_access(who, *owner, false))
+            {
+                std::cerr << "[atrium] [comm.forbidden] refused " << msg_type << " from user '"
+                          << request.header().value("username", "") << "': the comm belongs to " << *owner << std::endl;
+            }
+            else
+            {
+                if (msg_type == "comm_open")
+                    p_remote_comms->opened(comm_id, target_name, *owner);
+                else if (msg_type == "comm_close")
+                    p_remote_comms->closed(comm_id);
+                nl::json message = {{"header", request.header()},
+                                    {"parent_header", request.parent_header()},
+                                    {"metadata", request.metadata()},
+                                    {"content", content},
+                                    {"buffers", nl::json::array()}};
+                // Idle follows once the worker's handler has run, so the client sees its replies first.
+                context->second->remote->comm(msg_type, {{"comm_id", comm_id}, {"target_name", target_name}, {"msg", std::move(message)}},
+                                              request.header());
+                return;
+            }
+        }
         p_server->publish_output("status", request.header(), {{"execution_state", "idle"}});
     }
 
@@ -593,10 +713,22 @@ namespace atrium
         stop_culler();
         if (p_scheduler)
             p_scheduler->shutdown();
+        if (p_isolated)
+        {
+            // Every worker is killed and reaped before the kernel exits: none is left behind.
+            std::map<std::string, std::unique_ptr<context_state>> contexts;
+            {
+                std::lock_guard<std::mutex> lock(m_contexts_mutex);
+                contexts.swap(m_contexts);
+            }
+            contexts.clear();
+            p_workers.reset();
+        }
         if (p_runtime)
             p_runtime->run_exit_hooks();
         std::lock_guard<std::mutex> lock(m_contexts_mutex);
         for (auto& [key, state] : m_contexts)
-            state->context->channel().flush();
+            if (state->context)
+                state->context->channel().flush();
     }
 }

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 #pragma once
 
+#include "kernel/kernel_options.hpp"
 #include "session/binding.hpp"
 #include "session/context_key.hpp"
 
@@ -18,17 +19,21 @@ namespace atrium
     class comm_bridge;
     class context_scheduler;
     class python_runtime;
+    class remote_comms;
+    struct isolated_environment;
+    class worker_pool;
     class zmq_server;
     struct context_state;
 
     /// The session manager on xeus's interpreter interface. Every request that belongs to a context is
     /// resolved from its header to a note or user key and served by that key's context: in `shared` mode one
     /// context on the main thread; in `scoped` mode one namespace per key, each running on a worker of its
-    /// own so that contexts run side by side. Everything else (kernel_info, comms) goes through xeus's core.
+    /// own so that contexts run side by side; in `isolated` mode one worker process per key, each with a relay
+    /// thread in the kernel. Everything else (kernel_info, in-process comms) goes through xeus's core.
     class python_interpreter final : public xeus::xinterpreter
     {
     public:
-        explicit python_interpreter(binding_config binding);
+        python_interpreter(binding_config binding, worker_settings workers);
         ~python_interpreter() override;
 
         /// Connects the session manager to the server: requests, stdin answers and interrupts.
@@ -49,10 +54,11 @@ namespace atrium
         void run_execute(context_state& state, const xeus::xmessage& request, std::uint64_t sequence);
         /// run_execute, then releases the context; a failure still gets a reply and still releases.
         void execute_in(context_state& state, const xeus::xmessage& request, std::uint64_t sequence);
-        void serve_quick(const xeus::xmessage& request);
+        void serve_quick(xeus::xmessage& request);
+        /// Isolated mode: the client's comm messages go to the worker that owns the comm or its target.
+        void serve_remote_comm(const xeus::xmessage& request);
         /// Kernel-level magics that act on contexts rather than in one (`%note`, `%contexts`): true when handled.
         bool serve_magic(const xeus::xmessage& request, const request_identity& who, std::string& code);
-        void reply_inline(const xeus::xmessage& request, nl::json reply, const std::string& text = "");
 
         request_identity identity_of(const xeus::xmessage& request) const;
         /// The key's context, created on first use, held (not culled) until `release`.
@@ -60,6 +66,7 @@ namespace atrium
         void release(context_state& state);
         /// A fresh namespace, count and history for one context; runs in that context's own order.
         void reset(context_state& state);
+        void start_worker_pool();
         void cull_idle_contexts();
         void stop_culler();
         std::string describe_contexts(const request_identity& who);
@@ -74,11 +81,15 @@ namespace atrium
         void shutdown_request_impl() override;
 
         binding_config m_binding;
+        worker_settings m_worker_settings;
         key_resolver m_keys;
         zmq_server* p_server = nullptr;
         std::unique_ptr<python_runtime> p_runtime;
         std::unique_ptr<comm_bridge> p_comms;
         std::unique_ptr<context_scheduler> p_scheduler; ///< scoped mode: one worker per busy context
+        std::unique_ptr<worker_pool> p_workers;         ///< isolated mode: starts worker processes, keeps some warm
+        std::unique_ptr<remote_comms> p_remote_comms;   ///< isolated mode: which worker owns which comm
+        std::unique_ptr<isolated_environment> p_isolated; ///< isolated mode: what its contexts share
         nl::json m_kernel_info;
 
         std::mutex m_contexts_mutex;

@@ -45,3 +45,10 @@ def value_of(kc, expression):
     reply, msgs = run(kc, expression)
     results = [m["content"]["data"]["text/plain"] for m in msgs if m["msg_type"] == "execute_result"]
     return reply, (results[0] if results else None)
+
+
+def interrupt_request(kc):
+    """Interrupts the client's own context (message mode: the request's header names the note)."""
+    msg = kc.session.msg("interrupt_request", {})
+    kc.control_channel.send(msg)
+    return get_reply(kc, msg["header"]["msg_id"], channel="control")

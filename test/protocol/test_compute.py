@@ -1,5 +1,6 @@
 """The managed compute context `ctx` over real Dask: a local cluster owned by the kernel, or an external
-`dask scheduler` with a `dask worker` started by the test on 127.0.0.1."""
+`dask scheduler` with a `dask worker` started by the test on 127.0.0.1. In-process (scoped) and isolated notes
+alike: isolated workers join the kernel's cluster."""
 
 import json
 import os
@@ -11,14 +12,14 @@ from pathlib import Path
 
 import pytest
 from protocol_helpers import get_reply, stream_text
-from session_helpers import client, kernel_of, run, value_of
+from session_helpers import client, interrupt_request, kernel_of, run, value_of
 
 DASK = str(Path(sys.executable).parent / "dask")
 
 
-@pytest.fixture(scope="module")
-def scoped_with_cluster():
-    with kernel_of("atrium-scoped") as (km, _):
+@pytest.fixture(scope="module", params=["atrium-scoped", "atrium-isolated"])
+def scoped_with_cluster(request):
+    with kernel_of(request.param) as (km, _):
         yield km
 
 
@@ -59,13 +60,14 @@ def test_a_missing_dataset_is_a_clear_error(scoped_with_cluster):
     assert reply["ename"] == "KeyError" and "[compute.no_dataset]" in reply["evalue"]
 
 
-def test_interrupting_a_cell_cancels_its_tasks():
-    with kernel_of("atrium") as (km, kc):
+@pytest.mark.parametrize("kernel_name", ["atrium", "atrium-isolated"])
+def test_interrupting_a_cell_cancels_its_tasks(kernel_name):
+    with kernel_of(kernel_name) as (km, kc):
         a = client(km)
         assert value_of(a, "ctx.submit(lambda: 'warm').result()")[1] == "'warm'"
         msg_id = a.execute("import time\nslow = ctx.submit(time.sleep, 60, pure=False)\nslow.result()")
         time.sleep(1.5)
-        km.interrupt_kernel()
+        interrupt_request(a)
         assert get_reply(a, msg_id, timeout=15)["content"]["ename"] == "KeyboardInterrupt"
         deadline = time.monotonic() + 10
         while value_of(a, "slow.status")[1] != "'cancelled'" and time.monotonic() < deadline:
@@ -97,10 +99,11 @@ def external_scheduler(tmp_path):
                 process.wait()
 
 
-def test_cells_run_against_an_external_scheduler_and_report_its_loss(external_scheduler):
+@pytest.mark.parametrize("kernel_name", ["atrium-scoped", "atrium-isolated"])
+def test_cells_run_against_an_external_scheduler_and_report_its_loss(external_scheduler, kernel_name):
     address, scheduler = external_scheduler
     env = {**os.environ, "ATRIUM_DASK_SCHEDULER": address}
-    with kernel_of("atrium-scoped", env=env) as (km, _):
+    with kernel_of(kernel_name, env=env) as (km, _):
         a = client(km)
         deadline = time.monotonic() + 60
         while value_of(a, "ctx.status()['workers']")[1] != "1" and time.monotonic() < deadline:

@@ -17,8 +17,10 @@ def wait_for_execute_input(kc, msg_id):
     raise TimeoutError("cell never started")
 
 
-def test_kernelspec_interrupt_mode_is_signal():
-    assert KernelSpecManager().get_kernel_spec(KERNEL_NAME).interrupt_mode == "signal"
+def test_kernelspec_interrupt_mode():
+    # Per-note modes interrupt by message, which names the requester; shared mode (and ipykernel) by SIGINT.
+    per_note = KERNEL_NAME.startswith(("atrium-scoped", "atrium-isolated"))
+    assert KernelSpecManager().get_kernel_spec(KERNEL_NAME).interrupt_mode == ("message" if per_note else "signal")
 
 
 # A sleeping C call and a pure-Python busy loop are interrupted by different mechanisms

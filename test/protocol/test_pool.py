@@ -1,5 +1,7 @@
-"""The resource pool: objects handed between notes and users of one kernel (in-process contexts)."""
+"""The resource pool: objects handed between notes and users of one kernel, by reference between in-process
+contexts and by value (pickled through the kernel) between isolated workers."""
 
+import os
 import time
 
 import pytest
@@ -7,9 +9,16 @@ from protocol_helpers import get_reply
 from session_helpers import client, kernel_of, run, value_of
 
 
+@pytest.fixture(scope="module", params=["atrium-scoped-user", "atrium-isolated-user"])
+def scoped_user(request):
+    with kernel_of(request.param) as (km, _):
+        yield km
+
+
 @pytest.fixture(scope="module")
-def scoped_user():
-    with kernel_of("atrium-scoped-user") as (km, _):
+def isolated():
+    env = {**os.environ, "ATRIUM_POOL_MAX_BYTES": str(200 * 2**20)}
+    with kernel_of("atrium-isolated", env=env) as (km, _):
         yield km
 
 
@@ -22,8 +31,36 @@ def test_notes_share_objects_by_reference():
         assert value_of(b, "[e['name'] for e in pool.list()]")[1] == "['table']"
 
 
-def test_a_waiting_note_is_released_when_another_puts():
-    with kernel_of("atrium-scoped") as (km, _):
+def test_isolated_notes_share_objects_by_value(isolated):
+    a, b = client(isolated), client(isolated)
+    run(a, "import os\ntable = {'rows': [1, 2, 3], 'from': os.getpid()}\npool.put('table', table)")
+    reply, seen = value_of(b, "import os\nseen = pool.get('table')\nseen['rows'].append(4)\n(seen['rows'], seen['from'] != os.getpid())")
+    assert seen == "([1, 2, 3, 4], True)"
+    assert value_of(a, "table['rows']")[1] == "[1, 2, 3]"  # a copy: the writer's object is untouched
+    assert value_of(b, "[(e['name'], e['type']) for e in pool.list()]")[1] == "[('table', 'dict')]"
+
+
+def test_isolated_pool_reports_unpicklable_and_too_large_objects(isolated):
+    a = client(isolated)
+    reply, _ = run(a, "import threading\npool.put('lock', threading.Lock())")
+    assert reply["ename"] == "PoolError" and "[pool.unpicklable] 'lock'" in reply["evalue"], reply
+    reply, _ = run(a, "pool.put('big', bytes(300 * 2**20))")
+    assert reply["ename"] == "PoolError" and "[pool.too_large]" in reply["evalue"] and "200 MiB" in reply["evalue"]
+    assert run(a, "pool.get('lock')")[0]["ename"] == "KeyError"
+
+
+def test_isolated_entries_survive_a_worker_reset_and_crash(isolated):
+    a = client(isolated)
+    run(a, "pool.put('kept', list(range(3)))")
+    run(a, "%reset_context")
+    assert value_of(a, "pool.get('kept')")[1] == "[0, 1, 2]"
+    run(a, "import os; os._exit(1)")
+    assert value_of(a, "pool.get('kept')")[1] == "[0, 1, 2]"
+
+
+@pytest.mark.parametrize("kernel_name", ["atrium-scoped", "atrium-isolated"])
+def test_a_waiting_note_is_released_when_another_puts(kernel_name):
+    with kernel_of(kernel_name) as (km, _):
         a, b = client(km), client(km)
         waiting = a.execute("result = pool.get('late', wait=10)\nprint(result)")
         time.sleep(0.5)

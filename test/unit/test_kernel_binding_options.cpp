@@ -112,3 +112,36 @@ TEST_CASE("binding flags on the command line")
         }
     }
 }
+
+TEST_CASE("worker flags for isolated mode")
+{
+    SECTION("defaults: no limits, one warm worker")
+    {
+        auto options = parse({"-f", "k.json"});
+        CHECK(options.workers.memory_bytes == 0);
+        CHECK(options.workers.cpu_seconds == 0);
+        CHECK(options.workers.warm == 1);
+    }
+    SECTION("sizes take K/M/G/T suffixes, flags win over variables")
+    {
+        auto options = parse({"-f", "k.json", "--worker-memory=1.5G", "--warm-workers", "3"},
+                             {{"ATRIUM_WORKER_MEMORY", "512M"}, {"ATRIUM_WORKER_CPU_SECONDS", "30"},
+                              {"ATRIUM_WARM_WORKERS", "9"}});
+        CHECK(options.workers.memory_bytes == 1536ULL * 1024 * 1024);
+        CHECK(options.workers.cpu_seconds == 30);
+        CHECK(options.workers.warm == 3);
+        CHECK(parse({"-f", "k.json"}, {{"ATRIUM_WORKER_MEMORY", "512MB"}}).workers.memory_bytes == 512ULL << 20);
+        CHECK(parse({"-f", "k.json", "--worker-memory=0"}).workers.memory_bytes == 0);
+    }
+    SECTION("bad values are refused with the flag's name")
+    {
+        CHECK_THROWS_WITH(parse({"-f", "k.json", "--worker-memory=lots"}),
+                          Catch::Contains("[options.bad_value]") && Catch::Contains("--worker-memory"));
+        CHECK_THROWS_WITH(parse({"-f", "k.json", "--worker-memory=1M"}), Catch::Contains("at least 64M"));
+        CHECK_THROWS_WITH(parse({"-f", "k.json", "--warm-workers=65"}), Catch::Contains("0 to 64"));
+        CHECK_THROWS_WITH(parse({"-f", "k.json", "--worker-cpu-seconds=-1"}), Catch::Contains("--worker-cpu-seconds"));
+        CHECK_THROWS_WITH(parse({"-f", "k.json"}, {{"ATRIUM_WARM_WORKERS", "two"}}),
+                          Catch::Contains("--warm-workers"));
+        CHECK_THROWS_WITH(parse({"-f", "k.json", "--warm-workers"}), Catch::Contains("[options.missing_value]"));
+    }
+}

@@ -10,6 +10,8 @@ message ([compute.*]); the kernel keeps working without the cluster.
 import _thread
 import os
 
+import _atrium
+
 SCHEDULER_VARIABLE = "ATRIUM_DASK_SCHEDULER"
 CONNECT_TIMEOUT_SECONDS = 10
 
@@ -34,6 +36,7 @@ class ComputeContext:
         self._lock = _thread.allocate_lock()
         self._client = None
         self._cluster = None
+        self._kernel_cluster_is_local = False  # in an isolated worker: whether the kernel's cluster is local
 
     # ---- the client ----
 
@@ -57,6 +60,9 @@ class ComputeContext:
             raise ComputeError("[compute.unavailable] the 'distributed' package is not installed in this "
                                "kernel's environment (pip install distributed)") from None
         address = os.environ.get(SCHEDULER_VARIABLE, "").strip()
+        if _atrium.in_worker():
+            # An isolated worker joins the kernel's cluster, so every note shares one cluster and its datasets.
+            address, self._kernel_cluster_is_local = _kernel_cluster()
         try:
             if address:
                 return Client(address, timeout=CONNECT_TIMEOUT_SECONDS, set_as_default=True)
@@ -112,7 +118,7 @@ class ComputeContext:
             "cores": sum(w.get("nthreads", 0) for w in workers.values()),
             "memory_bytes": sum(w.get("memory_limit", 0) or 0 for w in workers.values()),
             "tasks": tasks,
-            "local_cluster": self._cluster is not None,
+            "local_cluster": self._cluster is not None or self._kernel_cluster_is_local,
         }
 
     def __repr__(self):
@@ -120,6 +126,14 @@ class ComputeContext:
             target = os.environ.get(SCHEDULER_VARIABLE) or "a local cluster"
             return f"<ComputeContext: not started; first use connects to {target}>"
         return f"<ComputeContext: {self._client!r}>"
+
+
+def _kernel_cluster():
+    """(scheduler address, whether it is the kernel's local cluster), starting the cluster if needed."""
+    header, _ = _atrium.kernel_call("compute.address", {}, b"")
+    if "error" in header:
+        raise ComputeError(header["message"])
+    return header["address"], header["local"]
 
 
 def _accepts_n_workers():

@@ -14,6 +14,17 @@ class PoolError(Exception):
     """A pool operation that is not allowed (the message carries a [pool.*] id)."""
 
 
+class Pickled:
+    """An entry put by an isolated worker: held as its pickle, since the kernel may not be able to import what
+    it contains; unpickled by in-process readers, handed over as is to other workers."""
+
+    __slots__ = ("data", "type_name")
+
+    def __init__(self, data, type_name):
+        self.data = data
+        self.type_name = type_name
+
+
 class _Entry:
     __slots__ = ("value", "owner", "private", "created")
 
@@ -22,6 +33,10 @@ class _Entry:
         self.owner = owner
         self.private = private
         self.created = time.time()
+
+    @property
+    def type_name(self):
+        return self.value.type_name if isinstance(self.value, Pickled) else type(self.value).__name__
 
 
 class ResourcePool:
@@ -66,6 +81,10 @@ class ResourcePool:
             self._entries[key] = _Entry(value, user, private)
             self._changed.notify_all()
 
+    def entry(self, name):
+        """The raw entry visible to the requester (for serving isolated workers), or None."""
+        return self._visible(name, self._requester()[0])
+
     def get(self, name, default=KeyError, wait=None):
         """The object under `name`. With `wait=seconds`, waits for another note to put it first."""
         user, _ = self._requester()
@@ -74,6 +93,10 @@ class ResourcePool:
             while True:
                 entry = self._entries.get((user, name)) or self._entries.get(("", name))
                 if entry is not None:
+                    if isinstance(entry.value, Pickled):
+                        import pickle
+
+                        return pickle.loads(entry.value.data)
                     return entry.value
                 if deadline is None or time.monotonic() >= deadline:
                     break
@@ -100,7 +123,7 @@ class ResourcePool:
         """The entries this user can see: name, owner, type and whether it is private."""
         user, _ = self._requester()
         with self._changed:
-            return [{"name": name, "owner": e.owner, "type": type(e.value).__name__, "private": e.private}
+            return [{"name": name, "owner": e.owner, "type": e.type_name, "private": e.private}
                     for (area, name), e in sorted(self._entries.items()) if area in ("", user)]
 
     def __contains__(self, name):

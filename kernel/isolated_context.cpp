@@ -1,0 +1,599 @@
+// SPDX-License-Identifier: MIT
+#include "kernel/isolated_context.hpp"
+
+#include "embed/channel_scope.hpp"
+#include "embed/kernel_services.hpp"
+#include "kernel/inline_reply.hpp"
+#include "kernel/message_header.hpp"
+#include "kernel/remote_comms.hpp"
+#include "kernel/zmq_server.hpp"
+#include "session/signal_free_thread.hpp"
+
+#include <signal.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <iostream>
+
+namespace atrium
+{
+    namespace
+    {
+        using clock = std::chrono::steady_clock;
+        constexpr int crash_loop_limit = 5;
+        constexpr auto heartbeat_period = std::chrono::seconds(1);
+        constexpr auto heartbeat_timeout = std::chrono::seconds(10);
+
+        std::int64_t now_ms()
+        {
+            return std::chrono::duration_cast<std::chrono::milliseconds>(clock::now().time_since_epoch()).count();
+        }
+
+        std::string reply_type_of(const xeus::xmessage& request)
+        {
+            std::string msg_type = request.header().value("msg_type", "");
+            return msg_type.substr(0, msg_type.size() - 8) + "_reply"; // "..._request" -> "..._reply"
+        }
+    }
+
+    isolated_context::isolated_context(std::string key, isolated_environment environment)
+        : m_key(std::move(key))
+        , m_environment(environment)
+        , m_wake_fd(eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC))
+    {
+        if (m_wake_fd < 0)
+            throw std::runtime_error("[worker.relay] cannot create an eventfd for " + m_key);
+        m_last_activity = now_ms();
+        m_thread = start_signal_free_thread([this] { run(); });
+    }
+
+    isolated_context::~isolated_context()
+    {
+        post({"stop", {}, {}});
+        m_thread.join();
+        close(m_wake_fd);
+    }
+
+    // ---- any thread ----
+
+    void isolated_context::post(event e)
+    {
+        {
+            std::lock_guard<std::mutex> lock(m_mutex);
+            if (e.kind == "cell")
+                ++m_queued;
+            m_events.push_back(std::move(e));
+        }
+        std::uint64_t one = 1;
+        (void)!write(m_wake_fd, &one, sizeof one);
+    }
+
+    void isolated_context::execute(std::shared_ptr<xeus::xmessage> request, std::uint64_t sequence, bool reset_magic)
+    {
+        post({"cell", {std::move(request), sequence, reset_magic}, {}});
+    }
+
+    void isolated_context::quick(std::shared_ptr<xeus::xmessage> request)
+    {
+        post({"quick", {std::move(request), 0, false}, {}});
+    }
+
+    void isolated_context::comm(const std::string& msg_type, nl::json forwarded, nl::json parent_header)
+    {
+        forwarded["type"] = msg_type;
+        forwarded["parent"] = std::move(parent_header);
+        post({"comm", {}, std::move(forwarded)});
+    }
+
+    void isolated_context::interrupt()
+    {
+        // Under the lock: the pid is cleared before the worker is reaped, so it can never name a recycled pid.
+        std::lock_guard<std::mutex> lock(m_mutex);
+        if (m_pid > 0)
+            ::kill(m_pid, SIGINT);
+    }
+
+    void isolated_context::reset()
+    {
+        post({"reset", {}, {}});
+    }
+
+    int isolated_context::input_match(const std::string& parent_msg_id, const std::string& session)
+    {
+        std::lock_guard<std::mutex> lock(m_mutex);
+        if (m_prompt_id.empty())
+            return 0;
+        if (parent_msg_id == m_prompt_id)
+            return 2;
+        return parent_msg_id.empty() && session == m_prompt_session ? 1 : 0;
+    }
+
+    void isolated_context::answer_input(const std::string& value)
+    {
+        {
+            std::lock_guard<std::mutex> lock(m_mutex);
+            m_prompt_id.clear();
+        }
+        post({"input", {}, {{"type", "input_reply"}, {"value", value}}});
+    }
+
+    isolated_context::snapshot isolated_context::describe()
+    {
+        snapshot result;
+        {
+            std::lock_guard<std::mutex> lock(m_mutex);
+            result.running = m_running;
+            result.queued = m_queued;
+            result.executions = m_executions;
+            result.pid = m_pid;
+        }
+        result.resident_bytes = result.pid > 0 ? resident_bytes_of(result.pid) : 0;
+        result.last_activity_ms = m_last_activity.load();
+        return result;
+    }
+
+    bool isolated_context::busy()
+    {
+        std::lock_guard<std::mutex> lock(m_mutex);
+        return m_running || m_queued > 0 || !m_events.empty();
+    }
+
+    // ---- the relay thread ----
+
+    void isolated_context::run()
+    {
+        while (true)
+        {
+            worker_handle* polled = m_worker.get();
+            zmq::pollitem_t items[3] = {{nullptr, m_wake_fd, ZMQ_POLLIN, 0}, {}, {}};
+            int count = 1;
+            if (polled)
+            {
+                items[1] = {polled->socket.handle(), 0, ZMQ_POLLIN, 0};
+                items[2] = {nullptr, polled->process->exit_fd(), ZMQ_POLLIN, 0};
+                count = 3;
+            }
+            try
+            {
+                zmq::poll(items, count, std::chrono::milliseconds(1000));
+            }
+            catch (const zmq::error_t&)
+            {
+                continue; // EINTR
+            }
+            if (items[0].revents & ZMQ_POLLIN)
+            {
+                std::uint64_t drained;
+                (void)!read(m_wake_fd, &drained, sizeof drained);
+            }
+            std::deque<event> events;
+            {
+                std::lock_guard<std::mutex> lock(m_mutex);
+                events.swap(m_events);
+            }
+            for (auto& e : events)
+            {
+                if (e.kind == "stop")
+                {
+                    answer_pending("ContextClosed", "[worker.stopped] the context was closed (kernel shutdown) while this cell ran",
+                                   "[worker.stopped] the context was closed (kernel shutdown) before this cell ran");
+                    discard_worker();
+                    return;
+                }
+                handle(e);
+            }
+            if (m_worker && m_worker.get() == polled)
+            {
+                if (items[1].revents & ZMQ_POLLIN)
+                    receive_from_worker();
+                if (items[2].revents & ZMQ_POLLIN)
+                {
+                    {
+                        std::lock_guard<std::mutex> lock(m_mutex);
+                        m_pid = 0;
+                    }
+                    m_worker->process->reap_if_ended();
+                    worker_ended(describe_ending(m_worker->process->ending().value_or("ended")));
+                }
+            }
+            heartbeat();
+            start_next_cell();
+        }
+    }
+
+    void isolated_context::handle(event& e)
+    {
+        if (e.kind == "cell")
+        {
+            m_cells.push_back(std::move(e.cell));
+        }
+        else if (e.kind == "quick")
+        {
+            const xeus::xmessage& request = *e.cell.request;
+            m_environment.server.publish_output("status", request.header(), {{"execution_state", "busy"}});
+            try
+            {
+                ensure_worker();
+                std::uint64_t id = ++m_next_id;
+                m_quick[id] = e.cell.request;
+                send({{"type", "request"},
+                      {"id", id},
+                      {"msg_type", request.header().value("msg_type", "")},
+                      {"header", request.header()},
+                      {"content", request.content()}});
+            }
+            catch (const std::exception& error)
+            {
+                m_environment.server.send_reply(request, reply_type_of(request), error_content("WorkerUnavailable", error.what()));
+                m_environment.server.publish_output("status", request.header(), {{"execution_state", "idle"}});
+            }
+        }
+        else if (e.kind == "comm")
+        {
+            nl::json parent = std::move(e.data["parent"]);
+            e.data.erase("parent");
+            if (m_worker)
+            {
+                std::uint64_t id = ++m_next_id;
+                m_comm_handling[id] = parent;
+                e.data["id"] = id;
+                send(std::move(e.data));
+            }
+            else
+            {
+                std::cerr << "[atrium] dropped a " << e.data.value("type", "") << " for " << m_key
+                          << ": its worker is gone" << std::endl;
+                m_environment.server.publish_output("status", parent, {{"execution_state", "idle"}});
+            }
+        }
+        else if (e.kind == "input")
+        {
+            if (m_worker)
+                send(std::move(e.data));
+        }
+        else if (e.kind == "reset")
+        {
+            answer_pending("ContextReset", "[context.reset] the context " + m_key + " was reset while this cell ran",
+                           "");
+            discard_worker();
+            m_consecutive_deaths = 0;
+            m_lost_state.clear();
+        }
+    }
+
+    void isolated_context::start_next_cell()
+    {
+        zmq_server& server = m_environment.server;
+        while (!m_current && !m_cells.empty())
+        {
+            pending_cell cell = std::move(m_cells.front());
+            m_cells.pop_front();
+            {
+                std::lock_guard<std::mutex> lock(m_mutex);
+                --m_queued;
+            }
+            const xeus::xmessage& request = *cell.request;
+            if (cell.sequence <= m_abort_through)
+            {
+                // Queued behind a failure of this note with stop_on_error: answered, never run.
+                reply_inline(server, request, {{"status", "aborted"}});
+                continue;
+            }
+            if (cell.reset_magic)
+            {
+                discard_worker();
+                m_consecutive_deaths = 0;
+                m_lost_state.clear();
+                reply_inline(server, request, {{"status", "ok"}},
+                             "Context " + m_key + " was reset: a fresh worker process replaces the old one.\n");
+                continue;
+            }
+            server.publish_output("status", request.header(), {{"execution_state", "busy"}});
+            try
+            {
+                ensure_worker();
+            }
+            catch (const std::exception& error)
+            {
+                finish_execute(server, request, error_content("WorkerUnavailable", error.what()));
+                continue;
+            }
+            if (!m_lost_state.empty())
+            {
+                server.publish_output("stream", request.header(),
+                                      {{"name", "stderr"}, {"text", "[worker.restarted] " + m_lost_state + "\n"}});
+                m_lost_state.clear();
+            }
+            const nl::json& content = request.content();
+            if (!content.value("silent", false))
+            {
+                // Published here, not by the worker, so that even a cell that kills its worker at once shows.
+                bool stored = content.value("store_history", true);
+                int shown = m_executions + (stored ? 1 : 0);
+                server.publish_output("execute_input", request.header(),
+                                      {{"code", content.value("code", "")}, {"execution_count", shown}});
+            }
+            m_current = std::move(cell);
+            m_current_id = ++m_next_id;
+            m_current_started = iso8601_utc_now();
+            {
+                std::lock_guard<std::mutex> lock(m_mutex);
+                m_running = true;
+            }
+            send({{"type", "execute"}, {"id", m_current_id}, {"header", request.header()}, {"content", request.content()}});
+        }
+    }
+
+    void isolated_context::ensure_worker()
+    {
+        if (m_worker)
+            return;
+        if (m_consecutive_deaths >= crash_loop_limit)
+        {
+            throw std::runtime_error("[worker.crash_loop] the worker of " + m_key + " died " +
+                                     std::to_string(m_consecutive_deaths) + " times in a row (last: " + m_last_death +
+                                     "); no new worker is started. Fix the cause, then run %reset_context to try again.");
+        }
+        if (m_consecutive_deaths > 0)
+        {
+            // Back off before replacing a worker that keeps dying: 0.25 s, 0.5 s, 1 s, 2 s.
+            std::this_thread::sleep_for(std::chrono::milliseconds(250) * (1 << (m_consecutive_deaths - 1)));
+        }
+        m_worker = m_environment.pool.take();
+        {
+            std::lock_guard<std::mutex> lock(m_mutex);
+            m_pid = m_worker->process->pid();
+            m_executions = 0; // a fresh worker counts from 1 again
+        }
+        m_last_ping = m_last_pong = clock::now();
+    }
+
+    void isolated_context::send(nl::json header, std::string blob)
+    {
+        try
+        {
+            m_worker->send(std::move(header), std::move(blob));
+        }
+        catch (const zmq::error_t& error)
+        {
+            // The worker has gone: its exit is seen on the next poll, which answers what it owed.
+            std::cerr << "[atrium] could not reach the worker of " << m_key << ": " << error.what() << std::endl;
+        }
+    }
+
+    void isolated_context::receive_from_worker()
+    {
+        while (m_worker)
+        {
+            std::string peer;
+            std::optional<worker_message> message;
+            try
+            {
+                message = m_worker->wire.receive(m_worker->socket, &peer);
+            }
+            catch (const worker_wire_error& error)
+            {
+                std::cerr << "[atrium] refused a message on the worker channel of " << m_key << ": " << error.what()
+                          << std::endl;
+                continue;
+            }
+            if (!message)
+                return;
+            if (peer != m_worker->peer)
+            {
+                std::cerr << "[atrium] [worker.bad_message] refused a signed message from a second peer on the "
+                             "channel of "
+                          << m_key << std::endl;
+                continue;
+            }
+            m_last_pong = clock::now();
+            try
+            {
+                handle_worker_message(*message);
+            }
+            catch (const std::exception& error)
+            {
+                std::cerr << "[atrium] [worker.bad_message] " << message->type() << " from the worker of " << m_key
+                          << ": " << error.what() << std::endl;
+            }
+        }
+    }
+
+    void isolated_context::handle_worker_message(worker_message& message)
+    {
+        zmq_server& server = m_environment.server;
+        const std::string type = message.type();
+        nl::json& header = message.header;
+        if (type == "publish")
+        {
+            server.publish_output(header.at("msg_type").get<std::string>(), header.at("parent"),
+                                  std::move(header.at("content")), std::move(header.at("metadata")));
+        }
+        else if (type == "reply")
+        {
+            std::uint64_t id = header.at("id").get<std::uint64_t>();
+            if (m_current && id == m_current_id)
+            {
+                finish_cell(std::move(header.at("content")));
+                return;
+            }
+            auto it = m_quick.find(id);
+            if (it == m_quick.end())
+                return;
+            const xeus::xmessage& request = *it->second;
+            server.send_reply(request, reply_type_of(request), std::move(header.at("content")));
+            server.publish_output("status", request.header(), {{"execution_state", "idle"}});
+            m_quick.erase(it);
+        }
+        else if (type == "input_request" && m_current)
+        {
+            std::string id = server.send_to_stdin(*m_current->request, "input_request",
+                                                  {{"prompt", header.value("prompt", "")},
+                                                   {"password", header.value("password", false)}});
+            std::lock_guard<std::mutex> lock(m_mutex);
+            m_prompt_id = id;
+            m_prompt_session = m_current->request->header().value("session", "");
+        }
+        else if (type == "comm_opened")
+        {
+            m_environment.comms.opened(header.at("comm_id"), header.at("target_name"), m_key);
+        }
+        else if (type == "comm_closed")
+        {
+            m_environment.comms.closed(header.at("comm_id"));
+        }
+        else if (type == "comm_target")
+        {
+            m_environment.comms.target_registered(header.at("target_name"), m_key);
+        }
+        else if (type == "call")
+        {
+            serve_call(message);
+        }
+        else if (type == "comm_handled")
+        {
+            auto it = m_comm_handling.find(header.at("id").get<std::uint64_t>());
+            if (it != m_comm_handling.end())
+            {
+                server.publish_output("status", it->second, {{"execution_state", "idle"}});
+                m_comm_handling.erase(it);
+            }
+        }
+    }
+
+    void isolated_context::finish_cell(nl::json reply)
+    {
+        zmq_server& server = m_environment.server;
+        pending_cell cell = std::move(*m_current);
+        m_current.reset();
+        m_consecutive_deaths = 0;
+        const xeus::xmessage& request = *cell.request;
+        std::string status = reply.value("status", "error");
+        {
+            std::lock_guard<std::mutex> lock(m_mutex);
+            m_running = false;
+            m_prompt_id.clear();
+            if (reply.contains("execution_count") && reply["execution_count"].is_number_integer())
+                m_executions = reply["execution_count"].get<int>();
+        }
+        nl::json metadata = {{"started", m_current_started}, {"status", status}, {"dependencies_met", true}};
+        server.send_reply(request, "execute_reply", std::move(reply), std::move(metadata));
+        const nl::json& content = request.content();
+        if (status == "error" && content.value("stop_on_error", true) && !content.value("silent", false))
+            m_abort_through = server.latest_sequence(); // this note's queue only
+        server.publish_output("status", request.header(), {{"execution_state", "idle"}});
+        m_last_activity = now_ms();
+    }
+
+    void isolated_context::serve_call(worker_message& message)
+    {
+        // Pool entries belong to the user whose request the worker is serving.
+        std::string user = m_current ? m_current->request->header().value("username", "") : std::string();
+        set_thread_requester(user, m_environment.per_user);
+        std::string blob = std::move(message.blob);
+        nl::json result = serve_worker_call(message.header.value("op", ""),
+                                            message.header.value("args", nl::json::object()), blob);
+        send({{"type", "call_reply"}, {"id", message.header.at("id")}, {"result", std::move(result)}}, std::move(blob));
+    }
+
+    void isolated_context::heartbeat()
+    {
+        if (!m_worker)
+            return;
+        auto now = clock::now();
+        if (now - m_last_pong > heartbeat_timeout)
+        {
+            {
+                std::lock_guard<std::mutex> lock(m_mutex);
+                m_pid = 0;
+            }
+            m_worker->process->kill_and_reap();
+            worker_ended("stopped answering heartbeats for " + std::to_string(heartbeat_timeout.count()) +
+                         " s and was killed");
+            return;
+        }
+        if (now - m_last_ping >= heartbeat_period)
+        {
+            send({{"type", "ping"}});
+            m_last_ping = now;
+        }
+    }
+
+    void isolated_context::worker_ended(const std::string& cause)
+    {
+        // What the worker wrote just before it died may still be in flight: publish it before the verdict.
+        zmq::pollitem_t item = {m_worker->socket.handle(), 0, ZMQ_POLLIN, 0};
+        while (zmq::poll(&item, 1, std::chrono::milliseconds(20)) > 0)
+            receive_from_worker();
+        std::string what = "[worker.died] the worker process of " + m_key + " (pid " +
+                           std::to_string(m_worker->process->pid()) + ") " + cause;
+        std::cerr << "[atrium] " << what << std::endl;
+        ++m_consecutive_deaths;
+        m_last_death = cause;
+        m_lost_state = what + ". This cell runs in a fresh worker: the old one's variables and imports are lost.";
+        answer_pending("WorkerDied",
+                       what + " while running this cell. Its state is lost; the note's next request starts a fresh worker.",
+                       what + " before this cell ran, so it was not run.");
+        m_environment.comms.forget_owner(m_key);
+        m_worker.reset();
+    }
+
+    void isolated_context::discard_worker()
+    {
+        if (!m_worker)
+            return;
+        {
+            std::lock_guard<std::mutex> lock(m_mutex);
+            m_pid = 0;
+        }
+        m_worker->process->kill_and_reap();
+        m_environment.comms.forget_owner(m_key);
+        m_worker.reset();
+    }
+
+    void isolated_context::answer_pending(const std::string& ename, const std::string& why_running,
+                                          const std::string& why_queued)
+    {
+        zmq_server& server = m_environment.server;
+        if (m_current)
+        {
+            nl::json metadata = {{"started", m_current_started}, {"status", "error"}, {"dependencies_met", true}};
+            finish_execute(server, *m_current->request, error_content(ename, why_running), std::move(metadata));
+            m_current.reset();
+            std::lock_guard<std::mutex> lock(m_mutex);
+            m_running = false;
+            m_prompt_id.clear();
+        }
+        for (auto& [id, request] : m_quick)
+        {
+            server.send_reply(*request, reply_type_of(*request), error_content(ename, why_running));
+            server.publish_output("status", request->header(), {{"execution_state", "idle"}});
+        }
+        m_quick.clear();
+        for (auto& [id, parent] : m_comm_handling)
+            server.publish_output("status", parent, {{"execution_state", "idle"}});
+        m_comm_handling.clear();
+        if (why_queued.empty())
+            return;
+        for (auto& cell : m_cells)
+            reply_inline(server, *cell.request, error_content(ename, why_queued));
+        std::lock_guard<std::mutex> lock(m_mutex);
+        m_queued -= m_cells.size();
+        m_cells.clear();
+    }
+
+    std::string isolated_context::describe_ending(const std::string& ending) const
+    {
+        const worker_limits& limits = m_environment.pool.config().limits;
+        std::string text = ending;
+        if (limits.cpu_seconds && ending.find("SIGXCPU") != std::string::npos)
+            text += ": it used up its CPU-time limit of " + std::to_string(limits.cpu_seconds) + " s";
+        else if (limits.memory_bytes &&
+                 (ending.find("SIGKILL") != std::string::npos || ending.find("SIGABRT") != std::string::npos))
+            text += " (its memory limit is " + std::to_string(limits.memory_bytes >> 20) +
+                    " MiB; running out of memory ends a worker this way)";
+        else if (ending.find("SIGKILL") != std::string::npos)
+            text += " (the system's out-of-memory killer, or a kill from outside)";
+        return text;
+    }
+}

@@ -1,0 +1,170 @@
+// SPDX-License-Identifier: MIT
+#include "session/worker/worker_pool.hpp"
+
+#include "session/signal_free_thread.hpp"
+
+#include <poll.h>
+
+#include <iostream>
+
+namespace atrium
+{
+    worker_handle::worker_handle(zmq::context_t& context, const std::string& key)
+        : socket(context, zmq::socket_type::router)
+        , key(key)
+        , wire(key)
+        , started(std::chrono::steady_clock::now())
+    {
+        socket.set(zmq::sockopt::linger, 0);
+        socket.set(zmq::sockopt::sndhwm, 0);
+        socket.set(zmq::sockopt::rcvhwm, 0);
+        socket.set(zmq::sockopt::router_mandatory, 1); // a dead worker is an error, not a silent drop
+    }
+
+    void worker_handle::send(nlohmann::json header, std::string blob)
+    {
+        wire.send(socket, std::move(header), std::move(blob), &peer);
+    }
+
+    worker_pool::worker_pool(worker_pool_config config)
+        : m_config(std::move(config))
+        , m_context(1)
+    {
+        m_spawner = start_signal_free_thread([this] { spawner_main(); });
+    }
+
+    worker_pool::~worker_pool()
+    {
+        {
+            std::lock_guard<std::mutex> lock(m_mutex);
+            m_stop = true;
+        }
+        m_changed.notify_all();
+        m_spawner.join();
+        m_ready.clear();
+    }
+
+    const worker_pool_config& worker_pool::config() const noexcept
+    {
+        return m_config;
+    }
+
+    std::size_t worker_pool::ready_count()
+    {
+        std::lock_guard<std::mutex> lock(m_mutex);
+        return m_ready.size();
+    }
+
+    std::unique_ptr<worker_handle> worker_pool::take()
+    {
+        std::unique_lock<std::mutex> lock(m_mutex);
+        ++m_wanted;
+        m_changed.notify_all();
+        std::uint64_t failures_before = m_failures;
+        while (true)
+        {
+            while (!m_ready.empty())
+            {
+                auto handle = std::move(m_ready.front());
+                m_ready.pop_front();
+                if (handle->process->reap_if_ended())
+                    continue; // died while waiting: the spawner replaces it
+                --m_wanted;
+                m_changed.notify_all(); // refill
+                return handle;
+            }
+            if (m_stop || m_failures != failures_before)
+            {
+                --m_wanted;
+                throw std::runtime_error(m_stop ? "[worker.spawn] the kernel is shutting down" : m_last_error);
+            }
+            m_changed.wait(lock);
+        }
+    }
+
+    void worker_pool::spawner_main()
+    {
+        std::chrono::milliseconds back_off{0};
+        std::unique_lock<std::mutex> lock(m_mutex);
+        while (!m_stop)
+        {
+            if (m_ready.size() >= m_config.warm + m_wanted)
+            {
+                m_changed.wait(lock);
+                continue;
+            }
+            lock.unlock();
+            std::unique_ptr<worker_handle> handle;
+            std::string error;
+            try
+            {
+                handle = start_one();
+            }
+            catch (const std::exception& e)
+            {
+                error = e.what();
+            }
+            lock.lock();
+            if (handle)
+            {
+                back_off = std::chrono::milliseconds(0);
+                m_ready.push_back(std::move(handle));
+            }
+            else
+            {
+                std::cerr << "[atrium] " << error << std::endl;
+                m_last_error = error;
+                ++m_failures;
+                // Failing starts are retried slowly, never in a tight fork loop.
+                back_off = std::min<std::chrono::milliseconds>(std::chrono::seconds(30),
+                                                               std::max<std::chrono::milliseconds>(back_off * 2, std::chrono::milliseconds(250)));
+                m_changed.notify_all();
+                m_changed.wait_for(lock, back_off, [this] { return m_stop; });
+                continue;
+            }
+            m_changed.notify_all();
+        }
+    }
+
+    std::unique_ptr<worker_handle> worker_pool::start_one()
+    {
+        auto handle = std::make_unique<worker_handle>(m_context, make_worker_key());
+        handle->socket.bind("tcp://127.0.0.1:*");
+        worker_launch launch{m_config.executable, handle->socket.get(zmq::sockopt::last_endpoint), handle->key,
+                             m_config.log_fd, m_config.limits};
+        handle->process = std::make_unique<worker_process>(launch);
+        const auto deadline = std::chrono::steady_clock::now() + m_config.hello_timeout;
+        while (std::chrono::steady_clock::now() < deadline)
+        {
+            zmq::pollitem_t items[] = {{handle->socket.handle(), 0, ZMQ_POLLIN, 0},
+                                       {nullptr, handle->process->exit_fd(), ZMQ_POLLIN, 0}};
+            zmq::poll(items, 2, std::chrono::milliseconds(100));
+            if (items[1].revents & ZMQ_POLLIN)
+            {
+                handle->process->reap_if_ended();
+                throw std::runtime_error("[worker.spawn] the worker process " +
+                                         handle->process->ending().value_or("ended") + " before it was ready");
+            }
+            if (!(items[0].revents & ZMQ_POLLIN))
+                continue;
+            try
+            {
+                std::string peer;
+                while (auto message = handle->wire.receive(handle->socket, &peer))
+                {
+                    if (message->type() == "hello")
+                    {
+                        handle->peer = peer;
+                        return handle;
+                    }
+                }
+            }
+            catch (const worker_wire_error& e)
+            {
+                std::cerr << "[atrium] refused a message on a new worker's channel: " << e.what() << std::endl;
+            }
+        }
+        throw std::runtime_error("[worker.no_hello] a new worker did not prove its key within " +
+                                 std::to_string(m_config.hello_timeout.count() / 1000) + " s");
+    }
+}

@@ -1,0 +1,76 @@
+// SPDX-License-Identifier: MIT
+#pragma once
+
+#include "session/worker/worker_process.hpp"
+#include "session/worker/worker_wire.hpp"
+
+#include <zmq.hpp>
+
+#include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <thread>
+
+namespace atrium
+{
+    /// A started worker that has proven it holds its key: its process and the kernel's end of its channel.
+    /// Owned by one thread at a time (ZeroMQ sockets are not thread-safe; handing one over is).
+    struct worker_handle
+    {
+        std::unique_ptr<worker_process> process;
+        zmq::socket_t socket; ///< ROUTER bound on 127.0.0.1, talking only to `peer`
+        std::string peer;     ///< the worker's routing id, learnt from its signed hello
+        std::string key;      ///< this worker's own signing key
+        worker_wire wire;
+        std::chrono::steady_clock::time_point started;
+
+        worker_handle(zmq::context_t& context, const std::string& key);
+        void send(nlohmann::json header, std::string blob = {});
+    };
+
+    struct worker_pool_config
+    {
+        std::string executable;
+        int log_fd = 2;
+        worker_limits limits;
+        std::size_t warm = 1; ///< workers kept started and waiting
+        std::chrono::milliseconds hello_timeout{30000};
+    };
+
+    /// Starts workers and keeps `warm` of them ready, so that a new isolated note's first cell does not wait
+    /// for Python to start. One spawner thread starts every worker: a worker dies with the thread that forked
+    /// it (PR_SET_PDEATHSIG), and this thread lives as long as the pool.
+    class worker_pool
+    {
+    public:
+        explicit worker_pool(worker_pool_config config);
+        /// Kills the waiting workers and joins the spawner.
+        ~worker_pool();
+        worker_pool(const worker_pool&) = delete;
+        worker_pool& operator=(const worker_pool&) = delete;
+
+        /// A ready worker: a warm one at once, else one started now. Throws `[worker.spawn]` (or
+        /// `[worker.no_hello]`) when a worker cannot be started. The pool refills in the background.
+        std::unique_ptr<worker_handle> take();
+
+        const worker_pool_config& config() const noexcept;
+        std::size_t ready_count();
+
+    private:
+        void spawner_main();
+        std::unique_ptr<worker_handle> start_one();
+
+        worker_pool_config m_config;
+        zmq::context_t m_context;
+        std::mutex m_mutex;
+        std::condition_variable m_changed;
+        std::deque<std::unique_ptr<worker_handle>> m_ready;
+        std::size_t m_wanted = 0; ///< workers asked for by take() beyond the warm ones
+        std::string m_last_error;
+        std::uint64_t m_failures = 0;
+        bool m_stop = false;
+        std::thread m_spawner;
+    };
+}

@@ -1,0 +1,185 @@
+// SPDX-License-Identifier: MIT
+#include "session/worker/worker_process.hpp"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <stdexcept>
+
+extern char** environ;
+
+namespace atrium
+{
+    namespace
+    {
+        [[noreturn]] void spawn_failed(const std::string& what)
+        {
+            throw std::runtime_error("[worker.spawn] cannot start a worker process: " + what + ": " +
+                                     std::strerror(errno));
+        }
+
+        void set_limit(int resource, std::uint64_t value)
+        {
+            if (value == 0)
+                return;
+            rlimit limit{static_cast<rlim_t>(value), static_cast<rlim_t>(value)};
+            if (resource == RLIMIT_CPU)
+                limit.rlim_max = static_cast<rlim_t>(value + 5); // SIGXCPU first, so the kernel can say why
+            setrlimit(resource, &limit);
+        }
+    }
+
+    worker_process::worker_process(const worker_launch& launch)
+    {
+        // Everything the child needs is prepared before fork: between fork and exec only async-signal-safe
+        // calls are allowed (other kernel threads may hold malloc's locks).
+        std::vector<std::string> arguments = {launch.executable, "--connect", launch.endpoint, "--kernel-pid",
+                                              std::to_string(getpid())};
+        std::vector<char*> argv;
+        for (auto& argument : arguments)
+            argv.push_back(argument.data());
+        argv.push_back(nullptr);
+
+        int key_pipe[2];
+        if (pipe2(key_pipe, O_CLOEXEC) != 0)
+            spawn_failed("pipe");
+        pid_t parent = getpid();
+        pid_t child = fork();
+        if (child < 0)
+        {
+            close(key_pipe[0]);
+            close(key_pipe[1]);
+            spawn_failed("fork");
+        }
+        if (child == 0)
+        {
+            prctl(PR_SET_PDEATHSIG, SIGKILL);
+            if (getppid() != parent)
+                _exit(111); // the kernel died before the line above took effect
+            dup2(key_pipe[0], 0);
+            dup2(launch.log_fd, 1);
+            dup2(launch.log_fd, 2);
+            syscall(SYS_close_range, 3U, ~0U, 0U); // nothing of the kernel's: sockets, pipes, files
+            set_limit(RLIMIT_AS, launch.limits.memory_bytes);
+            set_limit(RLIMIT_CPU, launch.limits.cpu_seconds);
+            // The kernel ignores SIGINT in some modes; a worker must start with the default disposition.
+            ::signal(SIGINT, SIG_DFL);
+            sigset_t none;
+            sigemptyset(&none);
+            sigprocmask(SIG_SETMASK, &none, nullptr);
+            execve(argv[0], argv.data(), environ);
+            _exit(127);
+        }
+        close(key_pipe[0]);
+        std::string key_line = launch.key + "\n";
+        ssize_t written = write(key_pipe[1], key_line.data(), key_line.size());
+        close(key_pipe[1]);
+        m_pid = child;
+        m_exit_fd = static_cast<int>(syscall(SYS_pidfd_open, child, 0));
+        if (written != static_cast<ssize_t>(key_line.size()) || m_exit_fd < 0)
+        {
+            kill_and_reap();
+            spawn_failed("handing over the key");
+        }
+    }
+
+    worker_process::~worker_process()
+    {
+        kill_and_reap();
+        if (m_exit_fd >= 0)
+            close(m_exit_fd);
+    }
+
+    pid_t worker_process::pid() const noexcept
+    {
+        return m_pid;
+    }
+
+    int worker_process::exit_fd() const noexcept
+    {
+        return m_exit_fd;
+    }
+
+    bool worker_process::signal(int signal_number)
+    {
+        if (m_ending || m_pid <= 0)
+            return false;
+        return ::kill(m_pid, signal_number) == 0;
+    }
+
+    bool worker_process::reap_if_ended()
+    {
+        if (m_ending)
+            return true;
+        if (m_pid <= 0)
+            return false;
+        int status = 0;
+        pid_t done = waitpid(m_pid, &status, WNOHANG);
+        if (done == m_pid)
+        {
+            m_ending = describe_exit_status(status);
+            return true;
+        }
+        return false;
+    }
+
+    void worker_process::kill_and_reap()
+    {
+        if (m_ending || m_pid <= 0)
+            return;
+        ::kill(m_pid, SIGKILL);
+        int status = 0;
+        while (waitpid(m_pid, &status, 0) < 0 && errno == EINTR)
+        {
+        }
+        m_ending = describe_exit_status(status);
+    }
+
+    const std::optional<std::string>& worker_process::ending() const noexcept
+    {
+        return m_ending;
+    }
+
+    std::uint64_t worker_process::resident_bytes() const
+    {
+        return m_ending ? 0 : resident_bytes_of(m_pid);
+    }
+
+    std::uint64_t resident_bytes_of(pid_t pid)
+    {
+        std::ifstream status("/proc/" + std::to_string(pid) + "/status");
+        std::string line;
+        while (std::getline(status, line))
+        {
+            if (line.rfind("VmRSS:", 0) == 0)
+                return std::stoull(line.substr(6)) * 1024;
+        }
+        return 0;
+    }
+
+    std::string describe_exit_status(int status)
+    {
+        if (WIFEXITED(status))
+            return "exited with code " + std::to_string(WEXITSTATUS(status));
+        if (WIFSIGNALED(status))
+        {
+            int number = WTERMSIG(status);
+            const char* name = sigabbrev_np(number);
+            std::string text = "killed by " + (name ? "SIG" + std::string(name) : "signal " + std::to_string(number));
+            const char* description = sigdescr_np(number);
+            if (description)
+                text += std::string(" (") + description + ")";
+            return text;
+        }
+        return "ended with status " + std::to_string(status);
+    }
+}

@@ -1,0 +1,165 @@
+// SPDX-License-Identifier: MIT
+#include "session/worker/worker_service.hpp"
+
+#include "embed/channel_scope.hpp"
+#include "kernel/history_reply.hpp"
+#include "session/signal_free_thread.hpp"
+
+#include <sys/resource.h>
+
+#include <iostream>
+
+namespace atrium
+{
+    namespace
+    {
+        /// A MemoryError under the worker's address-space limit says which limit was hit.
+        void explain_memory_limit(nlohmann::json& reply)
+        {
+            rlimit limit{};
+            if (reply.value("ename", "") != "MemoryError" || getrlimit(RLIMIT_AS, &limit) != 0 ||
+                limit.rlim_cur == RLIM_INFINITY)
+                return;
+            std::string note = "[worker.memory_limit] this note's worker may use at most " +
+                               std::to_string(limit.rlim_cur >> 20) +
+                               " MiB of address space (kernel option --worker-memory)";
+            reply["evalue"] = reply.value("evalue", "") + (reply.value("evalue", "").empty() ? "" : "; ") + note;
+            reply["traceback"].push_back(note);
+        }
+    }
+
+    worker_service::worker_service(worker_link& link)
+        : m_link(link)
+        , m_sink(link)
+        , m_comms(link)
+        , m_context(m_sink, true) // __main__: pickling classes defined in cells works, as in a plain python
+    {
+        set_comm_bridge(&m_comms);
+        m_quick_thread = start_signal_free_thread([this] { serve_quick_forever(); });
+        m_link.start([this](worker_message message) { dispatch(std::move(message)); });
+    }
+
+    void worker_service::dispatch(worker_message message)
+    {
+        const std::string type = message.type();
+        if (type == "execute")
+            m_cells.push(std::move(message.header));
+        else if (type == "input_reply")
+            m_sink.answer_input(message.header.value("value", ""));
+        else
+            m_quick.push(std::move(message.header));
+    }
+
+    void worker_service::run()
+    {
+        while (true)
+            execute(m_cells.pop());
+    }
+
+    void worker_service::execute(const nlohmann::json& message)
+    {
+        const nlohmann::json& header = message["header"];
+        const nlohmann::json& content = message["content"];
+        std::string code = content.value("code", "");
+        bool silent = content.value("silent", false); // execute_input was published by the kernel
+        execute_options options{silent, content.value("store_history", true) && !silent,
+                                content.value("allow_stdin", true),
+                                content.value("user_expressions", nlohmann::json::object())};
+        m_sink.begin_request(header, options.allow_stdin);
+        set_thread_requester(header.value("username", ""), false);
+        nlohmann::json reply;
+        try
+        {
+            reply = m_context.execute(code, options);
+        }
+        catch (const std::exception& e)
+        {
+            reply = {{"status", "error"},
+                     {"ename", "AtriumInternalError"},
+                     {"evalue", e.what()},
+                     {"traceback", nlohmann::json::array({std::string("[worker.internal] ") + e.what()})}};
+        }
+        m_sink.finish_request();
+        explain_memory_limit(reply);
+        if (!reply.contains("execution_count"))
+            reply["execution_count"] = m_context.execution_count();
+        if (options.store_history)
+        {
+            std::lock_guard<std::mutex> lock(m_history_mutex);
+            m_history.append(m_context.execution_count(), code);
+        }
+        m_link.send({{"type", "reply"}, {"id", message["id"]}, {"content", std::move(reply)}});
+    }
+
+    void worker_service::serve_quick_forever()
+    {
+        while (true)
+        {
+            nlohmann::json message = m_quick.pop();
+            try
+            {
+                if (message.value("type", "") == "request")
+                    serve_quick(message);
+                else
+                    deliver_comm(message);
+            }
+            catch (const std::exception& e)
+            {
+                std::cerr << "[atrium-worker] " << message.value("type", "") << " failed: " << e.what() << std::endl;
+            }
+            if (message.value("type", "") != "request")
+                m_link.send({{"type", "comm_handled"}, {"id", message["id"]}}); // the kernel's idle for it
+        }
+    }
+
+    void worker_service::serve_quick(const nlohmann::json& message)
+    {
+        const std::string msg_type = message.value("msg_type", "");
+        const nlohmann::json& content = message["content"];
+        std::string code = content.value("code", "");
+        nlohmann::json reply;
+        try
+        {
+            if (msg_type == "complete_request")
+                reply = m_context.complete(code, content.value("cursor_pos", -1));
+            else if (msg_type == "inspect_request")
+                reply = m_context.inspect(code, content.value("cursor_pos", -1), content.value("detail_level", 0));
+            else if (msg_type == "is_complete_request")
+                reply = m_context.is_complete(code);
+            else if (msg_type == "history_request")
+            {
+                std::lock_guard<std::mutex> lock(m_history_mutex);
+                reply = history_reply(m_history, content);
+            }
+            else
+                throw std::invalid_argument("[worker.unknown_request] " + msg_type);
+        }
+        catch (const std::exception& e)
+        {
+            reply = {{"status", "error"}, {"ename", "AtriumInternalError"}, {"evalue", e.what()},
+                     {"traceback", nlohmann::json::array({e.what()})}};
+        }
+        m_link.send({{"type", "reply"}, {"id", message["id"]}, {"content", std::move(reply)}});
+    }
+
+    void worker_service::deliver_comm(const nlohmann::json& message)
+    {
+        const std::string type = message.value("type", "");
+        const nlohmann::json& msg = message["msg"];
+        std::string comm_id = message.value("comm_id", "");
+        m_comms.set_handler_parent(msg.value("header", nlohmann::json::object()));
+        if (type == "comm_open")
+        {
+            m_comms.adopt(comm_id);
+            deliver_comm_open(message.value("target_name", ""), comm_id, msg);
+        }
+        else if (type == "comm_msg")
+            deliver_comm_msg(comm_id, msg);
+        else if (type == "comm_close")
+        {
+            m_comms.forget(comm_id);
+            deliver_comm_close(comm_id, msg);
+        }
+
+    }
+}

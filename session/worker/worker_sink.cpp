@@ -1,0 +1,143 @@
+// SPDX-License-Identifier: MIT
+#include "session/worker/worker_sink.hpp"
+
+#include "embed/interrupts.hpp"
+
+#include <chrono>
+
+namespace atrium
+{
+    namespace
+    {
+        nlohmann::json publish_message(nlohmann::json parent, const std::string& msg_type, nlohmann::json content,
+                                       nlohmann::json metadata)
+        {
+            return {{"type", "publish"},
+                    {"parent", std::move(parent)},
+                    {"msg_type", msg_type},
+                    {"content", std::move(content)},
+                    {"metadata", std::move(metadata)}};
+        }
+    }
+
+    worker_sink::worker_sink(worker_link& link)
+        : m_link(link)
+    {
+    }
+
+    void worker_sink::begin_request(const nlohmann::json& parent_header, bool allow_stdin)
+    {
+        std::lock_guard<std::mutex> lock(m_mutex);
+        m_parent = parent_header;
+        m_allow_stdin = allow_stdin;
+    }
+
+    void worker_sink::finish_request()
+    {
+        std::lock_guard<std::mutex> lock(m_mutex);
+        m_allow_stdin = false;
+    }
+
+    void worker_sink::answer_input(const std::string& value)
+    {
+        {
+            std::lock_guard<std::mutex> lock(m_mutex);
+            if (!m_waiting)
+                return;
+            m_answer = value;
+        }
+        m_input_ready.notify_all();
+    }
+
+    void worker_sink::publish(const std::string& msg_type, nlohmann::json content, nlohmann::json metadata)
+    {
+        nlohmann::json parent;
+        {
+            std::lock_guard<std::mutex> lock(m_mutex);
+            parent = m_parent;
+        }
+        m_link.send(publish_message(std::move(parent), msg_type, std::move(content), std::move(metadata)));
+    }
+
+    std::optional<std::string> worker_sink::request_input(const std::string& prompt, bool password)
+    {
+        std::unique_lock<std::mutex> lock(m_mutex);
+        if (!m_allow_stdin)
+            return std::nullopt;
+        m_answer.reset();
+        m_waiting = true;
+        // The kernel sends the input_request to the client that made the request and routes its answer here.
+        m_link.send({{"type", "input_request"}, {"prompt", prompt}, {"password", password}});
+        while (!m_answer)
+        {
+            if (interrupt_pending())
+            {
+                m_waiting = false;
+                throw interrupted();
+            }
+            m_input_ready.wait_for(lock, std::chrono::milliseconds(50));
+        }
+        m_waiting = false;
+        return m_answer;
+    }
+
+    worker_comms::worker_comms(worker_link& link)
+        : m_link(link)
+    {
+    }
+
+    void worker_comms::set_handler_parent(const nlohmann::json& parent_header)
+    {
+        std::lock_guard<std::mutex> lock(m_mutex);
+        m_handler_parent = parent_header;
+    }
+
+    void worker_comms::open(const std::string& comm_id, const std::string& target_name)
+    {
+        {
+            std::lock_guard<std::mutex> lock(m_mutex);
+            m_open.insert(comm_id);
+        }
+        m_link.send({{"type", "comm_opened"}, {"comm_id", comm_id}, {"target_name", target_name}});
+    }
+
+    void worker_comms::check_open(const std::string& comm_id)
+    {
+        std::lock_guard<std::mutex> lock(m_mutex);
+        if (!m_open.count(comm_id))
+            throw std::invalid_argument("[comm.unknown] no open comm with id " + comm_id);
+    }
+
+    void worker_comms::close(const std::string& comm_id)
+    {
+        forget(comm_id);
+        m_link.send({{"type", "comm_closed"}, {"comm_id", comm_id}});
+    }
+
+    void worker_comms::adopt(const std::string& comm_id)
+    {
+        std::lock_guard<std::mutex> lock(m_mutex);
+        m_open.insert(comm_id);
+    }
+
+    void worker_comms::forget(const std::string& comm_id)
+    {
+        std::lock_guard<std::mutex> lock(m_mutex);
+        m_open.erase(comm_id);
+    }
+
+    void worker_comms::register_target(const std::string& target_name)
+    {
+        m_link.send({{"type", "comm_target"}, {"target_name", target_name}});
+    }
+
+    void worker_comms::publish(const std::string& msg_type, nlohmann::json content, nlohmann::json metadata)
+    {
+        nlohmann::json parent;
+        {
+            std::lock_guard<std::mutex> lock(m_mutex);
+            parent = m_handler_parent;
+        }
+        m_link.send(publish_message(std::move(parent), msg_type, std::move(content), std::move(metadata)));
+    }
+}

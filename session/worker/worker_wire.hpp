@@ -1,0 +1,63 @@
+// SPDX-License-Identifier: MIT
+#pragma once
+
+#include "kernel/message_signer.hpp"
+
+#include <nlohmann/json.hpp>
+#include <zmq.hpp>
+
+#include <cstdint>
+#include <optional>
+#include <stdexcept>
+#include <string>
+
+namespace atrium
+{
+    /// One message between the kernel and an isolated worker: a JSON header whose `type` says what it is, and
+    /// an optional binary payload (pickled pool entries travel there, never inside JSON).
+    struct worker_message
+    {
+        nlohmann::json header;
+        std::string blob;
+
+        std::string type() const
+        {
+            return header.value("type", "");
+        }
+    };
+
+    /// A frame sequence that is not a message from the holder of the key; `what()` starts with
+    /// `[worker.bad_message]`.
+    struct worker_wire_error : std::runtime_error
+    {
+        using std::runtime_error::runtime_error;
+    };
+
+    /// The kernel–worker channel's framing: `[signature, header, blob]`, HMAC-SHA256 over header and blob
+    /// with a key the kernel makes for that one worker. Each side numbers what it sends (`n` in the header)
+    /// and accepts only increasing numbers, so a captured message cannot be replayed. One object per
+    /// direction pair and per thread: sending and receiving both update counters.
+    class worker_wire
+    {
+    public:
+        explicit worker_wire(const std::string& key);
+
+        /// Sends on `socket`; on a ROUTER, `peer` names the worker (its routing id) as the first frame.
+        void send(zmq::socket_t& socket, nlohmann::json header, std::string blob = {},
+                  const std::string* peer = nullptr);
+        /// Reads one message if one is waiting (nullopt otherwise). On a ROUTER the sender's routing id is
+        /// stored in `peer`. Throws worker_wire_error for a message that is malformed, unsigned, badly signed
+        /// or replayed; it has then been read completely, so the channel stays usable.
+        std::optional<worker_message> receive(zmq::socket_t& socket, std::string* peer = nullptr);
+
+    private:
+        worker_message verify(std::vector<zmq::message_t>& frames);
+
+        message_signer m_signer;
+        std::uint64_t m_sent = 0;
+        std::uint64_t m_received = 0;
+    };
+
+    /// A fresh random key (hex) for one worker.
+    std::string make_worker_key();
+}

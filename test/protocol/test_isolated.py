@@ -1,0 +1,318 @@
+"""Isolated mode: each note in a worker process of its own, over real kernel and worker processes."""
+
+import os
+import signal
+import time
+import uuid
+
+import psutil
+import pytest
+import zmq
+from protocol_helpers import TIMEOUT, collect_iopub, get_reply, stream_text
+from session_helpers import client, interrupt_request, kernel_of, run, value_of
+
+ISOLATED = "atrium-isolated"
+
+
+def kernel_pid(km):
+    return km.provisioner.process.pid
+
+
+def worker_pid(kc):
+    reply, pid = value_of(kc, "__import__('os').getpid()")
+    assert reply["status"] == "ok", reply
+    return int(pid)
+
+
+def alive(pid):
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
+
+
+def wait_gone(pids, timeout=10):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and any(alive(p) for p in pids):
+        time.sleep(0.1)
+    return [p for p in pids if alive(p)]
+
+
+def started(kc, msg_id):
+    """Waits until the cell has reached its worker (its execute_input is out, then a little time)."""
+    deadline = time.monotonic() + TIMEOUT
+    while time.monotonic() < deadline:
+        msg = kc.get_iopub_msg(timeout=TIMEOUT)
+        if msg["parent_header"].get("msg_id") == msg_id and msg["msg_type"] == "execute_input":
+            time.sleep(0.5)
+            return
+    raise TimeoutError("the cell never started")
+
+
+@pytest.fixture(scope="module")
+def notes():
+    """One isolated kernel with two notes (two client sessions)."""
+    with kernel_of(ISOLATED) as (km, kc):
+        other = client(km, "alice")
+        yield km, kc, other
+        other.stop_channels()
+
+
+def test_each_note_has_its_own_process_and_namespace(notes):
+    km, a, b = notes
+    run(a, "secret = 41")
+    pid_a, pid_b = worker_pid(a), worker_pid(b)
+    assert len({pid_a, pid_b, kernel_pid(km)}) == 3
+    assert psutil.Process(pid_a).ppid() == kernel_pid(km)
+    assert value_of(a, "secret + 1")[1] == "42"
+    reply, msgs = run(b, "secret")
+    assert reply["ename"] == "NameError"
+
+
+@pytest.mark.parametrize("crash, expected", [
+    ("import os; os._exit(7)", "exited with code 7"),
+    ("import os, signal; os.kill(os.getpid(), signal.SIGSEGV)", "killed by SIGSEGV"),
+    ("import ctypes; ctypes.string_at(0)", "killed by SIGSEGV"),
+    ("import os, signal; os.kill(os.getpid(), signal.SIGKILL)", "killed by SIGKILL"),
+])
+def test_a_crash_is_reported_and_harms_no_other_note(notes, crash, expected):
+    km, a, b = notes
+    run(b, "kept = 'b survives'")
+    pid_b = worker_pid(b)
+    run(a, "doomed = 1")
+    old_pid = worker_pid(a)
+
+    crash_id = a.execute("import time; time.sleep(0.3)\n" + crash)
+    queued_id = a.execute("1 + 1")  # queued behind the crash: answered, not dropped
+    reply = get_reply(a, crash_id)["content"]
+    assert reply["status"] == "error"
+    assert reply["ename"] == "WorkerDied"
+    assert "[worker.died]" in reply["evalue"] and expected in reply["evalue"], reply["evalue"]
+    assert f"pid {old_pid}" in reply["evalue"]
+    queued = get_reply(a, queued_id)["content"]
+    assert queued["status"] == "error" and "not run" in queued["evalue"], queued
+
+    assert value_of(b, "kept")[1] == "'b survives'"
+    assert worker_pid(b) == pid_b
+    assert not alive(old_pid)
+    assert not [c for c in psutil.Process(kernel_pid(km)).children() if c.status() == psutil.STATUS_ZOMBIE]
+
+    # The next request starts a fresh worker and says the state was lost.
+    reply, msgs = run(a, "doomed")
+    assert reply["ename"] == "NameError"
+    notice = stream_text(msgs, "stderr")
+    assert "[worker.restarted]" in notice and expected in notice, notice
+    assert worker_pid(a) != old_pid
+
+
+def test_interrupt_reaches_only_the_requesters_worker(notes):
+    km, a, b = notes
+    run(a, "import time; survivor = 'still here'")
+    long_b = b.execute("import time; time.sleep(3); 'b finished'")
+    msg_id = a.execute("time.sleep(60)")
+    started(a, msg_id)
+    began = time.monotonic()
+    interrupt_request(a)
+    reply = get_reply(a, msg_id, timeout=10)["content"]
+    assert time.monotonic() - began < 1.0
+    assert reply["ename"] == "KeyboardInterrupt"
+    assert value_of(a, "survivor")[1] == "'still here'"
+    assert get_reply(b, long_b)["content"]["status"] == "ok"
+
+
+def test_input_round_trip_from_a_worker(notes):
+    km, a, b = notes
+    msg_id = a.execute("answer = input('name? ')\nprint('hello', answer)", allow_stdin=True)
+    request = a.get_stdin_msg(timeout=TIMEOUT)
+    assert request["msg_type"] == "input_request"
+    assert request["content"]["prompt"] == "name? "
+    assert request["parent_header"]["msg_id"] == msg_id
+    a.input("world")
+    assert get_reply(a, msg_id)["content"]["status"] == "ok"
+    assert "hello world" in stream_text(collect_iopub(a, msg_id))
+
+
+def test_twenty_megabytes_from_a_worker_arrive_complete_and_in_order(notes):
+    km, a, b = notes
+    code = "for i in range(200000):\n    print(f'{i:09d}' + 'x' * 90)"
+    reply, msgs = run(a, code, timeout=120)
+    assert reply["status"] == "ok"
+    lines = stream_text(msgs).splitlines()
+    assert len(lines) == 200000
+    assert all(line.startswith(f"{i:09d}") for i, line in enumerate(lines))
+
+
+def test_requests_answered_from_the_workers_namespace(notes):
+    km, a, b = notes
+    run(a, "unique_worker_name = 5")
+    reply = get_reply(a, a.complete("unique_worker_na"))["content"]
+    assert "unique_worker_name" in reply["matches"]
+    assert "unique_worker_name" not in get_reply(b, b.complete("unique_worker_na"))["content"]["matches"]
+    inspected = get_reply(a, a.inspect("unique_worker_name"))["content"]
+    assert inspected["found"] and "int" in inspected["data"]["text/plain"]
+    assert get_reply(a, a.is_complete("for i in x:"))["content"]["status"] == "incomplete"
+    history = get_reply(a, a.history(hist_access_type="tail", n=50))["content"]["history"]
+    assert any("unique_worker_name = 5" in entry[2] for entry in history)
+    reply, _ = run(a, "")
+    msg_id = a.execute("pass", user_expressions={"doubled": "unique_worker_name * 2"})
+    expressions = get_reply(a, msg_id)["content"]["user_expressions"]
+    assert expressions["doubled"]["data"]["text/plain"] == "10"
+
+
+def test_a_busy_worker_still_answers_completion(notes):
+    km, a, b = notes
+    msg_id = a.execute("import time\nbusy_var = 1\ntime.sleep(3)")
+    started(a, msg_id)
+    began = time.monotonic()
+    reply = get_reply(a, a.complete("busy_v"))["content"]
+    assert time.monotonic() - began < 2
+    assert "busy_var" in reply["matches"]
+    get_reply(a, msg_id)
+
+
+def test_stop_on_error_aborts_only_that_notes_queue(notes):
+    km, a, b = notes
+    failing = a.execute("import time; time.sleep(0.5); raise ValueError('x')")
+    aborted = a.execute("print('never')")
+    other = b.execute("'b runs'")
+    assert get_reply(a, failing)["content"]["ename"] == "ValueError"
+    assert get_reply(a, aborted)["content"]["status"] == "aborted"
+    assert get_reply(b, other)["content"]["status"] == "ok"
+    assert get_reply(a, a.execute("1"))["content"]["status"] == "ok"
+
+
+def send_shell(kc, msg_type, content):
+    msg = kc.session.msg(msg_type, content)
+    kc.shell_channel.send(msg)
+    return collect_iopub(kc, msg["header"]["msg_id"])
+
+
+def test_comms_both_ways_through_a_worker(notes):
+    km, a, b = notes
+    run(a, "import comm\n"
+           "def _echo(c, open_msg):\n"
+           "    c.on_msg(lambda m: c.send({'echo': m['content']['data'], 'pid': __import__('os').getpid()}))\n"
+           "comm.get_comm_manager().register_target('echo', _echo)")
+    comm_id = uuid.uuid4().hex
+    send_shell(a, "comm_open", {"comm_id": comm_id, "target_name": "echo", "data": {}})
+    assert comm_id in get_reply(a, a.comm_info("echo"))["content"]["comms"]
+    msgs = send_shell(a, "comm_msg", {"comm_id": comm_id, "data": {"x": 1}})
+    echoes = [m["content"]["data"] for m in msgs if m["msg_type"] == "comm_msg"]
+    assert echoes == [{"echo": {"x": 1}, "pid": worker_pid(a)}]
+    send_shell(a, "comm_close", {"comm_id": comm_id, "data": {}})
+    assert comm_id not in get_reply(a, a.comm_info())["content"]["comms"]
+
+    reply, msgs = run(a, "from comm import create_comm\nc = create_comm(target_name='t', data={'a': 1})\nc.send({'b': 2})")
+    kinds = [m["msg_type"] for m in msgs]
+    assert "comm_open" in kinds and "comm_msg" in kinds, kinds
+
+
+def test_reset_context_replaces_only_that_worker(notes):
+    km, a, b = notes
+    pid_a, pid_b = worker_pid(a), worker_pid(b)
+    run(a, "before_reset = 1")
+    reply, msgs = run(a, "%reset_context")
+    assert reply["status"] == "ok" and "fresh worker" in stream_text(msgs)
+    assert not alive(pid_a)
+    assert worker_pid(a) != pid_a
+    assert run(a, "before_reset")[0]["ename"] == "NameError"
+    assert worker_pid(b) == pid_b
+
+
+def test_contexts_shows_worker_pid_and_memory(notes):
+    km, a, b = notes
+    pid = worker_pid(a)
+    reply, msgs = run(a, "%contexts")
+    text = stream_text(msgs)
+    assert str(pid) in text and "MiB" in text, text
+
+
+def test_worker_channel_refuses_injected_messages(tmp_path):
+    log = tmp_path / "kernel.log"
+    with open(log, "w") as stderr, kernel_of(ISOLATED, stderr=stderr) as (km, kc):
+        pid = worker_pid(kc)
+        own_ports = {v for k, v in km.get_connection_info().items() if k.endswith("_port")}
+        ports = [c.laddr.port for c in psutil.Process(kernel_pid(km)).net_connections("tcp")
+                 if c.status == psutil.CONN_LISTEN and c.laddr.port not in own_ports]
+        assert ports, "no worker channel found"
+        context = zmq.Context()
+        for port in ports:
+            intruder = context.socket(zmq.DEALER)
+            intruder.connect(f"tcp://127.0.0.1:{port}")
+            fake = b'{"type":"publish","n":99,"msg_type":"stream","parent":{},"content":{"name":"stdout","text":"INJECTED"},"metadata":{}}'
+            intruder.send_multipart([b"0" * 64, fake, b""])
+            intruder.send_multipart([b"garbage"])
+            intruder.send_multipart([b"", b"{}", b"", b"extra"])
+            intruder.close(linger=1000)
+        context.term()
+        time.sleep(0.5)
+        reply, msgs = run(kc, "print('still fine')")
+        assert reply["status"] == "ok"
+        assert "INJECTED" not in stream_text(msgs)
+        assert worker_pid(kc) == pid
+    assert "[worker.bad_message]" in log.read_text()
+
+
+def test_no_worker_outlives_shutdown():
+    with kernel_of(ISOLATED) as (km, kc):
+        other = client(km, "alice")
+        worker_pid(kc), worker_pid(other)
+        pids = [c.pid for c in psutil.Process(kernel_pid(km)).children()]
+        assert len(pids) >= 3  # two notes and the warm pool
+        other.stop_channels()
+    assert wait_gone(pids) == []
+
+
+def test_no_worker_outlives_sigkill_of_the_kernel():
+    with kernel_of(ISOLATED) as (km, kc):
+        worker_pid(kc)
+        pids = [c.pid for c in psutil.Process(kernel_pid(km)).children()]
+        assert pids
+        os.kill(kernel_pid(km), signal.SIGKILL)
+        assert wait_gone(pids) == []
+
+
+def test_memory_limit_gives_a_clear_error():
+    with kernel_of(ISOLATED, extra_arguments=["--worker-memory=1G"]) as (km, kc):
+        reply, msgs = run(kc, "block = bytearray(3 * 1024**3)")
+        assert reply["ename"] == "MemoryError"
+        assert "[worker.memory_limit]" in reply["evalue"] and "1024 MiB" in reply["evalue"]
+        assert value_of(kc, "1 + 1")[1] == "2"
+
+
+def test_cpu_limit_ends_the_worker_with_the_reason():
+    with kernel_of(ISOLATED, extra_arguments=["--worker-cpu-seconds=1"]) as (km, kc):
+        reply, _ = run(kc, "while True:\n    pass", timeout=60)
+        assert reply["ename"] == "WorkerDied"
+        assert "SIGXCPU" in reply["evalue"] and "CPU-time limit of 1 s" in reply["evalue"], reply["evalue"]
+        assert value_of(kc, "1 + 1")[1] == "2"
+
+
+def test_a_crash_loop_is_bounded_then_reset_clears_it():
+    with kernel_of(ISOLATED) as (km, kc):
+        for _ in range(5):
+            assert run(kc, "import os; os._exit(1)")[0]["ename"] == "WorkerDied"
+        before = {c.pid for c in psutil.Process(kernel_pid(km)).children()}
+        reply, _ = run(kc, "1 + 1")
+        assert reply["status"] == "error" and "[worker.crash_loop]" in reply["evalue"], reply
+        assert "died 5 times" in reply["evalue"]
+        assert {c.pid for c in psutil.Process(kernel_pid(km)).children()} <= before | set()
+        assert run(kc, "%reset_context")[0]["status"] == "ok"
+        assert value_of(kc, "1 + 1")[1] == "2"
+
+
+def test_idle_culling_ends_the_worker_process():
+    with kernel_of(ISOLATED, extra_arguments=["--cull-idle=1"]) as (km, kc):
+        pid = worker_pid(kc)
+        assert wait_gone([pid], timeout=15) == []
+        assert worker_pid(kc) != pid
+
+
+def test_warm_pool_serves_a_new_notes_first_cell():
+    with kernel_of(ISOLATED, extra_arguments=["--warm-workers=2"]) as (km, kc):
+        deadline = time.monotonic() + TIMEOUT
+        while len(psutil.Process(kernel_pid(km)).children()) < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        warm = {c.pid for c in psutil.Process(kernel_pid(km)).children()}
+        assert len(warm) == 2
+        assert worker_pid(kc) in warm

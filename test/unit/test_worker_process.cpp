@@ -1,0 +1,99 @@
+// SPDX-License-Identifier: MIT
+#include "session/worker/worker_process.hpp"
+
+#include <catch2/catch.hpp>
+
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <fstream>
+
+using namespace atrium;
+
+namespace
+{
+    /// A stand-in worker: a shell script that reads the key from stdin and does what the test needs.
+    std::string script(const std::string& body)
+    {
+        char path[] = "/tmp/atrium-worker-test-XXXXXX";
+        int fd = mkstemp(path);
+        close(fd);
+        std::ofstream(path) << "#!/bin/sh\n" << body << "\n";
+        chmod(path, 0700);
+        return path;
+    }
+
+    int exit_status_of(int code)
+    {
+        return code << 8;
+    }
+}
+
+TEST_CASE("exit descriptions")
+{
+    CHECK(describe_exit_status(exit_status_of(3)) == "exited with code 3");
+    CHECK(describe_exit_status(SIGSEGV) == "killed by SIGSEGV (Segmentation fault)");
+    CHECK(describe_exit_status(SIGKILL).rfind("killed by SIGKILL", 0) == 0);
+}
+
+TEST_CASE("worker processes")
+{
+    SECTION("the key arrives on stdin, the process is reaped with its exit status")
+    {
+        std::string out = "/tmp/atrium-worker-key-" + std::to_string(getpid());
+        std::string path = script("read key; echo \"$key\" > " + out + "; exit 4");
+        worker_launch launch{path, "tcp://127.0.0.1:1", "secret-key", 2, {}};
+        {
+            worker_process process(launch);
+            CHECK(process.pid() > 0);
+            for (int i = 0; i < 200 && !process.reap_if_ended(); ++i)
+                usleep(10000);
+            REQUIRE(process.ending());
+            CHECK(*process.ending() == "exited with code 4");
+            CHECK(process.resident_bytes() == 0);
+            CHECK_FALSE(process.signal(SIGINT)); // reaped: never signals a recycled pid
+        }
+        std::string key;
+        std::getline(std::ifstream(out), key);
+        CHECK(key == "secret-key");
+        unlink(out.c_str());
+        unlink(path.c_str());
+    }
+    SECTION("limits are applied before the worker runs")
+    {
+        std::string out = "/tmp/atrium-worker-limits-" + std::to_string(getpid());
+        std::string path = script("ulimit -v > " + out + "; ulimit -t >> " + out);
+        worker_launch launch{path, "tcp://127.0.0.1:1", "k", 2, {256ULL << 20, 7}};
+        {
+            worker_process process(launch);
+            process.kill_and_reap(); // may or may not have finished: waits either way
+        }
+        {
+            worker_process process(launch);
+            for (int i = 0; i < 200 && !process.reap_if_ended(); ++i)
+                usleep(10000);
+        }
+        std::ifstream limits(out);
+        std::string memory_kib, cpu;
+        limits >> memory_kib >> cpu;
+        CHECK(memory_kib == std::to_string(256 * 1024));
+        CHECK(cpu == "7");
+        unlink(out.c_str());
+        unlink(path.c_str());
+    }
+    SECTION("destroying a running worker kills and reaps it")
+    {
+        std::string path = script("read key; sleep 60");
+        pid_t pid;
+        {
+            worker_process process({path, "e", "k", 2, {}});
+            pid = process.pid();
+            CHECK(process.resident_bytes() > 0);
+        }
+        CHECK(waitpid(pid, nullptr, WNOHANG) == -1); // already reaped: not our child any more
+        CHECK(kill(pid, 0) == -1);
+        unlink(path.c_str());
+    }
+}
