@@ -32,11 +32,7 @@ namespace atrium
     int context_sink::input_match(const std::string& parent_msg_id, const std::string& session)
     {
         std::lock_guard<std::mutex> lock(m_mutex);
-        if (m_prompt_id.empty())
-            return 0;
-        if (parent_msg_id == m_prompt_id)
-            return 2;
-        return parent_msg_id.empty() && session == m_prompt_session ? 1 : 0;
+        return m_prompt.match(parent_msg_id, session);
     }
 
     void context_sink::answer_input(const std::string& value)
@@ -44,7 +40,7 @@ namespace atrium
         {
             std::lock_guard<std::mutex> lock(m_mutex);
             m_answer = value;
-            m_prompt_id.clear();
+            m_prompt.clear();
         }
         m_input_ready.notify_all();
     }
@@ -78,15 +74,15 @@ namespace atrium
         m_answer.reset();
         // Sent here rather than through xeus, which names the password flag "pwd" instead of the protocol's
         // "password" (frontends would then echo what the user types at a getpass prompt).
-        m_prompt_id =
+        m_prompt.id =
             m_server.send_to_stdin(*p_request, "input_request", {{"prompt", prompt}, {"password", password}});
-        m_prompt_session = m_parent.value("session", "");
+        m_prompt.session = m_parent.value("session", "");
         // Wake now and then: SIGINT (for the main thread's cell) sets a flag, it cannot notify.
         while (!m_answer)
         {
             if (m_interrupted || interrupt_pending())
             {
-                m_prompt_id.clear();
+                m_prompt.clear();
                 throw interrupted();
             }
             m_input_ready.wait_for(lock, std::chrono::milliseconds(50));

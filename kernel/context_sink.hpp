@@ -2,6 +2,7 @@
 #pragma once
 
 #include "embed/output_sink.hpp"
+#include "session/pending_prompt.hpp"
 
 #include <xeus/xmessage.hpp>
 
@@ -47,8 +48,7 @@ namespace atrium
         const xeus::xmessage* p_request = nullptr;
         nlohmann::json m_parent = nlohmann::json::object();
         bool m_allow_stdin = false;
-        std::string m_prompt_id;
-        std::string m_prompt_session;
+        pending_prompt m_prompt;
         std::optional<std::string> m_answer;
         bool m_interrupted = false;
     };

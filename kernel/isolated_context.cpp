@@ -101,18 +101,14 @@ namespace atrium
     int isolated_context::input_match(const std::string& parent_msg_id, const std::string& session)
     {
         std::lock_guard<std::mutex> lock(m_mutex);
-        if (m_prompt_id.empty())
-            return 0;
-        if (parent_msg_id == m_prompt_id)
-            return 2;
-        return parent_msg_id.empty() && session == m_prompt_session ? 1 : 0;
+        return m_prompt.match(parent_msg_id, session);
     }
 
     void isolated_context::answer_input(const std::string& value)
     {
         {
             std::lock_guard<std::mutex> lock(m_mutex);
-            m_prompt_id.clear();
+            m_prompt.clear();
         }
         post({"input", {}, {{"type", "input_reply"}, {"value", value}}});
     }
@@ -288,22 +284,32 @@ namespace atrium
                              "Context " + m_key + " was reset: a fresh worker process replaces the old one.\n");
                 continue;
             }
-            server.publish_output("status", request.header(), {{"execution_state", "busy"}});
+            std::optional<std::string> unavailable;
             try
             {
                 ensure_worker();
             }
             catch (const std::exception& error)
             {
-                finish_execute(server, request, error_content("WorkerUnavailable", error.what()));
+                unavailable = error.what();
+            }
+            if (unavailable)
+            {
+                server.publish_output("status", request.header(), {{"execution_state", "busy"}});
+                finish_execute(server, request, error_content("WorkerUnavailable", *unavailable));
                 continue;
             }
-            if (!m_lost_state.empty())
+            m_current = std::move(cell);
+            m_current_id = ++m_next_id;
+            m_current_started = iso8601_utc_now();
             {
-                server.publish_output("stream", request.header(),
-                                      {{"name", "stderr"}, {"text", "[worker.restarted] " + m_lost_state + "\n"}});
-                m_lost_state.clear();
+                std::lock_guard<std::mutex> lock(m_mutex);
+                m_running = true;
             }
+            // The worker starts first; busy and execute_input still precede every output, which this thread
+            // publishes only after these.
+            send({{"type", "execute"}, {"id", m_current_id}, {"header", request.header()}, {"content", request.content()}});
+            server.publish_output("status", request.header(), {{"execution_state", "busy"}});
             const nl::json& content = request.content();
             if (!content.value("silent", false))
             {
@@ -313,14 +319,12 @@ namespace atrium
                 server.publish_output("execute_input", request.header(),
                                       {{"code", content.value("code", "")}, {"execution_count", shown}});
             }
-            m_current = std::move(cell);
-            m_current_id = ++m_next_id;
-            m_current_started = iso8601_utc_now();
+            if (!m_lost_state.empty())
             {
-                std::lock_guard<std::mutex> lock(m_mutex);
-                m_running = true;
+                server.publish_output("stream", request.header(),
+                                      {{"name", "stderr"}, {"text", "[worker.restarted] " + m_lost_state + "\n"}});
+                m_lost_state.clear();
             }
-            send({{"type", "execute"}, {"id", m_current_id}, {"header", request.header()}, {"content", request.content()}});
         }
     }
 
@@ -427,12 +431,13 @@ namespace atrium
         }
         else if (type == "input_request" && m_current)
         {
-            std::string id = server.send_to_stdin(*m_current->request, "input_request",
-                                                  {{"prompt", header.value("prompt", "")},
-                                                   {"password", header.value("password", false)}});
+            // Under the lock: the client may answer before send_to_stdin returns, and its answer is matched
+            // against the prompt id under this lock.
             std::lock_guard<std::mutex> lock(m_mutex);
-            m_prompt_id = id;
-            m_prompt_session = m_current->request->header().value("session", "");
+            m_prompt.id = server.send_to_stdin(*m_current->request, "input_request",
+                                               {{"prompt", header.value("prompt", "")},
+                                                {"password", header.value("password", false)}});
+            m_prompt.session = m_current->request->header().value("session", "");
         }
         else if (type == "comm_opened")
         {
@@ -472,7 +477,7 @@ namespace atrium
         {
             std::lock_guard<std::mutex> lock(m_mutex);
             m_running = false;
-            m_prompt_id.clear();
+            m_prompt.clear();
             if (reply.contains("execution_count") && reply["execution_count"].is_number_integer())
                 m_executions = reply["execution_count"].get<int>();
         }
@@ -562,7 +567,7 @@ namespace atrium
             m_current.reset();
             std::lock_guard<std::mutex> lock(m_mutex);
             m_running = false;
-            m_prompt_id.clear();
+            m_prompt.clear();
         }
         for (auto& [id, request] : m_quick)
         {

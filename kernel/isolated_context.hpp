@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 #pragma once
 
+#include "session/pending_prompt.hpp"
 #include "session/worker/worker_pool.hpp"
 
 #include <xeus/xmessage.hpp>
@@ -57,7 +58,7 @@ namespace atrium
         /// Replaces the worker now (control message): the running cell ends, queued cells run in a fresh one.
         void reset();
 
-        /// As context_sink::input_match: how well an input_reply fits this context's pending prompt.
+        /// How well an input_reply fits this context's pending prompt (pending_prompt::match).
         int input_match(const std::string& parent_msg_id, const std::string& session);
         void answer_input(const std::string& value);
 
@@ -113,8 +114,7 @@ namespace atrium
         std::mutex m_mutex; ///< guards what other threads read or post: events, pid, prompt, snapshot fields
         std::deque<event> m_events;
         pid_t m_pid = 0;
-        std::string m_prompt_id;
-        std::string m_prompt_session;
+        pending_prompt m_prompt;
         bool m_running = false;
         std::size_t m_queued = 0;
         int m_executions = 0;

@@ -4,6 +4,9 @@
 #include "session/signal_free_thread.hpp"
 
 #include <poll.h>
+#include <unistd.h>
+
+#include <atomic>
 
 #include <iostream>
 
@@ -129,7 +132,8 @@ namespace atrium
     std::unique_ptr<worker_handle> worker_pool::start_one()
     {
         auto handle = std::make_unique<worker_handle>(m_context, make_worker_key());
-        handle->socket.bind("tcp://127.0.0.1:*");
+        static std::atomic<std::uint64_t> counter{0};
+        handle->socket.bind("ipc://@atrium-" + std::to_string(getpid()) + "-" + std::to_string(++counter));
         worker_launch launch{m_config.executable, handle->socket.get(zmq::sockopt::last_endpoint), handle->key,
                              m_config.log_fd, m_config.limits};
         handle->process = std::make_unique<worker_process>(launch);

@@ -231,14 +231,14 @@ def test_worker_channel_refuses_injected_messages(tmp_path):
     log = tmp_path / "kernel.log"
     with open(log, "w") as stderr, kernel_of(ISOLATED, stderr=stderr) as (km, kc):
         pid = worker_pid(kc)
-        own_ports = {v for k, v in km.get_connection_info().items() if k.endswith("_port")}
-        ports = [c.laddr.port for c in psutil.Process(kernel_pid(km)).net_connections("tcp")
-                 if c.status == psutil.CONN_LISTEN and c.laddr.port not in own_ports]
-        assert ports, "no worker channel found"
+        # Worker channels are abstract unix sockets named after the kernel's pid and a counter.
+        endpoints = [f"ipc://@atrium-{kernel_pid(km)}-{n}" for n in range(1, 6)]
+        listening = open("/proc/net/unix").read()
+        assert f"@atrium-{kernel_pid(km)}-1" in listening, "no worker channel found"
         context = zmq.Context()
-        for port in ports:
+        for endpoint in endpoints:
             intruder = context.socket(zmq.DEALER)
-            intruder.connect(f"tcp://127.0.0.1:{port}")
+            intruder.connect(endpoint)
             fake = b'{"type":"publish","n":99,"msg_type":"stream","parent":{},"content":{"name":"stdout","text":"INJECTED"},"metadata":{}}'
             intruder.send_multipart([b"0" * 64, fake, b""])
             intruder.send_multipart([b"garbage"])

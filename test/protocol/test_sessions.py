@@ -256,12 +256,14 @@ def test_per_user_comms_refuse_other_users():
         assert value_of(alice, "opened")[1] == "['alice']"  # bob's comm_open never reached alice's handler
 
 
-def test_isolated_mode_answers_with_a_clear_error_until_workers_exist():
-    with kernel_of("atrium-isolated") as (km, kc):
+def test_isolated_mode_without_a_usable_worker_gives_a_clear_error():
+    env = {**os.environ, "ATRIUM_WORKER_EXECUTABLE": "/nonexistent/atrium-worker"}
+    with kernel_of("atrium-isolated", env=env) as (km, kc):
         reply, msgs = run(kc, "1 + 1")
-        assert reply["status"] == "error"
-        assert "[session.isolated_unavailable]" in reply["evalue"]
+        assert reply["status"] == "error" and reply["ename"] == "WorkerUnavailable"
+        assert "[worker.spawn]" in reply["evalue"] and "exited with code 127" in reply["evalue"], reply
         assert any(m["msg_type"] == "error" for m in msgs)
+        assert run(kc, "%contexts")[0]["status"] == "ok"  # the kernel itself carries on
 
 
 def test_bad_binding_flags_stop_the_kernel_with_a_clear_message(tmp_path):

@@ -102,11 +102,7 @@ class ResourcePool:
                     break
                 # Short slices: an interrupt of this cell is delivered between them.
                 self._changed.wait(min(0.1, max(0.0, deadline - time.monotonic())))
-        if default is not KeyError:
-            return default
-        if wait is not None:
-            raise TimeoutError(f"[pool.timeout] nothing was put under '{name}' within {wait} s")
-        raise KeyError(f"[pool.missing] no pool entry '{name}' (pool.list() shows what there is)")
+        return not_found(name, default, wait)
 
     def remove(self, name):
         user, _ = self._requester()
@@ -131,6 +127,15 @@ class ResourcePool:
 
     def __repr__(self):
         return f"<ResourcePool: {len(self.list())} entries visible>"
+
+
+def not_found(name, default, wait):
+    """What `get` gives when nothing is under `name`: the default, or the error that says why."""
+    if default is not KeyError:
+        return default
+    if wait is not None:
+        raise TimeoutError(f"[pool.timeout] nothing was put under '{name}' within {wait} s")
+    raise KeyError(f"[pool.missing] no pool entry '{name}' (pool.list() shows what there is)")
 
 
 pool = ResourcePool()

@@ -9,7 +9,7 @@ import time
 
 import _atrium
 from atrium_runtime import compute
-from atrium_runtime.pool import Pickled, PoolError
+from atrium_runtime.pool import Pickled, PoolError, not_found
 from atrium_runtime.pool import pool as kernel_pool
 
 MAX_BYTES_VARIABLE = "ATRIUM_POOL_MAX_BYTES"
@@ -107,11 +107,7 @@ class RemotePool:
                 break
             # The kernel answers at once; waiting is polled here, in slices an interrupt can end.
             time.sleep(min(0.05, max(0.0, deadline - time.monotonic())))
-        if default is not KeyError:
-            return default
-        if wait is not None:
-            raise TimeoutError(f"[pool.timeout] nothing was put under '{name}' within {wait} s")
-        raise KeyError(f"[pool.missing] no pool entry '{name}' (pool.list() shows what there is)")
+        return not_found(name, default, wait)
 
     def remove(self, name):
         _call("pool.remove", {"name": name})
