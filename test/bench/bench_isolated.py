@@ -83,14 +83,11 @@ def bench_first_cell(samples):
     for warm in (1, 0):
         km, kc = start("atrium-isolated", f"--warm-workers={warm}")
         times = []
-        for _ in range(samples):
-            busy = len(children(km))
-            wait_warm(km, busy if warm == 0 else busy + 0)  # refilled: one warm worker waits beside the notes
+        for notes in range(samples):
+            wait_warm(km, notes + warm)  # every earlier note keeps its worker; the pool is full again
             note = new_client(km, "bench")
             times.append(round_trip(note) * 1000)
             note.stop_channels()
-            if warm:
-                wait_warm(km, len(children(km)) + 1)
         stop(km, kc)
         rows[warm] = statistics.median(times)
     return rows
