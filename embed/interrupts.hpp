@@ -1,6 +1,10 @@
 // SPDX-License-Identifier: MIT
 #pragma once
 
+#include <chrono>
+#include <condition_variable>
+#include <mutex>
+
 namespace atrium
 {
     /// Installs Atrium's SIGINT handler. Call after Python has started (Python installs its own first).
@@ -25,4 +29,19 @@ namespace atrium
 
     /// True once SIGINT has hit the running cell (checked by waits that Python cannot interrupt).
     bool interrupt_pending();
+
+    /// Waits on `changed` until `done()`; false when the running cell is interrupted first (SIGINT, or
+    /// `stopped()`). SIGINT only sets a flag and cannot notify, so the wait wakes every 50 ms to look.
+    template <class Done, class Stopped>
+    bool wait_unless_interrupted(std::unique_lock<std::mutex>& lock, std::condition_variable& changed, Done done,
+                                 Stopped stopped)
+    {
+        while (!done())
+        {
+            if (stopped() || interrupt_pending())
+                return false;
+            changed.wait_for(lock, std::chrono::milliseconds(50));
+        }
+        return true;
+    }
 }

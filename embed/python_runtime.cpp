@@ -33,16 +33,6 @@ namespace atrium
             return ::access(path.c_str(), X_OK) == 0;
         }
 
-        std::string own_directory()
-        {
-            char buffer[4096];
-            ssize_t length = ::readlink("/proc/self/exe", buffer, sizeof(buffer) - 1);
-            if (length <= 0)
-                return {};
-            std::string path(buffer, static_cast<std::size_t>(length));
-            return path.substr(0, path.rfind('/'));
-        }
-
         void load_runtime_modules()
         {
             py::module_ types = py::module_::import("types");
@@ -212,6 +202,16 @@ namespace atrium
         {
             return std::string("compute: unknown (") + error.what() + ")";
         }
+    }
+
+    std::string own_directory()
+    {
+        char buffer[4096];
+        ssize_t length = ::readlink("/proc/self/exe", buffer, sizeof(buffer) - 1);
+        if (length <= 0)
+            return {};
+        std::string path(buffer, static_cast<std::size_t>(length));
+        return path.substr(0, path.rfind('/'));
     }
 
     int log_fd()

@@ -37,6 +37,9 @@ namespace atrium
     /// One line on the compute context's state for %contexts (takes the GIL; starts nothing).
     std::string describe_compute();
 
+    /// The directory of the running executable (programs installed beside it are found there).
+    std::string own_directory();
+
     /// Where the process's own log goes (the original stderr, since fds 1 and 2 carry cells' output).
     int log_fd();
 

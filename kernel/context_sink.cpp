@@ -77,15 +77,11 @@ namespace atrium
         m_prompt.id =
             m_server.send_to_stdin(*p_request, "input_request", {{"prompt", prompt}, {"password", password}});
         m_prompt.session = m_parent.value("session", "");
-        // Wake now and then: SIGINT (for the main thread's cell) sets a flag, it cannot notify.
-        while (!m_answer)
+        if (!wait_unless_interrupted(lock, m_input_ready, [this] { return m_answer.has_value(); },
+                                     [this] { return m_interrupted; }))
         {
-            if (m_interrupted || interrupt_pending())
-            {
-                m_prompt.clear();
-                throw interrupted();
-            }
-            m_input_ready.wait_for(lock, std::chrono::milliseconds(50));
+            m_prompt.clear();
+            throw interrupted();
         }
         return m_answer;
     }

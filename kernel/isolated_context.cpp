@@ -128,6 +128,11 @@ namespace atrium
         return result;
     }
 
+    std::int64_t isolated_context::last_activity_ms() const
+    {
+        return m_last_activity.load();
+    }
+
     bool isolated_context::busy()
     {
         std::lock_guard<std::mutex> lock(m_mutex);

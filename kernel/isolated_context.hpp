@@ -71,7 +71,9 @@ namespace atrium
             std::uint64_t resident_bytes = 0;
             std::int64_t last_activity_ms = 0; ///< steady clock
         };
-        snapshot describe();
+        snapshot describe(); ///< reads the worker's memory from /proc
+        /// When the context last finished a cell (steady clock, ms): what the idle culler needs, cheaply.
+        std::int64_t last_activity_ms() const;
         /// Requests queued or being served: an idle culler must leave the context alone.
         bool busy();
 

@@ -18,7 +18,6 @@
 
 #include <pthread.h>
 #include <signal.h>
-#include <unistd.h>
 
 #include <atomic>
 #include <chrono>
@@ -136,12 +135,7 @@ namespace atrium
         if (const char* configured = std::getenv("ATRIUM_WORKER_EXECUTABLE"); configured && *configured)
             config.executable = configured;
         else
-        {
-            char path[4096];
-            ssize_t length = readlink("/proc/self/exe", path, sizeof(path) - 1);
-            std::string self = length > 0 ? std::string(path, static_cast<std::size_t>(length)) : "atrium";
-            config.executable = self.substr(0, self.rfind('/') + 1) + "atrium-worker";
-        }
+            config.executable = own_directory() + "/atrium-worker";
         config.log_fd = log_fd();
         config.limits = {m_worker_settings.memory_bytes, m_worker_settings.cpu_seconds};
         config.warm = m_worker_settings.warm;
@@ -241,7 +235,7 @@ namespace atrium
                     if (state.remote)
                     {
                         busy = state.remote->busy();
-                        last = std::max(last, state.remote->describe().last_activity_ms);
+                        last = std::max(last, state.remote->last_activity_ms());
                     }
                     if (!busy && state.claims.load() == 0 && now_ms() - last > timeout.count())
                     {

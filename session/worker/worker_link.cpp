@@ -47,14 +47,10 @@ namespace atrium
         }
         send({{"type", "call"}, {"id", id}, {"op", op}, {"args", args}}, std::move(blob));
         std::unique_lock<std::mutex> lock(m_mutex);
-        while (!m_calls[id])
+        if (!wait_unless_interrupted(lock, m_answered, [&] { return m_calls[id].has_value(); }, [] { return false; }))
         {
-            if (interrupt_pending())
-            {
-                m_calls.erase(id); // a late answer is dropped
-                throw interrupted();
-            }
-            m_answered.wait_for(lock, std::chrono::milliseconds(50));
+            m_calls.erase(id); // a late answer is dropped
+            throw interrupted();
         }
         worker_message answer = std::move(*m_calls[id]);
         m_calls.erase(id);

@@ -16,7 +16,6 @@ namespace atrium
         : socket(context, zmq::socket_type::router)
         , key(key)
         , wire(key)
-        , started(std::chrono::steady_clock::now())
     {
         socket.set(zmq::sockopt::linger, 0);
         socket.set(zmq::sockopt::sndhwm, 0);

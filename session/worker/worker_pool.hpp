@@ -24,7 +24,6 @@ namespace atrium
         std::string peer;     ///< the worker's routing id, learnt from its signed hello
         std::string key;      ///< this worker's own signing key
         worker_wire wire;
-        std::chrono::steady_clock::time_point started;
 
         worker_handle(zmq::context_t& context, const std::string& key);
         void send(nlohmann::json header, std::string blob = {});

@@ -68,16 +68,11 @@ namespace atrium
         m_waiting = true;
         // The kernel sends the input_request to the client that made the request and routes its answer here.
         m_link.send({{"type", "input_request"}, {"prompt", prompt}, {"password", password}});
-        while (!m_answer)
-        {
-            if (interrupt_pending())
-            {
-                m_waiting = false;
-                throw interrupted();
-            }
-            m_input_ready.wait_for(lock, std::chrono::milliseconds(50));
-        }
+        bool answered = wait_unless_interrupted(lock, m_input_ready, [this] { return m_answer.has_value(); },
+                                                [] { return false; });
         m_waiting = false;
+        if (!answered)
+            throw interrupted();
         return m_answer;
     }
 

@@ -38,6 +38,7 @@ def test_isolated_notes_share_objects_by_value(isolated):
     assert seen == "([1, 2, 3, 4], True)"
     assert value_of(a, "table['rows']")[1] == "[1, 2, 3]"  # a copy: the writer's object is untouched
     assert value_of(b, "[(e['name'], e['type']) for e in pool.list()]")[1] == "[('table', 'dict')]"
+    assert value_of(b, "('table' in pool, 'nothing' in pool)")[1] == "(True, False)"
 
 
 def test_isolated_pool_reports_unpicklable_and_too_large_objects(isolated):

@@ -116,7 +116,7 @@ class RemotePool:
         return _call("pool.list", {})[0]["entries"]
 
     def __contains__(self, name):
-        return _call("pool.get", {"name": name})[0].get("found", False)
+        return any(entry["name"] == name for entry in self.list())  # without fetching the object itself
 
     def __repr__(self):
         return f"<ResourcePool (by value, through the kernel): {len(self.list())} entries visible>"
