@@ -13,6 +13,7 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <iostream>
 
 namespace atrium
@@ -27,6 +28,11 @@ namespace atrium
         std::int64_t now_ms()
         {
             return std::chrono::duration_cast<std::chrono::milliseconds>(clock::now().time_since_epoch()).count();
+        }
+
+        nl::json execute_message(std::uint64_t id, const xeus::xmessage& request)
+        {
+            return {{"type", "execute"}, {"id", id}, {"header", request.header()}, {"content", request.content()}};
         }
 
         std::string reply_type_of(const xeus::xmessage& request)
@@ -64,13 +70,141 @@ namespace atrium
                 ++m_queued;
             m_events.push_back(std::move(e));
         }
+        wake_relay();
+    }
+
+    void isolated_context::wake_relay()
+    {
         std::uint64_t one = 1;
         (void)!write(m_wake_fd, &one, sizeof one);
     }
 
     void isolated_context::execute(std::shared_ptr<xeus::xmessage> request, std::uint64_t sequence, bool reset_magic)
     {
+        if (!reset_magic && start_on_lane(request, sequence))
+            return;
         post({"cell", {std::move(request), sequence, reset_magic}, {}});
+    }
+
+    // ---- the fast path (main thread) ----
+
+    bool isolated_context::start_on_lane(const std::shared_ptr<xeus::xmessage>& request, std::uint64_t sequence)
+    {
+        std::lock_guard<std::mutex> lock(m_mutex);
+        // Anything the relay has yet to do for this note (a reset, a queued cell, a notice) comes first.
+        if (m_lane_id.empty() || m_current || m_queued > 0 || !m_events.empty() || !m_lost_state.empty() ||
+            sequence <= m_abort_through || !m_environment.lane.proven(m_lane_id))
+            return false;
+        std::uint64_t id = begin_cell_locked({request, sequence, false});
+        // Should the worker be gone already, its relay sees the exit and answers this cell.
+        m_environment.lane.send(m_lane_id, execute_message(id, *request));
+        // The worker starts first. busy and execute_input still precede the cell's output: the relay publishes
+        // that under m_mutex, held here.
+        publish_start(*request, {});
+        return true;
+    }
+
+    void isolated_context::lane_message(worker_message message)
+    {
+        try
+        {
+            if (message.type() != "reply")
+                throw std::invalid_argument("unexpected " + message.type());
+            const std::uint64_t id = message.header.at("id").get<std::uint64_t>();
+            const std::uint64_t after = message.header.value("after", std::uint64_t{0});
+            std::unique_lock<std::mutex> lock(m_mutex);
+            if (!m_current || m_current->id != id)
+                return; // answered already: the worker died or the context was reset meanwhile
+            nl::json reply = std::move(message.header.at("content"));
+            if (m_relayed.load() < after)
+            {
+                // The relay has not published all of the cell's output yet: it answers once it has.
+                m_deferred = deferred_reply{std::move(reply), after};
+                lock.unlock();
+                wake_relay();
+                return;
+            }
+            running_cell cell = end_current_locked(reply);
+            bool queued = m_queued > 0;
+            lock.unlock();
+            send_finished(cell, std::move(reply));
+            if (queued)
+                wake_relay(); // the next queued cell may start
+        }
+        catch (const std::exception& error)
+        {
+            std::cerr << "[atrium] [worker.bad_message] " << message.type() << " on the cell lane of " << m_key << ": "
+                      << error.what() << std::endl;
+        }
+    }
+
+    std::uint64_t isolated_context::begin_cell_locked(pending_cell cell)
+    {
+        m_current.emplace();
+        m_current->id = ++m_next_id;
+        m_current->started = iso8601_utc_now();
+        m_current->cell = std::move(cell);
+        return m_current->id;
+    }
+
+    void isolated_context::publish_start(const xeus::xmessage& request, const std::string& notice)
+    {
+        zmq_server& server = m_environment.server;
+        server.publish_output("status", request.header(), {{"execution_state", "busy"}});
+        const nl::json& content = request.content();
+        if (!content.value("silent", false))
+        {
+            // Published by the kernel, not the worker, so that even a cell that kills its worker at once shows.
+            int shown = m_executions + (content.value("store_history", true) ? 1 : 0);
+            server.publish_output("execute_input", request.header(),
+                                  {{"code", content.value("code", "")}, {"execution_count", shown}});
+        }
+        if (!notice.empty())
+            server.publish_output("stream", request.header(), {{"name", "stderr"}, {"text", "[worker.restarted] " + notice + "\n"}});
+    }
+
+    isolated_context::running_cell isolated_context::end_current_locked(const nl::json& reply)
+    {
+        running_cell cell = std::move(*m_current);
+        m_current.reset();
+        m_deferred.reset();
+        m_prompt.clear();
+        m_consecutive_deaths = 0;
+        if (reply.contains("execution_count") && reply["execution_count"].is_number_integer())
+            m_executions = reply["execution_count"].get<int>();
+        const nl::json& content = cell.cell.request->content();
+        if (reply.value("status", "error") == "error" && content.value("stop_on_error", true) &&
+            !content.value("silent", false))
+            m_abort_through = m_environment.server.latest_sequence(); // this note's queue only
+        return cell;
+    }
+
+    void isolated_context::send_finished(const running_cell& cell, nl::json reply)
+    {
+        zmq_server& server = m_environment.server;
+        const xeus::xmessage& request = *cell.cell.request;
+        const bool failed = reply.value("status", "error") == "error";
+        nl::json metadata = {{"started", cell.started}, {"status", reply.value("status", "error")}, {"dependencies_met", true}};
+        server.send_reply(request, "execute_reply", std::move(reply), std::move(metadata));
+        if (failed && request.content().value("stop_on_error", true) && !request.content().value("silent", false))
+        {
+            // Also what reached the kernel while the reply was being sent, before the client saw the error.
+            std::lock_guard<std::mutex> lock(m_mutex);
+            m_abort_through = std::max(m_abort_through, server.latest_sequence());
+        }
+        server.publish_output("status", request.header(), {{"execution_state", "idle"}});
+        m_last_activity = now_ms();
+    }
+
+    void isolated_context::finish_deferred(bool now)
+    {
+        std::unique_lock<std::mutex> lock(m_mutex);
+        if (!m_deferred || (!now && m_relayed.load() < m_deferred->after))
+            return;
+        nl::json reply = std::move(m_deferred->content);
+        running_cell cell = end_current_locked(reply);
+        lock.unlock();
+        send_finished(cell, std::move(reply));
     }
 
     void isolated_context::quick(std::shared_ptr<xeus::xmessage> request)
@@ -118,7 +252,7 @@ namespace atrium
         snapshot result;
         {
             std::lock_guard<std::mutex> lock(m_mutex);
-            result.running = m_running;
+            result.running = m_current.has_value();
             result.queued = m_queued;
             result.executions = m_executions;
             result.pid = m_pid;
@@ -136,7 +270,7 @@ namespace atrium
     bool isolated_context::busy()
     {
         std::lock_guard<std::mutex> lock(m_mutex);
-        return m_running || m_queued > 0 || !m_events.empty();
+        return m_current || m_queued > 0 || !m_events.empty();
     }
 
     // ---- the relay thread ----
@@ -176,6 +310,7 @@ namespace atrium
             {
                 if (e.kind == "stop")
                 {
+                    detach_worker();
                     answer_pending("ContextClosed", "[worker.stopped] the context was closed (kernel shutdown) while this cell ran",
                                    "[worker.stopped] the context was closed (kernel shutdown) before this cell ran");
                     discard_worker();
@@ -189,14 +324,12 @@ namespace atrium
                     receive_from_worker();
                 if (items[2].revents & ZMQ_POLLIN)
                 {
-                    {
-                        std::lock_guard<std::mutex> lock(m_mutex);
-                        m_pid = 0;
-                    }
+                    detach_worker();
                     m_worker->process->reap_if_ended();
                     worker_ended(describe_ending(m_worker->process->ending().value_or("ended")));
                 }
             }
+            finish_deferred(false);
             heartbeat();
             start_next_cell();
         }
@@ -254,39 +387,57 @@ namespace atrium
         }
         else if (e.kind == "reset")
         {
+            detach_worker();
             answer_pending("ContextReset", "[context.reset] the context " + m_key + " was reset while this cell ran",
                            "");
             discard_worker();
-            m_consecutive_deaths = 0;
-            m_lost_state.clear();
+            forget_losses();
         }
+    }
+
+    void isolated_context::forget_losses()
+    {
+        m_consecutive_deaths = 0;
+        std::lock_guard<std::mutex> lock(m_mutex);
+        m_lost_state.clear();
     }
 
     void isolated_context::start_next_cell()
     {
         zmq_server& server = m_environment.server;
-        while (!m_current && !m_cells.empty())
+        // A cell stays counted in m_queued until it is started or answered: the main thread's fast path never
+        // overtakes it.
+        auto unqueue = [this]
         {
-            pending_cell cell = std::move(m_cells.front());
-            m_cells.pop_front();
+            std::lock_guard<std::mutex> lock(m_mutex);
+            --m_queued;
+        };
+        while (!m_cells.empty())
+        {
+            std::uint64_t abort_through;
             {
                 std::lock_guard<std::mutex> lock(m_mutex);
-                --m_queued;
+                if (m_current)
+                    return;
+                abort_through = m_abort_through;
             }
+            pending_cell cell = std::move(m_cells.front());
+            m_cells.pop_front();
             const xeus::xmessage& request = *cell.request;
-            if (cell.sequence <= m_abort_through)
+            if (cell.sequence <= abort_through)
             {
                 // Queued behind a failure of this note with stop_on_error: answered, never run.
                 reply_inline(server, request, {{"status", "aborted"}});
+                unqueue();
                 continue;
             }
             if (cell.reset_magic)
             {
                 discard_worker();
-                m_consecutive_deaths = 0;
-                m_lost_state.clear();
+                forget_losses();
                 reply_inline(server, request, {{"status", "ok"}},
                              "Context " + m_key + " was reset: a fresh worker process replaces the old one.\n");
+                unqueue();
                 continue;
             }
             std::optional<std::string> unavailable;
@@ -302,34 +453,16 @@ namespace atrium
             {
                 server.publish_output("status", request.header(), {{"execution_state", "busy"}});
                 finish_execute(server, request, error_content("WorkerUnavailable", *unavailable));
+                unqueue();
                 continue;
             }
-            m_current = std::move(cell);
-            m_current_id = ++m_next_id;
-            m_current_started = iso8601_utc_now();
-            {
-                std::lock_guard<std::mutex> lock(m_mutex);
-                m_running = true;
-            }
-            // The worker starts first; busy and execute_input still precede every output, which this thread
-            // publishes only after these.
-            send({{"type", "execute"}, {"id", m_current_id}, {"header", request.header()}, {"content", request.content()}});
-            server.publish_output("status", request.header(), {{"execution_state", "busy"}});
-            const nl::json& content = request.content();
-            if (!content.value("silent", false))
-            {
-                // Published here, not by the worker, so that even a cell that kills its worker at once shows.
-                bool stored = content.value("store_history", true);
-                int shown = m_executions + (stored ? 1 : 0);
-                server.publish_output("execute_input", request.header(),
-                                      {{"code", content.value("code", "")}, {"execution_count", shown}});
-            }
-            if (!m_lost_state.empty())
-            {
-                server.publish_output("stream", request.header(),
-                                      {{"name", "stderr"}, {"text", "[worker.restarted] " + m_lost_state + "\n"}});
-                m_lost_state.clear();
-            }
+            // Under the lock until busy is out: the cell's reply comes to the main thread, which must not publish
+            // idle before it.
+            std::lock_guard<std::mutex> lock(m_mutex);
+            --m_queued;
+            send(execute_message(begin_cell_locked(std::move(cell)), request)); // the worker starts first
+            publish_start(request, m_lost_state);
+            m_lost_state.clear();
         }
     }
 
@@ -349,9 +482,12 @@ namespace atrium
             std::this_thread::sleep_for(std::chrono::milliseconds(250) * (1 << (m_consecutive_deaths - 1)));
         }
         m_worker = m_environment.pool.take();
+        m_relayed = 0; // a fresh worker numbers its messages from 1
+        m_environment.lane.attach(m_worker->lane_id, [this](worker_message message) { lane_message(std::move(message)); });
         {
             std::lock_guard<std::mutex> lock(m_mutex);
             m_pid = m_worker->process->pid();
+            m_lane_id = m_worker->lane_id;
             m_executions = 0; // a fresh worker counts from 1 again
         }
         m_last_ping = m_last_pong = clock::now();
@@ -396,6 +532,7 @@ namespace atrium
                 continue;
             }
             m_last_pong = clock::now();
+            const std::uint64_t queued_as = message->header.value("q", std::uint64_t{0});
             try
             {
                 handle_worker_message(*message);
@@ -405,6 +542,8 @@ namespace atrium
                 std::cerr << "[atrium] [worker.bad_message] " << message->type() << " from the worker of " << m_key
                           << ": " << error.what() << std::endl;
             }
+            if (queued_as > m_relayed.load())
+                m_relayed = queued_as;
         }
     }
 
@@ -415,18 +554,14 @@ namespace atrium
         nl::json& header = message.header;
         if (type == "publish")
         {
+            std::lock_guard<std::mutex> lock(m_mutex); // never before the main thread's busy for a cell it started
             server.publish_output(header.at("msg_type").get<std::string>(), header.at("parent"),
                                   std::move(header.at("content")), std::move(header.at("metadata")));
         }
         else if (type == "reply")
         {
-            std::uint64_t id = header.at("id").get<std::uint64_t>();
-            if (m_current && id == m_current_id)
-            {
-                finish_cell(std::move(header.at("content")));
-                return;
-            }
-            auto it = m_quick.find(id);
+            // A quick request's reply (cells reply on the cell lane).
+            auto it = m_quick.find(header.at("id").get<std::uint64_t>());
             if (it == m_quick.end())
                 return;
             const xeus::xmessage& request = *it->second;
@@ -434,15 +569,18 @@ namespace atrium
             server.publish_output("status", request.header(), {{"execution_state", "idle"}});
             m_quick.erase(it);
         }
-        else if (type == "input_request" && m_current)
+        else if (type == "input_request")
         {
             // Under the lock: the client may answer before send_to_stdin returns, and its answer is matched
             // against the prompt id under this lock.
             std::lock_guard<std::mutex> lock(m_mutex);
-            m_prompt.id = server.send_to_stdin(*m_current->request, "input_request",
+            if (!m_current)
+                return;
+            const xeus::xmessage& request = *m_current->cell.request;
+            m_prompt.id = server.send_to_stdin(request, "input_request",
                                                {{"prompt", header.value("prompt", "")},
                                                 {"password", header.value("password", false)}});
-            m_prompt.session = m_current->request->header().value("session", "");
+            m_prompt.session = request.header().value("session", "");
         }
         else if (type == "comm_opened")
         {
@@ -471,34 +609,15 @@ namespace atrium
         }
     }
 
-    void isolated_context::finish_cell(nl::json reply)
-    {
-        zmq_server& server = m_environment.server;
-        pending_cell cell = std::move(*m_current);
-        m_current.reset();
-        m_consecutive_deaths = 0;
-        const xeus::xmessage& request = *cell.request;
-        std::string status = reply.value("status", "error");
-        {
-            std::lock_guard<std::mutex> lock(m_mutex);
-            m_running = false;
-            m_prompt.clear();
-            if (reply.contains("execution_count") && reply["execution_count"].is_number_integer())
-                m_executions = reply["execution_count"].get<int>();
-        }
-        nl::json metadata = {{"started", m_current_started}, {"status", status}, {"dependencies_met", true}};
-        server.send_reply(request, "execute_reply", std::move(reply), std::move(metadata));
-        const nl::json& content = request.content();
-        if (status == "error" && content.value("stop_on_error", true) && !content.value("silent", false))
-            m_abort_through = server.latest_sequence(); // this note's queue only
-        server.publish_output("status", request.header(), {{"execution_state", "idle"}});
-        m_last_activity = now_ms();
-    }
-
     void isolated_context::serve_call(worker_message& message)
     {
         // Pool entries belong to the user whose request the worker is serving.
-        std::string user = m_current ? m_current->request->header().value("username", "") : std::string();
+        std::string user;
+        {
+            std::lock_guard<std::mutex> lock(m_mutex);
+            if (m_current)
+                user = m_current->cell.request->header().value("username", "");
+        }
         set_thread_requester(user, m_environment.per_user);
         std::string blob = std::move(message.blob);
         nl::json result = serve_worker_call(message.header.value("op", ""),
@@ -513,10 +632,7 @@ namespace atrium
         auto now = clock::now();
         if (now - m_last_pong > heartbeat_timeout)
         {
-            {
-                std::lock_guard<std::mutex> lock(m_mutex);
-                m_pid = 0;
-            }
+            detach_worker();
             m_worker->process->kill_and_reap();
             worker_ended("stopped answering heartbeats for " + std::to_string(heartbeat_timeout.count()) +
                          " s and was killed");
@@ -540,7 +656,10 @@ namespace atrium
         std::cerr << "[atrium] " << what << std::endl;
         ++m_consecutive_deaths;
         m_last_death = cause;
-        m_lost_state = what + ". This cell runs in a fresh worker: the old one's variables and imports are lost.";
+        {
+            std::lock_guard<std::mutex> lock(m_mutex);
+            m_lost_state = what + ". This cell runs in a fresh worker: the old one's variables and imports are lost.";
+        }
         answer_pending("WorkerDied",
                        what + " while running this cell. Its state is lost; the note's next request starts a fresh worker.",
                        what + " before this cell ran, so it was not run.");
@@ -548,14 +667,18 @@ namespace atrium
         m_worker.reset();
     }
 
+    void isolated_context::detach_worker()
+    {
+        std::lock_guard<std::mutex> lock(m_mutex);
+        m_pid = 0; // cleared before the worker is reaped: an interrupt can never name a recycled pid
+        m_lane_id.clear();
+    }
+
     void isolated_context::discard_worker()
     {
         if (!m_worker)
             return;
-        {
-            std::lock_guard<std::mutex> lock(m_mutex);
-            m_pid = 0;
-        }
+        detach_worker();
         m_worker->process->kill_and_reap();
         m_environment.comms.forget_owner(m_key);
         m_worker.reset();
@@ -565,14 +688,18 @@ namespace atrium
                                           const std::string& why_queued)
     {
         zmq_server& server = m_environment.server;
-        if (m_current)
+        finish_deferred(true); // that cell had finished: its reply stands, whatever output was lost
+        std::optional<running_cell> running;
         {
-            nl::json metadata = {{"started", m_current_started}, {"status", "error"}, {"dependencies_met", true}};
-            finish_execute(server, *m_current->request, error_content(ename, why_running), std::move(metadata));
-            m_current.reset();
             std::lock_guard<std::mutex> lock(m_mutex);
-            m_running = false;
+            running.swap(m_current);
+            m_deferred.reset();
             m_prompt.clear();
+        }
+        if (running)
+        {
+            nl::json metadata = {{"started", running->started}, {"status", "error"}, {"dependencies_met", true}};
+            finish_execute(server, *running->cell.request, error_content(ename, why_running), std::move(metadata));
         }
         for (auto& [id, request] : m_quick)
         {

@@ -2,6 +2,7 @@
 #pragma once
 
 #include "session/pending_prompt.hpp"
+#include "session/worker/cell_lane.hpp"
 #include "session/worker/worker_pool.hpp"
 
 #include <xeus/xmessage.hpp>
@@ -20,11 +21,12 @@ namespace atrium
     class remote_comms;
     class zmq_server;
 
-    /// What every isolated context shares: the server, the warm pool and the comm registry.
+    /// What every isolated context shares: the server, the warm pool, the cells channel and the comm registry.
     struct isolated_environment
     {
         zmq_server& server;
         worker_pool& pool;
+        cell_lane& lane; ///< polled by the main thread, which owns it
         remote_comms& comms;
         bool per_user;
     };
@@ -37,6 +39,12 @@ namespace atrium
     /// and compute calls, and pings it. When the worker dies the running request is told how (`[worker.died]
     /// ... killed by SIGSEGV`), queued ones are answered, and the next request starts a fresh worker, telling the
     /// user the state was lost. Repeated deaths back off and then stop (`[worker.crash_loop]`).
+    ///
+    /// The fast path: a cell for an idle note with a ready worker is sent by the main thread straight to the
+    /// worker's main thread over the cell lane, and every cell's reply comes back there, to the main thread,
+    /// which answers the client at once when the relay has already published all the cell's output (else the
+    /// relay answers once it has). The state both threads touch is under `m_mutex`; lock order: `m_mutex`
+    /// before the lane's lock, and the relay never takes the lane's lock while holding `m_mutex`.
     class isolated_context
     {
     public:
@@ -46,7 +54,8 @@ namespace atrium
         isolated_context(const isolated_context&) = delete;
         isolated_context& operator=(const isolated_context&) = delete;
 
-        /// Queues a cell; `reset_magic` marks `%reset_context`, which replaces the worker in the cell's turn.
+        /// Starts or queues a cell; `reset_magic` marks `%reset_context`, which replaces the worker in the cell's
+        /// turn. Main thread.
         void execute(std::shared_ptr<xeus::xmessage> request, std::uint64_t sequence, bool reset_magic);
         /// complete, inspect, is_complete and history requests: answered by the worker, even while a cell runs.
         void quick(std::shared_ptr<xeus::xmessage> request);
@@ -84,6 +93,12 @@ namespace atrium
             std::uint64_t sequence = 0;
             bool reset_magic = false;
         };
+        struct running_cell
+        {
+            pending_cell cell;
+            std::uint64_t id = 0;
+            std::string started;
+        };
         struct event
         {
             std::string kind; ///< cell, quick, comm, input, reset, stop
@@ -92,6 +107,22 @@ namespace atrium
         };
 
         void post(event e);
+        void wake_relay();
+        /// Main thread: sends the cell over the cell lane when nothing of this note is queued or running and
+        /// its worker is ready; false to leave it to the relay.
+        bool start_on_lane(const std::shared_ptr<xeus::xmessage>& request, std::uint64_t sequence);
+        /// The worker's message on the cell lane (main thread): a cell's reply.
+        void lane_message(worker_message message);
+        /// Makes `cell` the running one; returns its id. Under m_mutex.
+        std::uint64_t begin_cell_locked(pending_cell cell);
+        /// busy and execute_input (and a lost-state notice): before anything the cell prints. Under m_mutex.
+        void publish_start(const xeus::xmessage& request, const std::string& notice);
+        /// Ends the running cell with `reply` (state only, under m_mutex); returns it for send_finished.
+        running_cell end_current_locked(const nl::json& reply);
+        void send_finished(const running_cell& cell, nl::json reply);
+        /// Relay: answers a reply that waited for the cell's output, once that is published (or `now`).
+        void finish_deferred(bool now);
+
         void run();
         void handle(event& e);
         void start_next_cell();
@@ -99,13 +130,16 @@ namespace atrium
         void send(nl::json header, std::string blob = {});
         void receive_from_worker();
         void handle_worker_message(worker_message& message);
-        void finish_cell(nl::json reply);
         void serve_call(worker_message& message);
         void heartbeat();
+        /// No new cell may go to the worker from now on (it is dying or being replaced).
+        void detach_worker();
         /// The worker ended: answers what it owed, remembers the loss for the next cell.
         void worker_ended(const std::string& cause);
         /// Kills the worker on purpose (reset, stop): no death is reported.
         void discard_worker();
+        /// After a reset: the next worker starts at once and no loss is reported.
+        void forget_losses();
         void answer_pending(const std::string& ename, const std::string& why_running, const std::string& why_queued);
         std::string describe_ending(const std::string& ending) const;
 
@@ -113,27 +147,32 @@ namespace atrium
         isolated_environment m_environment;
         int m_wake_fd = -1;
 
-        std::mutex m_mutex; ///< guards what other threads read or post: events, pid, prompt, snapshot fields
+        std::mutex m_mutex; ///< guards what several threads touch: events, the running cell, pid, prompt, counts
         std::deque<event> m_events;
         pid_t m_pid = 0;
+        std::string m_lane_id; ///< the worker's id on the cell lane; empty while there is no usable worker
         pending_prompt m_prompt;
-        bool m_running = false;
-        std::size_t m_queued = 0;
+        std::optional<running_cell> m_current;
+        struct deferred_reply
+        {
+            nl::json content;
+            std::uint64_t after = 0; ///< the last output message of the cell
+        };
+        std::optional<deferred_reply> m_deferred; ///< the running cell's reply, waiting for its output
+        std::size_t m_queued = 0;                 ///< cells posted and not yet started or answered
         int m_executions = 0;
+        std::uint64_t m_abort_through = 0;
+        std::string m_lost_state; ///< how the last worker died, told to the next cell
         std::atomic<std::int64_t> m_last_activity{0};
+        std::atomic<std::uint64_t> m_next_id{0};
+        std::atomic<std::uint64_t> m_relayed{0}; ///< `q` of the last worker message the relay has handled
+        std::atomic<int> m_consecutive_deaths{0};
 
         // Relay thread only.
         std::unique_ptr<worker_handle> m_worker;
         std::deque<pending_cell> m_cells;
-        std::optional<pending_cell> m_current;
-        std::string m_current_started;
-        std::uint64_t m_next_id = 0;
-        std::uint64_t m_current_id = 0;
         std::map<std::uint64_t, std::shared_ptr<xeus::xmessage>> m_quick;
         std::map<std::uint64_t, nl::json> m_comm_handling; ///< comm messages the worker handles: their headers
-        std::uint64_t m_abort_through = 0;
-        std::string m_lost_state;       ///< how the last worker died, told to the next cell
-        int m_consecutive_deaths = 0;
         std::string m_last_death;
         std::chrono::steady_clock::time_point m_last_ping{};
         std::chrono::steady_clock::time_point m_last_pong{};

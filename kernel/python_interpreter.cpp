@@ -139,10 +139,13 @@ namespace atrium
         config.log_fd = log_fd();
         config.limits = {m_worker_settings.memory_bytes, m_worker_settings.cpu_seconds};
         config.warm = m_worker_settings.warm;
+        p_lane = std::make_unique<cell_lane>();
+        p_server->on_main_readable(p_lane->socket(), [lane = p_lane.get()] { lane->receive_all(); });
+        config.lane = p_lane.get();
         p_workers = std::make_unique<worker_pool>(std::move(config));
         p_remote_comms = std::make_unique<remote_comms>();
         p_isolated = std::make_unique<isolated_environment>(
-            isolated_environment{*p_server, *p_workers, *p_remote_comms, is_per_user(m_binding)});
+            isolated_environment{*p_server, *p_workers, *p_lane, *p_remote_comms, is_per_user(m_binding)});
     }
 
     void python_interpreter::configure_impl()

@@ -21,6 +21,7 @@ namespace atrium
     class python_runtime;
     class remote_comms;
     struct isolated_environment;
+    class cell_lane;
     class worker_pool;
     class zmq_server;
     struct context_state;
@@ -87,6 +88,7 @@ namespace atrium
         std::unique_ptr<python_runtime> p_runtime;
         std::unique_ptr<comm_bridge> p_comms;
         std::unique_ptr<context_scheduler> p_scheduler; ///< scoped mode: one worker per busy context
+        std::unique_ptr<cell_lane> p_lane;              ///< isolated mode: the main thread's channel to workers
         std::unique_ptr<worker_pool> p_workers;         ///< isolated mode: starts worker processes, keeps some warm
         std::unique_ptr<remote_comms> p_remote_comms;   ///< isolated mode: which worker owns which comm
         std::unique_ptr<isolated_environment> p_isolated; ///< isolated mode: what its contexts share

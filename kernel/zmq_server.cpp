@@ -432,7 +432,10 @@ namespace atrium
         /// The next shell request, waiting for one; nullopt once the server is stopping.
         std::optional<queued_request> pop_shell()
         {
-            zmq::pollitem_t items[] = {{shell.handle(), 0, ZMQ_POLLIN, 0}, {nullptr, main_wake_fd, ZMQ_POLLIN, 0}};
+            zmq::pollitem_t items[] = {{shell.handle(), 0, ZMQ_POLLIN, 0},
+                                       {nullptr, main_wake_fd, ZMQ_POLLIN, 0},
+                                       {main_extra ? main_extra->handle() : nullptr, 0, ZMQ_POLLIN, 0}};
+            const int count = main_extra ? 3 : 2;
             while (!stopping.load())
             {
                 if (!shell_queue.empty())
@@ -442,12 +445,14 @@ namespace atrium
                     return next;
                 }
                 // SIGINT lands on this thread; an idle kernel just polls again.
-                retry_on_eintr([&] { return zmq::poll(items, 2, std::chrono::milliseconds(-1)); });
+                retry_on_eintr([&] { return zmq::poll(items, count, std::chrono::milliseconds(-1)); });
                 if (items[1].revents & ZMQ_POLLIN)
                 {
                     clear(main_wake_fd);
                     send_pending_shell();
                 }
+                if (count == 3 && (items[2].revents & ZMQ_POLLIN))
+                    main_extra_readable();
                 if (items[0].revents & ZMQ_POLLIN)
                     drain(shell, destination::shell, /*limit=*/0);
             }
@@ -528,6 +533,8 @@ namespace atrium
         zmq::socket_t iopub;
         zmq::socket_t heartbeat;
 
+        zmq::socket_t* main_extra = nullptr; ///< a socket the main thread serves besides shell
+        std::function<void()> main_extra_readable;
         int wake_fd;      ///< wakes the I/O thread: the outbox has messages
         int main_wake_fd; ///< wakes the main thread: shell replies from other threads, or stop
         std::mutex outbox_mutex;
@@ -575,6 +582,12 @@ namespace atrium
     void zmq_server::on_control(stdin_router router)
     {
         p_impl->control_handler = std::move(router);
+    }
+
+    void zmq_server::on_main_readable(zmq::socket_t& socket, std::function<void()> on_readable)
+    {
+        p_impl->main_extra = &socket;
+        p_impl->main_extra_readable = std::move(on_readable);
     }
 
     void zmq_server::on_interrupt(std::function<void(const xeus::xmessage&)> handler)

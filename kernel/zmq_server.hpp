@@ -12,6 +12,7 @@
 namespace zmq
 {
     class context_t;
+    class socket_t;
 }
 
 namespace atrium
@@ -46,6 +47,10 @@ namespace atrium
         void on_stdin(stdin_router router);
         /// Offered every control request before xeus's core (on the I/O thread); true when it answered it.
         void on_control(stdin_router router);
+        /// The main thread also serves `socket` (owned by it): `on_readable` runs there whenever it is readable.
+        /// Isolated workers' cell replies arrive this way, answered without a thread hand-off. Main thread,
+        /// before start(); one socket.
+        void on_main_readable(zmq::socket_t& socket, std::function<void()> on_readable);
         /// Called on the I/O thread when an interrupt_request arrives, before it is answered; also on shutdown
         /// (with the shutdown request) so that a running cell ends.
         void on_interrupt(std::function<void(const xeus::xmessage& request)> handler);

@@ -12,10 +12,11 @@
 
 namespace atrium
 {
-    worker_link::worker_link(std::string endpoint, std::string key, pid_t kernel_pid)
-        : m_endpoint(std::move(endpoint))
+    worker_link::worker_link(zmq::context_t& context, std::string endpoint, const std::string& key, pid_t kernel_pid)
+        : m_context(context)
+        , m_endpoint(std::move(endpoint))
         , m_kernel_pid(kernel_pid)
-        , m_wire(key)
+        , m_wire(key, "link")
         , m_wake_fd(eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC))
     {
     }
@@ -31,10 +32,17 @@ namespace atrium
     {
         {
             std::lock_guard<std::mutex> lock(m_mutex);
+            header["q"] = ++m_queued;
             m_outbox.push_back({std::move(header), std::move(blob)});
         }
         std::uint64_t one = 1;
         (void)!write(m_wake_fd, &one, sizeof one);
+    }
+
+    std::uint64_t worker_link::last_queued()
+    {
+        std::lock_guard<std::mutex> lock(m_mutex);
+        return m_queued;
     }
 
     worker_message worker_link::call(const std::string& op, const nlohmann::json& args, std::string blob)
@@ -59,8 +67,7 @@ namespace atrium
 
     void worker_link::run()
     {
-        zmq::context_t context(1);
-        zmq::socket_t socket(context, zmq::socket_type::dealer);
+        zmq::socket_t socket(m_context, zmq::socket_type::dealer);
         socket.set(zmq::sockopt::linger, 0);
         socket.set(zmq::sockopt::sndhwm, 0);
         socket.set(zmq::sockopt::rcvhwm, 0);

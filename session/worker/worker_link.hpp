@@ -22,7 +22,8 @@ namespace atrium
     public:
         using handler = std::function<void(worker_message message)>;
 
-        worker_link(std::string endpoint, std::string key, pid_t kernel_pid);
+        /// `context` is the worker's one ZeroMQ context (one I/O thread for both of its channels).
+        worker_link(zmq::context_t& context, std::string endpoint, const std::string& key, pid_t kernel_pid);
         worker_link(const worker_link&) = delete;
         worker_link& operator=(const worker_link&) = delete;
 
@@ -30,8 +31,11 @@ namespace atrium
         /// link thread: it must not block). Call once the worker is ready to run cells.
         void start(handler on_message);
 
-        /// Queues a message for the kernel. Any thread.
+        /// Queues a message for the kernel, numbered in `q` in the order of queueing. Any thread.
         void send(nlohmann::json header, std::string blob = {});
+        /// The number of the last message queued: a cell's reply, sent on the cells channel, names it so that
+        /// the kernel publishes the cell's output before its idle status.
+        std::uint64_t last_queued();
 
         /// Asks the kernel for a service (pool, compute) and waits for its answer; throws `interrupted` when
         /// the running cell is interrupted meanwhile. Any thread but the link thread.
@@ -42,6 +46,7 @@ namespace atrium
         void flush_outbox(zmq::socket_t& socket);
         void receive_all(zmq::socket_t& socket);
 
+        zmq::context_t& m_context;
         const std::string m_endpoint;
         const pid_t m_kernel_pid;
         worker_wire m_wire; ///< used by the link thread only
@@ -50,6 +55,7 @@ namespace atrium
 
         std::mutex m_mutex;
         std::deque<worker_message> m_outbox;
+        std::uint64_t m_queued = 0;
         std::condition_variable m_answered;
         std::uint64_t m_next_call = 0;
         std::map<std::uint64_t, std::optional<worker_message>> m_calls;

@@ -15,6 +15,7 @@ namespace
     struct worker_arguments
     {
         std::string endpoint;
+        atrium::cell_lane_address lane;
         pid_t kernel_pid = 0;
     };
 
@@ -25,12 +26,17 @@ namespace
             std::string flag = argv[i];
             if (flag == "--connect")
                 out.endpoint = argv[i + 1];
+            else if (flag == "--cells")
+                out.lane.endpoint = argv[i + 1];
+            else if (flag == "--lane")
+                out.lane.id = argv[i + 1];
             else if (flag == "--kernel-pid")
                 out.kernel_pid = static_cast<pid_t>(std::atoi(argv[i + 1]));
             else
                 return false;
         }
-        return !out.endpoint.empty() && out.kernel_pid > 0 && argc % 2 == 1;
+        return !out.endpoint.empty() && !out.lane.endpoint.empty() && !out.lane.id.empty() && out.kernel_pid > 0 &&
+               argc % 2 == 1;
     }
 
     /// The kernel writes the channel key into our stdin; afterwards stdin is /dev/null (cells read input()
@@ -56,7 +62,8 @@ int main(int argc, char* argv[])
     if (!parse(argc, argv, arguments))
     {
         std::cerr << "atrium-worker: started by the Atrium kernel, not by hand "
-                     "(usage: atrium-worker --connect ENDPOINT --kernel-pid PID, key on stdin)\n";
+                     "(usage: atrium-worker --connect ENDPOINT --cells ENDPOINT --lane ID --kernel-pid PID, key on "
+                     "stdin)\n";
         return 2;
     }
     std::string key = read_key();
@@ -67,7 +74,10 @@ int main(int argc, char* argv[])
     }
     try
     {
-        worker_link link(arguments.endpoint, key, arguments.kernel_pid);
+        // Never destroyed: the link thread uses it to the end, and zmq_ctx_term would wait for that thread's socket
+        // (the worker ends by _exit, or by returning below after a failed start).
+        zmq::context_t& context = *new zmq::context_t(1);
+        worker_link link(context, arguments.endpoint, key, arguments.kernel_pid);
         set_kernel_caller(
             [&link](const std::string& op, const nlohmann::json& args, std::string blob)
             {
@@ -75,7 +85,7 @@ int main(int argc, char* argv[])
                 return std::make_pair(std::move(answer.header["result"]), std::move(answer.blob));
             });
         python_runtime runtime(default_python_executable());
-        worker_service service(link); // says hello: from now on the kernel may hand this worker a note
+        worker_service service(context, link, key, arguments.lane); // says hello: the kernel may hand it a note now
         runtime.release_gil();
         service.run();
     }

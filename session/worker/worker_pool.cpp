@@ -12,15 +12,22 @@
 
 namespace atrium
 {
-    worker_handle::worker_handle(zmq::context_t& context, const std::string& key)
+    worker_handle::worker_handle(zmq::context_t& context, const std::string& key, cell_lane& lane)
         : socket(context, zmq::socket_type::router)
         , key(key)
-        , wire(key)
+        , wire(key, "link")
+        , lane(lane)
+        , lane_id(lane.announce(key))
     {
         socket.set(zmq::sockopt::linger, 0);
         socket.set(zmq::sockopt::sndhwm, 0);
         socket.set(zmq::sockopt::rcvhwm, 0);
         socket.set(zmq::sockopt::router_mandatory, 1); // a dead worker is an error, not a silent drop
+    }
+
+    worker_handle::~worker_handle()
+    {
+        lane.forget(lane_id);
     }
 
     void worker_handle::send(nlohmann::json header, std::string blob)
@@ -32,6 +39,8 @@ namespace atrium
         : m_config(std::move(config))
         , m_context(1)
     {
+        if (!m_config.lane)
+            throw std::invalid_argument("[worker.spawn] a worker pool needs the kernel's cell lane");
         m_spawner = start_signal_free_thread([this] { spawner_main(); });
     }
 
@@ -130,11 +139,12 @@ namespace atrium
 
     std::unique_ptr<worker_handle> worker_pool::start_one()
     {
-        auto handle = std::make_unique<worker_handle>(m_context, make_worker_key());
+        auto handle = std::make_unique<worker_handle>(m_context, make_worker_key(), *m_config.lane);
         static std::atomic<std::uint64_t> counter{0};
         handle->socket.bind("ipc://@atrium-" + std::to_string(getpid()) + "-" + std::to_string(++counter));
         worker_launch launch{m_config.executable, handle->socket.get(zmq::sockopt::last_endpoint), handle->key,
-                             m_config.log_fd, m_config.limits};
+                             m_config.log_fd,     m_config.limits,
+                             m_config.lane->endpoint(), handle->lane_id};
         handle->process = std::make_unique<worker_process>(launch);
         const auto deadline = std::chrono::steady_clock::now() + m_config.hello_timeout;
         while (std::chrono::steady_clock::now() < deadline)

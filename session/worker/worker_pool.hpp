@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 #pragma once
 
+#include "session/worker/cell_lane.hpp"
 #include "session/worker/worker_process.hpp"
 #include "session/worker/worker_wire.hpp"
 
@@ -20,18 +21,25 @@ namespace atrium
     struct worker_handle
     {
         std::unique_ptr<worker_process> process;
-        zmq::socket_t socket; ///< ROUTER bound on 127.0.0.1, talking only to `peer`
+        zmq::socket_t socket; ///< ROUTER bound on an abstract unix socket, talking only to `peer`
         std::string peer;     ///< the worker's routing id, learnt from its signed hello
         std::string key;      ///< this worker's own signing key
         worker_wire wire;
+        cell_lane& lane;
+        const std::string lane_id; ///< the worker's routing id on `lane`
 
-        worker_handle(zmq::context_t& context, const std::string& key);
+        worker_handle(zmq::context_t& context, const std::string& key, cell_lane& lane);
+        /// Forgets the worker on the lane; the process (if still running) is killed and reaped.
+        ~worker_handle();
+        worker_handle(const worker_handle&) = delete;
+        worker_handle& operator=(const worker_handle&) = delete;
         void send(nlohmann::json header, std::string blob = {});
     };
 
     struct worker_pool_config
     {
         std::string executable;
+        cell_lane* lane = nullptr; ///< required: every worker's main thread joins it
         int log_fd = 2;
         worker_limits limits;
         std::size_t warm = 1; ///< workers kept started and waiting

@@ -42,8 +42,10 @@ namespace atrium
     {
         // Everything the child needs is prepared before fork: between fork and exec only async-signal-safe
         // calls are allowed (other kernel threads may hold malloc's locks).
-        std::vector<std::string> arguments = {launch.executable, "--connect", launch.endpoint, "--kernel-pid",
-                                              std::to_string(getpid())};
+        std::vector<std::string> arguments = {launch.executable, "--connect", launch.endpoint,
+                                              "--cells",         launch.cells_endpoint,
+                                              "--lane",          launch.lane_id,
+                                              "--kernel-pid",    std::to_string(getpid())};
         std::vector<char*> argv;
         for (auto& argument : arguments)
             argv.push_back(argument.data());

@@ -25,6 +25,8 @@ namespace atrium
         std::string key;      ///< written to the worker's stdin, never on its command line or environment
         int log_fd = 2;       ///< where the worker's own fds 1 and 2 lead (the kernel's log)
         worker_limits limits;
+        std::string cells_endpoint; ///< the kernel's cell_lane
+        std::string lane_id;        ///< the worker's routing id there
     };
 
     /// One worker child process. The kernel reaps it (no zombies) and it dies with the thread that started

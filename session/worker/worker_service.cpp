@@ -5,7 +5,9 @@
 #include "kernel/history_reply.hpp"
 #include "session/signal_free_thread.hpp"
 
+#include <sys/eventfd.h>
 #include <sys/resource.h>
+#include <unistd.h>
 
 #include <iostream>
 
@@ -28,12 +30,24 @@ namespace atrium
         }
     }
 
-    worker_service::worker_service(worker_link& link)
+    worker_service::worker_service(zmq::context_t& context, worker_link& link, const std::string& key,
+                                   const cell_lane_address& lane)
         : m_link(link)
         , m_sink(link)
         , m_comms(link)
         , m_context(m_sink, true) // __main__: pickling classes defined in cells works, as in a plain python
+        , m_lane(context, zmq::socket_type::dealer)
+        , m_lane_wire(key, "cells")
+        , m_linked_fd(eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC))
     {
+        if (m_linked_fd < 0)
+            throw std::runtime_error("[worker.spawn] cannot create an eventfd");
+        m_lane.set(zmq::sockopt::linger, 0);
+        m_lane.set(zmq::sockopt::sndhwm, 0);
+        m_lane.set(zmq::sockopt::rcvhwm, 0);
+        m_lane.set(zmq::sockopt::routing_id, lane.id);
+        m_lane.connect(lane.endpoint);
+        m_lane_wire.send(m_lane, {{"type", "hello"}, {"pid", getpid()}});
         set_comm_bridge(&m_comms);
         m_quick_thread = start_signal_free_thread([this] { serve_quick_forever(); });
         m_link.start([this](worker_message message) { dispatch(std::move(message)); });
@@ -43,7 +57,14 @@ namespace atrium
     {
         const std::string type = message.type();
         if (type == "execute")
-            m_cells.push(std::move(message.header));
+        {
+            {
+                std::lock_guard<std::mutex> lock(m_linked_mutex);
+                m_linked_cells.push_back(std::move(message.header));
+            }
+            std::uint64_t one = 1;
+            (void)!write(m_linked_fd, &one, sizeof one);
+        }
         else if (type == "input_reply")
             m_sink.answer_input(message.header.value("value", ""));
         else
@@ -53,7 +74,52 @@ namespace atrium
     void worker_service::run()
     {
         while (true)
-            execute(m_cells.pop());
+        {
+            zmq::pollitem_t items[] = {{m_lane.handle(), 0, ZMQ_POLLIN, 0}, {nullptr, m_linked_fd, ZMQ_POLLIN, 0}};
+            try
+            {
+                zmq::poll(items, 2, std::chrono::milliseconds(-1));
+            }
+            catch (const zmq::error_t&)
+            {
+                continue; // EINTR: SIGINT while idle is ignored
+            }
+            serve_waiting_cells();
+        }
+    }
+
+    void worker_service::serve_waiting_cells()
+    {
+        std::uint64_t drained;
+        (void)!read(m_linked_fd, &drained, sizeof drained);
+        std::deque<nlohmann::json> linked;
+        {
+            std::lock_guard<std::mutex> lock(m_linked_mutex);
+            linked.swap(m_linked_cells);
+        }
+        for (const auto& cell : linked)
+            execute(cell);
+        while (true)
+        {
+            std::optional<worker_message> message;
+            try
+            {
+                message = m_lane_wire.receive(m_lane);
+            }
+            catch (const worker_wire_error& e)
+            {
+                std::cerr << "[atrium-worker " << getpid() << "] refused on the cells channel: " << e.what()
+                          << std::endl;
+                continue;
+            }
+            if (!message)
+                return;
+            if (message->type() == "execute")
+                execute(message->header);
+            else
+                std::cerr << "[atrium-worker " << getpid() << "] refused on the cells channel: a "
+                          << message->type() << " message" << std::endl;
+        }
     }
 
     void worker_service::execute(const nlohmann::json& message)
@@ -88,7 +154,11 @@ namespace atrium
             std::lock_guard<std::mutex> lock(m_history_mutex);
             m_history.append(m_context.execution_count(), code);
         }
-        m_link.send({{"type", "reply"}, {"id", message["id"]}, {"content", std::move(reply)}});
+        // After everything the cell printed: the kernel publishes idle once it has relayed message `after`.
+        m_lane_wire.send(m_lane, {{"type", "reply"},
+                                  {"id", message["id"]},
+                                  {"content", std::move(reply)},
+                                  {"after", m_link.last_queued()}});
     }
 
     void worker_service::serve_quick_forever()

@@ -11,20 +11,34 @@
 
 namespace atrium
 {
+    /// Where the worker's main thread meets the kernel's main thread (the kernel's cell_lane).
+    struct cell_lane_address
+    {
+        std::string endpoint;
+        std::string id; ///< this worker's routing id there, given by the kernel
+    };
+
     /// What an isolated worker does with the kernel's requests: one namespace (the process's `__main__`), its
     /// count and history. Cells run on the main thread, so the kernel's SIGINT interrupts them; complete,
     /// inspect, is_complete, history and comm messages are served on a second thread, answered while a cell runs.
+    ///
+    /// The main thread owns a socket of its own to the kernel's main thread (the `cells` channel): an idle
+    /// note's cell arrives there and every reply leaves there, so a round trip costs no thread hand-off in the
+    /// worker. Cells the kernel had to queue come through the link instead.
     class worker_service
     {
     public:
-        /// Needs a started python_runtime with the GIL released.
-        explicit worker_service(worker_link& link);
+        /// Needs a started python_runtime with the GIL released. Says hello on the cells channel.
+        worker_service(zmq::context_t& context, worker_link& link, const std::string& key,
+                       const cell_lane_address& lane);
 
         /// Serves cells forever (the worker ends by _exit when the kernel says stop or goes away).
         [[noreturn]] void run();
 
     private:
         void dispatch(worker_message message);
+        /// Runs the cells that came through the link, then what waits on the cells channel.
+        void serve_waiting_cells();
         void execute(const nlohmann::json& message);
         void serve_quick_forever();
         void serve_quick(const nlohmann::json& message);
@@ -36,7 +50,11 @@ namespace atrium
         execution_context m_context;
         history_store m_history;
         std::mutex m_history_mutex;
-        blocking_queue<nlohmann::json> m_cells;
+        zmq::socket_t m_lane;   ///< main thread only
+        worker_wire m_lane_wire; ///< main thread only
+        std::mutex m_linked_mutex;
+        std::deque<nlohmann::json> m_linked_cells; ///< cells that came through the link
+        int m_linked_fd = -1;                        ///< readable while m_linked_cells may hold some
         blocking_queue<nlohmann::json> m_quick;
         std::thread m_quick_thread;
     };

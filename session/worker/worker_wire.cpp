@@ -23,8 +23,9 @@ namespace atrium
         }
     }
 
-    worker_wire::worker_wire(const std::string& key)
+    worker_wire::worker_wire(const std::string& key, std::string channel)
         : m_signer("hmac-sha256", key)
+        , m_channel(std::move(channel))
     {
         if (key.empty())
             throw std::invalid_argument("[worker.no_key] a worker channel needs a key");
@@ -34,7 +35,7 @@ namespace atrium
     {
         header["n"] = ++m_sent;
         std::string text = header.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-        std::string signature = m_signer.sign(text, blob, {}, {});
+        std::string signature = m_signer.sign(m_channel, text, blob, {});
         if (peer)
             socket.send(zmq::buffer(*peer), zmq::send_flags::sndmore);
         socket.send(adopt(std::move(signature)), zmq::send_flags::sndmore);
@@ -42,12 +43,12 @@ namespace atrium
         socket.send(adopt(std::move(blob)), zmq::send_flags::none);
     }
 
-    std::optional<worker_message> worker_wire::receive(zmq::socket_t& socket, std::string* peer)
+    bool worker_wire::read_frames(zmq::socket_t& socket, std::vector<zmq::message_t>& frames)
     {
-        std::vector<zmq::message_t> frames;
+        frames.clear();
         zmq::message_t frame;
         if (!socket.recv(frame, zmq::recv_flags::dontwait))
-            return std::nullopt;
+            return false;
         frames.push_back(std::move(frame));
         while (frames.back().more())
         {
@@ -55,6 +56,14 @@ namespace atrium
             (void)socket.recv(next, zmq::recv_flags::none); // the rest of a multipart message is already here
             frames.push_back(std::move(next));
         }
+        return true;
+    }
+
+    std::optional<worker_message> worker_wire::receive(zmq::socket_t& socket, std::string* peer)
+    {
+        std::vector<zmq::message_t> frames;
+        if (!read_frames(socket, frames))
+            return std::nullopt;
         if (peer)
         {
             *peer = std::string(view(frames.front()));
@@ -67,7 +76,7 @@ namespace atrium
     {
         if (frames.size() != 3)
             throw worker_wire_error("[worker.bad_message] expected 3 frames, got " + std::to_string(frames.size()));
-        if (!m_signer.verify(view(frames[0]), view(frames[1]), view(frames[2]), {}, {}))
+        if (!m_signer.verify(view(frames[0]), m_channel, view(frames[1]), view(frames[2]), {}))
             throw worker_wire_error("[worker.bad_message] missing or wrong signature");
         worker_message message;
         message.header = nlohmann::json::parse(view(frames[1]), nullptr, false);

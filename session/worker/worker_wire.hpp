@@ -33,14 +33,15 @@ namespace atrium
         using std::runtime_error::runtime_error;
     };
 
-    /// The kernel–worker channel's framing: `[signature, header, blob]`, HMAC-SHA256 over header and blob
-    /// with a key the kernel makes for that one worker. Each side numbers what it sends (`n` in the header)
-    /// and accepts only increasing numbers, so a captured message cannot be replayed. One object per
-    /// direction pair and per thread: sending and receiving both update counters.
+    /// The kernel–worker channel's framing: `[signature, header, blob]`, HMAC-SHA256 over the channel's name,
+    /// header and blob with a key the kernel makes for that one worker. Each side numbers what it sends (`n`
+    /// in the header) and accepts only increasing numbers, so a captured message cannot be replayed; the
+    /// channel's name in the signature keeps a message of one channel (`link`, `cells`) from being replayed
+    /// on the other. One object per channel and per thread: sending and receiving both update counters.
     class worker_wire
     {
     public:
-        explicit worker_wire(const std::string& key);
+        worker_wire(const std::string& key, std::string channel);
 
         /// Sends on `socket`; on a ROUTER, `peer` names the worker (its routing id) as the first frame.
         void send(zmq::socket_t& socket, nlohmann::json header, std::string blob = {},
@@ -50,10 +51,15 @@ namespace atrium
         /// or replayed; it has then been read completely, so the channel stays usable.
         std::optional<worker_message> receive(zmq::socket_t& socket, std::string* peer = nullptr);
 
-    private:
+        /// Reads one whole multipart message if one is waiting; false otherwise.
+        static bool read_frames(zmq::socket_t& socket, std::vector<zmq::message_t>& frames);
+        /// Checks `[signature, header, blob]` (routing frames removed); throws worker_wire_error.
         worker_message verify(std::vector<zmq::message_t>& frames);
 
+    private:
+
         message_signer m_signer;
+        const std::string m_channel;
         std::uint64_t m_sent = 0;
         std::uint64_t m_received = 0;
     };

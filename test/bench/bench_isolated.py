@@ -6,8 +6,8 @@ xeus-python, all measured in this run.
 Rows:
 - first cell of a new isolated note: a new client session's first `pass`, answered by a worker from the warm
   pool (--warm-workers=1, the pool refilled between samples) and without one (--warm-workers=0);
-- execute round trip (`pass`, one client): through a worker (atrium-isolated) beside in-process Atrium (shared,
-  scoped), ipykernel and xeus-python;
+- execute round trip (`pass`, one client per kernel): through a worker (atrium-isolated) beside in-process Atrium
+  (shared, scoped), ipykernel and xeus-python, all started together and taking turns request by request;
 - stream throughput: 20 MB printed by one cell, in a worker and in-process;
 - memory: resident set of an idle worker beside an idle ipykernel and xeus-python process;
 - pool: a 100 MiB bytes object put by one isolated note and got by another (pickled through the kernel).
@@ -47,6 +47,26 @@ def round_trip(kc, code="pass"):
     reply = wait_reply(kc, send_execute(kc, code))
     assert reply["status"] == "ok", reply
     return time.perf_counter() - started
+
+
+def wait_idle(kc, msg_id):
+    while True:
+        msg = kc.get_iopub_msg(timeout=TIMEOUT)
+        if (msg["parent_header"].get("msg_id") == msg_id and msg["msg_type"] == "status"
+                and msg["content"]["execution_state"] == "idle"):
+            return
+
+
+def settled_round_trip(kc):
+    """A round trip (send to reply, seconds); then, off the clock, its output up to idle: the kernel has finished
+    with it before the next kernel's turn."""
+    started = time.perf_counter()
+    msg_id = send_execute(kc, "pass")
+    reply = wait_reply(kc, msg_id)
+    elapsed = time.perf_counter() - started
+    assert reply["status"] == "ok", reply
+    wait_idle(kc, msg_id)
+    return elapsed
 
 
 def value(kc, expression):
@@ -93,13 +113,22 @@ def bench_first_cell(samples):
     return rows
 
 
-def bench_round_trip(kernel_name, runs, *arguments):
-    km, kc = start(kernel_name, *arguments)
-    for _ in range(50):
-        round_trip(kc)
-    times = [round_trip(kc) * 1e6 for _ in range(runs)]
-    stop(km, kc)
-    return statistics.median(times)
+def bench_round_trips(kernel_names, runs):
+    """Median round trip (µs) of each kernel. All run at once and take turns, one request each, so that a noisy
+    moment of the machine falls on every kernel alike rather than on whichever was being measured."""
+    started = {name: start(name) for name in kernel_names}
+    try:
+        for _, kc in started.values():
+            for _ in range(50):
+                settled_round_trip(kc)
+        times = {name: [] for name in kernel_names}
+        for _ in range(runs):
+            for name, (_, kc) in started.items():
+                times[name].append(settled_round_trip(kc) * 1e6)
+    finally:
+        for km, kc in started.values():
+            stop(km, kc)
+    return {name: statistics.median(samples) for name, samples in times.items()}
 
 
 def bench_stream(kernel_name, megabytes):
@@ -166,8 +195,9 @@ def main(argv=None):
     kernels = [("Atrium isolated (through a worker)", "atrium-isolated"), ("Atrium shared (in-process)", "atrium"),
                ("Atrium scoped (in-process)", "atrium-scoped"), ("ipykernel", "python3"),
                ("xeus-python", "xpython")]
-    rtt = {name: bench_round_trip(spec, runs) for name, spec in kernels}
-    print(f"\n| execute round trip, `pass` x {runs} | median (µs) |\n|---|---|")
+    by_spec = bench_round_trips([spec for _, spec in kernels], runs)
+    rtt = {name: by_spec[spec] for name, spec in kernels}
+    print(f"\n| execute round trip, `pass` x {runs}, kernels taking turns | median (µs) |\n|---|---|")
     for name, _ in kernels:
         print(f"| {name} | {rtt[name]:.0f} |")
     in_process = min(rtt["Atrium shared (in-process)"], rtt["Atrium scoped (in-process)"])

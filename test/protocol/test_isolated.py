@@ -253,6 +253,34 @@ def test_worker_channel_refuses_injected_messages(tmp_path):
     assert "[worker.bad_message]" in log.read_text()
 
 
+def test_cells_channel_refuses_injected_replies(tmp_path):
+    """The kernel's cells channel (where workers' main threads send cell replies) answers a cell only with its
+    worker's signed reply: forged replies from an unknown peer, unsigned or replayed ones change nothing."""
+    log = tmp_path / "kernel.log"
+    with open(log, "w") as stderr, kernel_of(ISOLATED, stderr=stderr) as (km, kc):
+        run(kc, "import time")
+        msg_id = kc.execute("time.sleep(1); 'genuine'")
+        started(kc, msg_id)
+        context = zmq.Context()
+        for routing_id in (None, b"w99"):
+            intruder = context.socket(zmq.DEALER)
+            if routing_id:
+                intruder.setsockopt(zmq.ROUTING_ID, routing_id)
+            intruder.connect(f"ipc://@atrium-{kernel_pid(km)}-cells")
+            for n in range(1, 20):
+                fake = ('{"type":"reply","n":%d,"id":%d,"after":0,"content":{"status":"ok","execution_count":999,'
+                        '"user_expressions":{},"payload":[]}}' % (n, n)).encode()
+                intruder.send_multipart([b"0" * 64, fake, b""])
+            intruder.send_multipart([b"garbage"])
+            intruder.close(linger=1000)
+        context.term()
+        reply = get_reply(kc, msg_id)
+        assert reply["content"]["status"] == "ok" and reply["content"]["execution_count"] != 999
+        results = [m for m in collect_iopub(kc, msg_id) if m["msg_type"] == "execute_result"]
+        assert results and results[0]["content"]["data"]["text/plain"] == "'genuine'"
+    assert "refused a message on the cells channel from an unknown peer" in log.read_text()
+
+
 def test_no_worker_outlives_shutdown():
     with kernel_of(ISOLATED) as (km, kc):
         other = client(km, "alice")

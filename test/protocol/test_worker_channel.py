@@ -1,5 +1,5 @@
-"""The worker's side of its channel: atrium-worker, started here the way the kernel starts it, runs only what is
-signed with its key, in order, once."""
+"""The worker's side of its channels: atrium-worker, started here the way the kernel starts it, runs only what is
+signed with its key for that channel, in order, once."""
 
 import hashlib
 import hmac
@@ -15,20 +15,21 @@ from protocol_helpers import BUILD_DIR
 WORKER = BUILD_DIR / "bin" / "atrium-worker"
 
 
-class FakeKernel:
-    """A ROUTER the worker connects to, speaking the worker channel's framing with the worker's key."""
+class FakeChannel:
+    """A ROUTER the worker connects to, speaking one worker channel's framing with the worker's key: `link` (the
+    worker's link thread) or `cells` (its main thread, where cells arrive and replies leave)."""
 
-    def __init__(self, key):
+    def __init__(self, key, name, context):
         self.key = key.encode()
-        self.context = zmq.Context()
-        self.socket = self.context.socket(zmq.ROUTER)
+        self.name = name.encode()
+        self.socket = context.socket(zmq.ROUTER)
         self.socket.bind("tcp://127.0.0.1:*")
         self.endpoint = self.socket.getsockopt_string(zmq.LAST_ENDPOINT)
         self.peer = None
         self.sent = 0
 
-    def sign(self, header, blob=b""):
-        return hmac.new(self.key, header + blob, hashlib.sha256).hexdigest().encode()
+    def sign(self, header, blob=b"", key=None):
+        return hmac.new(key or self.key, self.name + header + blob, hashlib.sha256).hexdigest().encode()
 
     def receive(self, timeout_ms=10000):
         if not self.socket.poll(timeout_ms):
@@ -43,8 +44,25 @@ class FakeKernel:
         header = json.dumps({**message, "n": self.sent}).encode()
         return [self.peer, self.sign(header), header, b""]
 
+
+class FakeKernel:
+    """The kernel's two ends of one worker's channels."""
+
+    def __init__(self, key):
+        self.context = zmq.Context()
+        self.link = FakeChannel(key, "link", self.context)
+        self.cells = FakeChannel(key, "cells", self.context)
+
+    def launch(self, key, kernel_pid, **popen):
+        process = subprocess.Popen([str(WORKER), "--connect", self.link.endpoint, "--cells", self.cells.endpoint,
+                                    "--lane", "w1", "--kernel-pid", str(kernel_pid)], stdin=subprocess.PIPE, **popen)
+        process.stdin.write((key + "\n").encode())
+        process.stdin.close()
+        return process
+
     def close(self):
-        self.socket.close(linger=0)
+        self.link.socket.close(linger=0)
+        self.cells.socket.close(linger=0)
         self.context.term()
 
 
@@ -52,13 +70,12 @@ class FakeKernel:
 def worker():
     key = secrets.token_hex(32)
     kernel = FakeKernel(key)
-    process = subprocess.Popen([str(WORKER), "--connect", kernel.endpoint, "--kernel-pid", str(os.getpid())],
-                               stdin=subprocess.PIPE, stderr=subprocess.PIPE, env={**os.environ})
-    process.stdin.write((key + "\n").encode())
-    process.stdin.close()
+    process = kernel.launch(key, os.getpid(), stderr=subprocess.PIPE)
     try:
-        hello = kernel.receive(timeout_ms=30000)
-        assert hello["type"] == "hello" and hello["pid"] == process.pid
+        for channel in (kernel.cells, kernel.link):
+            hello = channel.receive(timeout_ms=30000)
+            assert hello["type"] == "hello" and hello["pid"] == process.pid
+        assert kernel.cells.peer == b"w1"  # the routing id the kernel gave it
         yield kernel, process
     finally:
         process.kill()
@@ -72,47 +89,68 @@ def execute(code, id_):
 
 
 def replies(kernel, timeout_ms=1500):
-    """The ids of every reply that arrives before the channel goes quiet."""
+    """The ids of every cell reply (they come on the cells channel) before it goes quiet."""
     ids = []
-    while (message := kernel.receive(timeout_ms)) is not None:
+    while (message := kernel.cells.receive(timeout_ms)) is not None:
         if message["type"] == "reply":
             ids.append(message["id"])
     return ids
 
 
-def test_only_signed_fresh_messages_run(worker, tmp_path):
+@pytest.mark.parametrize("channel", ["link", "cells"])
+def test_only_signed_fresh_messages_run(worker, tmp_path, channel):
     kernel, process = worker
+    lane = getattr(kernel, channel)
+    other = kernel.cells if channel == "link" else kernel.link
     marker = tmp_path / "ran"
     append = f"open({str(marker)!r}, 'a').write('{{}}\\n')"
 
-    unsigned = kernel.frames(execute(append.format("unsigned"), 1))
+    unsigned = lane.frames(execute(append.format("unsigned"), 1))
     unsigned[1] = b""
-    kernel.socket.send_multipart(unsigned)
-    forged = kernel.frames(execute(append.format("forged"), 2))
-    forged[1] = hmac.new(b"not-the-key", forged[2], hashlib.sha256).hexdigest().encode()
-    kernel.socket.send_multipart(forged)
-    kernel.socket.send_multipart([kernel.peer, b"garbage"])
-    genuine = kernel.frames(execute(append.format("genuine"), 3))
-    kernel.socket.send_multipart(genuine)
-    kernel.socket.send_multipart(genuine)  # a replay of a genuine message
+    lane.socket.send_multipart(unsigned)
+    forged = lane.frames(execute(append.format("forged"), 2))
+    forged[1] = lane.sign(forged[2], key=b"not-the-key")
+    lane.socket.send_multipart(forged)
+    lane.socket.send_multipart([lane.peer, b"garbage"])
+    # Signed with the right key for the other channel: a message captured there cannot be replayed here.
+    crossed = lane.frames(execute(append.format("crossed"), 4))
+    crossed[1] = other.sign(crossed[2])
+    lane.socket.send_multipart(crossed)
+    genuine = lane.frames(execute(append.format("genuine"), 3))
+    lane.socket.send_multipart(genuine)
+    lane.socket.send_multipart(genuine)  # a replay of a genuine message
 
     assert replies(kernel) == [3]
     assert marker.read_text() == "genuine\n"
     assert process.poll() is None  # refusing is not dying
     process.kill()
     log = process.stderr.read().decode()
-    assert log.count("refused") == 4, log
-    assert "replayed" in log and "signature" in log
+    assert log.count("refused") == 5, log
+    assert "replayed" in log and log.count("signature") == 3
+
+
+def test_output_is_numbered_before_the_reply(worker):
+    """A reply names the last output message queued before it, so the kernel can publish the cell's output
+    before its idle status although the two travel on different channels."""
+    kernel, _ = worker
+    kernel.cells.socket.send_multipart(kernel.cells.frames(execute("print('a'); print('b', flush=True)", 1)))
+    reply = kernel.cells.receive()
+    assert reply["type"] == "reply" and reply["content"]["status"] == "ok"
+    published = []
+    while len(published) < reply["after"]:
+        message = kernel.link.receive()
+        assert message is not None, published
+        if message["type"] == "publish":
+            published.append(message["q"])
+            assert message["content"]["name"] == "stdout"
+    assert published[-1] == reply["after"]
 
 
 def test_worker_exits_when_its_kernel_is_gone():
     key = secrets.token_hex(32)
     kernel = FakeKernel(key)
     # The kernel pid named on the command line is not our pid: the worker finds itself orphaned and leaves.
-    process = subprocess.Popen([str(WORKER), "--connect", kernel.endpoint, "--kernel-pid", "1"],
-                               stdin=subprocess.PIPE, stderr=subprocess.DEVNULL)
-    process.stdin.write((key + "\n").encode())
-    process.stdin.close()
+    process = kernel.launch(key, 1, stderr=subprocess.DEVNULL)
     try:
         assert process.wait(timeout=30) == 0
     finally:
@@ -121,7 +159,8 @@ def test_worker_exits_when_its_kernel_is_gone():
 
 
 def test_worker_refuses_to_start_without_a_key():
-    process = subprocess.run([str(WORKER), "--connect", "tcp://127.0.0.1:9", "--kernel-pid", str(os.getpid())],
+    process = subprocess.run([str(WORKER), "--connect", "tcp://127.0.0.1:9", "--cells", "tcp://127.0.0.1:9",
+                              "--lane", "w1", "--kernel-pid", str(os.getpid())],
                              input=b"", capture_output=True, timeout=30)
     assert process.returncode == 2 and b"[worker.no_key]" in process.stderr
     process = subprocess.run([str(WORKER), "--bogus"], capture_output=True, timeout=30)

@@ -44,7 +44,7 @@ TEST_CASE("worker processes")
     {
         std::string out = "/tmp/atrium-worker-key-" + std::to_string(getpid());
         std::string path = script("read key; echo \"$key\" > " + out + "; exit 4");
-        worker_launch launch{path, "tcp://127.0.0.1:1", "secret-key", 2, {}};
+        worker_launch launch{path, "tcp://127.0.0.1:1", "secret-key", 2, {}, "ipc://@none", "w1"};
         {
             worker_process process(launch);
             CHECK(process.pid() > 0);
@@ -65,7 +65,7 @@ TEST_CASE("worker processes")
     {
         std::string out = "/tmp/atrium-worker-limits-" + std::to_string(getpid());
         std::string path = script("ulimit -v > " + out + "; ulimit -t >> " + out);
-        worker_launch launch{path, "tcp://127.0.0.1:1", "k", 2, {256ULL << 20, 7}};
+        worker_launch launch{path, "tcp://127.0.0.1:1", "k", 2, {256ULL << 20, 7}, "ipc://@none", "w1"};
         {
             worker_process process(launch);
             process.kill_and_reap(); // may or may not have finished: waits either way
@@ -88,7 +88,7 @@ TEST_CASE("worker processes")
         std::string path = script("read key; sleep 60");
         pid_t pid;
         {
-            worker_process process({path, "e", "k", 2, {}});
+            worker_process process({path, "e", "k", 2, {}, "c", "w1"});
             pid = process.pid();
             CHECK(process.resident_bytes() > 0);
         }

@@ -33,8 +33,8 @@ TEST_CASE("worker channel framing")
 {
     channel c;
     std::string key = make_worker_key();
-    worker_wire worker_side(key);
-    worker_wire kernel_side(key);
+    worker_wire worker_side(key, "link");
+    worker_wire kernel_side(key, "link");
 
     SECTION("a signed message arrives with its payload")
     {
@@ -52,7 +52,7 @@ TEST_CASE("worker channel framing")
     }
     SECTION("another key, a tampered header or payload, missing frames and replays are refused")
     {
-        worker_wire stranger(make_worker_key());
+        worker_wire stranger(make_worker_key(), "link");
         stranger.send(c.worker, {{"type", "publish"}});
         CHECK_THROWS_WITH(c.receive(kernel_side), Catch::Contains("[worker.bad_message]"));
 
@@ -87,12 +87,17 @@ TEST_CASE("worker channel framing")
         CHECK(c.receive(kernel_side)->type() == "reply");
         CHECK_THROWS_WITH(c.receive(kernel_side), Catch::Contains("replayed"));
 
+        // A genuine message of the same worker's other channel is refused too.
+        worker_wire other_channel(key, "cells");
+        other_channel.send(c.worker, {{"type", "execute"}, {"id", 7}});
+        CHECK_THROWS_WITH(c.receive(kernel_side), Catch::Contains("signature"));
+
         // The channel still works after refusals.
         worker_side.send(c.worker, {{"type", "pong"}});
         CHECK(c.receive(kernel_side)->type() == "pong");
     }
     SECTION("an empty key is refused")
     {
-        CHECK_THROWS_WITH(worker_wire(""), Catch::Contains("[worker.no_key]"));
+        CHECK_THROWS_WITH(worker_wire("", "link"), Catch::Contains("[worker.no_key]"));
     }
 }
