@@ -68,6 +68,7 @@ namespace atrium
             std::lock_guard<std::mutex> lock(m_mutex);
             if (e.kind == "cell")
                 ++m_queued;
+            ++m_unhandled;
             m_events.push_back(std::move(e));
         }
         wake_relay();
@@ -92,8 +93,8 @@ namespace atrium
     {
         std::lock_guard<std::mutex> lock(m_mutex);
         // Anything the relay has yet to do for this note (a reset, a queued cell, a notice) comes first.
-        if (m_lane_id.empty() || m_current || m_queued > 0 || !m_events.empty() || !m_lost_state.empty() ||
-            sequence <= m_abort_through || !m_environment.lane.proven(m_lane_id))
+        if (m_lane_id.empty() || m_current || m_answering || m_queued > 0 || m_unhandled > 0 ||
+            !m_lost_state.empty() || sequence <= m_abort_through || !m_environment.lane.proven(m_lane_id))
             return false;
         std::uint64_t id = begin_cell_locked({request, sequence, false});
         // Should the worker be gone already, its relay sees the exit and answers this cell.
@@ -125,11 +126,8 @@ namespace atrium
                 return;
             }
             running_cell cell = end_current_locked(reply);
-            bool queued = m_queued > 0;
             lock.unlock();
             send_finished(cell, std::move(reply));
-            if (queued)
-                wake_relay(); // the next queued cell may start
         }
         catch (const std::exception& error)
         {
@@ -167,6 +165,7 @@ namespace atrium
     {
         running_cell cell = std::move(*m_current);
         m_current.reset();
+        m_answering = true;
         m_deferred.reset();
         m_prompt.clear();
         m_consecutive_deaths = 0;
@@ -186,14 +185,18 @@ namespace atrium
         const bool failed = reply.value("status", "error") == "error";
         nl::json metadata = {{"started", cell.started}, {"status", reply.value("status", "error")}, {"dependencies_met", true}};
         server.send_reply(request, "execute_reply", std::move(reply), std::move(metadata));
-        if (failed && request.content().value("stop_on_error", true) && !request.content().value("silent", false))
-        {
-            // Also what reached the kernel while the reply was being sent, before the client saw the error.
-            std::lock_guard<std::mutex> lock(m_mutex);
-            m_abort_through = std::max(m_abort_through, server.latest_sequence());
-        }
         server.publish_output("status", request.header(), {{"execution_state", "idle"}});
         m_last_activity = now_ms();
+        bool queued;
+        {
+            std::lock_guard<std::mutex> lock(m_mutex);
+            if (failed && request.content().value("stop_on_error", true) && !request.content().value("silent", false))
+                m_abort_through = std::max(m_abort_through, server.latest_sequence()); // also what came meanwhile
+            m_answering = false;
+            queued = m_queued > 0;
+        }
+        if (queued)
+            wake_relay(); // the next queued cell may start now
     }
 
     void isolated_context::finish_deferred(bool now)
@@ -270,7 +273,7 @@ namespace atrium
     bool isolated_context::busy()
     {
         std::lock_guard<std::mutex> lock(m_mutex);
-        return m_current || m_queued > 0 || !m_events.empty();
+        return m_current || m_answering || m_queued > 0 || !m_events.empty();
     }
 
     // ---- the relay thread ----
@@ -317,6 +320,8 @@ namespace atrium
                     return;
                 }
                 handle(e);
+                std::lock_guard<std::mutex> lock(m_mutex);
+                --m_unhandled;
             }
             if (m_worker && m_worker.get() == polled)
             {
@@ -417,7 +422,7 @@ namespace atrium
             std::uint64_t abort_through;
             {
                 std::lock_guard<std::mutex> lock(m_mutex);
-                if (m_current)
+                if (m_current || m_answering)
                     return;
                 abort_through = m_abort_through;
             }

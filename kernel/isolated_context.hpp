@@ -117,7 +117,8 @@ namespace atrium
         std::uint64_t begin_cell_locked(pending_cell cell);
         /// busy and execute_input (and a lost-state notice): before anything the cell prints. Under m_mutex.
         void publish_start(const xeus::xmessage& request, const std::string& notice);
-        /// Ends the running cell with `reply` (state only, under m_mutex); returns it for send_finished.
+        /// Ends the running cell with `reply` (state only, under m_mutex); returns it for send_finished, which
+        /// must follow: until it has sent the reply and idle, no other cell of this note starts.
         running_cell end_current_locked(const nl::json& reply);
         void send_finished(const running_cell& cell, nl::json reply);
         /// Relay: answers a reply that waited for the cell's output, once that is published (or `now`).
@@ -149,6 +150,7 @@ namespace atrium
 
         std::mutex m_mutex; ///< guards what several threads touch: events, the running cell, pid, prompt, counts
         std::deque<event> m_events;
+        std::size_t m_unhandled = 0; ///< events posted and not yet handled by the relay (a reset among them)
         pid_t m_pid = 0;
         std::string m_lane_id; ///< the worker's id on the cell lane; empty while there is no usable worker
         pending_prompt m_prompt;
@@ -159,6 +161,7 @@ namespace atrium
             std::uint64_t after = 0; ///< the last output message of the cell
         };
         std::optional<deferred_reply> m_deferred; ///< the running cell's reply, waiting for its output
+        bool m_answering = false; ///< a finished cell's reply and idle are being sent: no cell starts meanwhile
         std::size_t m_queued = 0;                 ///< cells posted and not yet started or answered
         int m_executions = 0;
         std::uint64_t m_abort_through = 0;

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: MIT
 #include "kernel/zmq_server.hpp"
 
+#include "kernel/zmq_retry.hpp"
+
 #include "kernel/message_header.hpp"
 #include "kernel/request_check.hpp"
 #include "kernel/wire_codec.hpp"
@@ -74,23 +76,6 @@ namespace atrium
             return zmq::message_t(
                 owned->data(), owned->size(), [](void*, void* hint) { delete static_cast<std::string*>(hint); },
                 owned);
-        }
-
-        template <class F>
-        auto retry_on_eintr(F&& f) -> decltype(f())
-        {
-            while (true)
-            {
-                try
-                {
-                    return f();
-                }
-                catch (const zmq::error_t& e)
-                {
-                    if (e.num() != EINTR)
-                        throw;
-                }
-            }
         }
     }
 
@@ -372,6 +357,17 @@ namespace atrium
             owner.stop();
         }
 
+        /// jupyter console sends its first cell as soon as kernel_info is answered, without waiting for its iopub
+        /// subscription. When it has just started the kernel, that subscription may still be on its way (its
+        /// socket connected before the kernel was listening and retries every 100 ms), and the cell's output
+        /// would be lost. So until the first subscriber arrives, requests wait for it: at most a second after
+        /// the kernel started listening, after which nobody waits again.
+        void wait_for_first_subscriber()
+        {
+            std::unique_lock<std::mutex> lock(subscribed_mutex);
+            subscribed_changed.wait_until(lock, listening_since + std::chrono::seconds(1), [this] { return subscribed; });
+        }
+
         void welcome_subscribers()
         {
             for (int i = 0; i < 64; ++i)
@@ -389,6 +385,11 @@ namespace atrium
                     continue;
                 }
                 iopub.set(zmq::sockopt::subscribe, topic);
+                {
+                    std::lock_guard<std::mutex> lock(subscribed_mutex);
+                    subscribed = true;
+                }
+                subscribed_changed.notify_all();
                 // Protocol 5.4's iopub_welcome, sent at once rather than queued behind the outbox.
                 xeus::xpub_message welcome("atrium.iopub_welcome",
                                            make_message_header("iopub_welcome", user_name, session_id),
@@ -440,6 +441,7 @@ namespace atrium
             {
                 if (!shell_queue.empty())
                 {
+                    wait_for_first_subscriber();
                     queued_request next = std::move(shell_queue.front());
                     shell_queue.pop_front();
                     return next;
@@ -549,6 +551,10 @@ namespace atrium
         std::uint64_t replied_after = 0; ///< `received` when the latest shell reply was written
 
         std::atomic<bool> stopping{false};
+        std::chrono::steady_clock::time_point listening_since = std::chrono::steady_clock::now();
+        std::mutex subscribed_mutex;
+        std::condition_variable subscribed_changed;
+        bool subscribed = false; ///< an iopub subscriber has come
         std::atomic<bool> io_stop{false};
         std::thread io_thread;
         std::thread heartbeat_thread;
@@ -662,6 +668,7 @@ namespace atrium
     void zmq_server::start_impl(xeus::xpub_message message)
     {
         p_impl->main_thread = std::this_thread::get_id();
+        p_impl->listening_since = std::chrono::steady_clock::now();
         p_impl->start_threads();
         publish_impl(std::move(message), xeus::channel::SHELL);
         while (auto request = p_impl->pop_shell())

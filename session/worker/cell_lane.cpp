@@ -53,25 +53,29 @@ namespace atrium
     void cell_lane::forget(const std::string& id)
     {
         std::lock_guard<std::mutex> lock(m_mutex);
-        m_peers.erase(id);
+        auto it = m_peers.find(id);
+        if (it == m_peers.end())
+            return;
+        m_names.erase(it->second->route);
+        m_peers.erase(it);
     }
 
     bool cell_lane::proven(const std::string& id)
     {
         std::lock_guard<std::mutex> lock(m_mutex);
         auto it = m_peers.find(id);
-        return it != m_peers.end() && it->second->proven;
+        return it != m_peers.end() && !it->second->route.empty();
     }
 
     bool cell_lane::send(const std::string& id, nlohmann::json header)
     {
         std::lock_guard<std::mutex> lock(m_mutex);
         auto it = m_peers.find(id);
-        if (it == m_peers.end() || !it->second->proven)
+        if (it == m_peers.end() || it->second->route.empty())
             return false;
         try
         {
-            it->second->wire.send(m_socket, std::move(header), {}, &id);
+            it->second->wire.send(m_socket, std::move(header), {}, &it->second->route);
             return true;
         }
         catch (const zmq::error_t&)
@@ -80,27 +84,53 @@ namespace atrium
         }
     }
 
+    cell_lane::peer* cell_lane::sender_of(const std::string& route, const std::vector<zmq::message_t>& frames,
+                                          std::string& id)
+    {
+        auto named = m_names.find(route);
+        if (named != m_names.end())
+        {
+            id = named->second;
+        }
+        else
+        {
+            // An unproven connection: only a hello is heard, looked up by the name it claims, then verified.
+            if (frames.size() != 3)
+                return nullptr;
+            auto claim = nlohmann::json::parse(static_cast<const char*>(frames[1].data()),
+                                               static_cast<const char*>(frames[1].data()) + frames[1].size(), nullptr,
+                                               false);
+            if (!claim.is_object() || claim.value("type", "") != "hello" || !claim["lane"].is_string())
+                return nullptr;
+            id = claim["lane"].get<std::string>();
+        }
+        auto it = m_peers.find(id);
+        if (it == m_peers.end() || (named == m_names.end() && !it->second->route.empty()))
+            return nullptr; // unknown, or proven already on another connection
+        return it->second.get();
+    }
+
     void cell_lane::receive_all()
     {
         std::vector<zmq::message_t> frames;
         while (worker_wire::read_frames(m_socket, frames))
         {
-            std::string id(static_cast<const char*>(frames.front().data()), frames.front().size());
+            std::string route(static_cast<const char*>(frames.front().data()), frames.front().size());
             frames.erase(frames.begin());
             std::lock_guard<std::mutex> lock(m_mutex);
-            auto it = m_peers.find(id);
-            if (it == m_peers.end())
+            std::string id;
+            peer* from = sender_of(route, frames, id);
+            if (!from)
             {
                 std::cerr << "[atrium] [worker.bad_message] refused a message on the cells channel from an unknown "
                              "peer"
                           << std::endl;
                 continue;
             }
-            peer& from = *it->second;
             worker_message message;
             try
             {
-                message = from.wire.verify(frames);
+                message = from->wire.verify(frames);
             }
             catch (const worker_wire_error& error)
             {
@@ -108,10 +138,13 @@ namespace atrium
                           << error.what() << std::endl;
                 continue;
             }
-            if (message.type() == "hello")
-                from.proven = true;
-            else if (from.on_message)
-                from.on_message(std::move(message)); // must not throw
+            if (from->route.empty())
+            {
+                from->route = route; // its signed hello: this connection is that worker's
+                m_names[route] = id;
+            }
+            else if (from->on_message)
+                from->on_message(std::move(message)); // must not throw
             else
                 std::cerr << "[atrium] a " << message.type() << " from worker " << id
                           << " on the cells channel before it serves a note: dropped" << std::endl;

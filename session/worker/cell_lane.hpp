@@ -19,9 +19,10 @@ namespace atrium
     /// hand-off on either side; everything else (output, input, heartbeats, queued cells, quick requests)
     /// travels on each worker's own channel, served by the note's relay thread.
     ///
-    /// Messages are signed with the worker's key for the `cells` channel. A worker's routing id is given to it
-    /// by the kernel, and nothing is sent to that id before a hello signed with the worker's key has come from
-    /// it. A message that is not signed by the worker named by its routing id is refused and logged.
+    /// Messages are signed with the worker's key for the `cells` channel. The kernel names each worker (`w<n>`);
+    /// a worker's signed hello carries that name, and only the connection it came on (its routing id, chosen
+    /// by ZeroMQ, so no other local process can claim it in advance) is sent cells or heard from afterwards.
+    /// A message from any other connection, or not signed by the worker it claims to be, is refused and logged.
     class cell_lane
     {
     public:
@@ -34,7 +35,7 @@ namespace atrium
 
         const std::string& endpoint() const noexcept;
 
-        /// Registers a worker about to start with `key`; returns the routing id to give it. Any thread.
+        /// Registers a worker about to start with `key`; returns the name to give it. Any thread.
         std::string announce(const std::string& key);
         /// From now on the worker's replies go to `on_message` (on the main thread). Any thread.
         void attach(const std::string& id, handler on_message);
@@ -55,15 +56,19 @@ namespace atrium
         {
             explicit peer(const std::string& key);
             worker_wire wire;
-            bool proven = false;
+            std::string route; ///< the routing id its signed hello came from; empty until then
             handler on_message;
         };
+
+        /// The worker a message claims to come from: by its connection, or for a hello by the name inside.
+        peer* sender_of(const std::string& route, const std::vector<zmq::message_t>& frames, std::string& id);
 
         zmq::context_t m_context;
         zmq::socket_t m_socket;
         std::string m_endpoint;
         std::mutex m_mutex; ///< guards m_peers and every handler call
-        std::map<std::string, std::unique_ptr<peer>> m_peers;
+        std::map<std::string, std::unique_ptr<peer>> m_peers; ///< by name
+        std::map<std::string, std::string> m_names;          ///< routing id -> name, once proven
         std::uint64_t m_next = 0;
     };
 }

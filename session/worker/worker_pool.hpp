@@ -26,7 +26,7 @@ namespace atrium
         std::string key;      ///< this worker's own signing key
         worker_wire wire;
         cell_lane& lane;
-        const std::string lane_id; ///< the worker's routing id on `lane`
+        const std::string lane_id; ///< the worker's name on `lane`
 
         worker_handle(zmq::context_t& context, const std::string& key, cell_lane& lane);
         /// Forgets the worker on the lane; the process (if still running) is killed and reaped.

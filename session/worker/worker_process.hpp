@@ -26,7 +26,7 @@ namespace atrium
         int log_fd = 2;       ///< where the worker's own fds 1 and 2 lead (the kernel's log)
         worker_limits limits;
         std::string cells_endpoint; ///< the kernel's cell_lane
-        std::string lane_id;        ///< the worker's routing id there
+        std::string lane_id;        ///< the worker's name there
     };
 
     /// One worker child process. The kernel reaps it (no zombies) and it dies with the thread that started

@@ -45,9 +45,9 @@ namespace atrium
         m_lane.set(zmq::sockopt::linger, 0);
         m_lane.set(zmq::sockopt::sndhwm, 0);
         m_lane.set(zmq::sockopt::rcvhwm, 0);
-        m_lane.set(zmq::sockopt::routing_id, lane.id);
         m_lane.connect(lane.endpoint);
-        m_lane_wire.send(m_lane, {{"type", "hello"}, {"pid", getpid()}});
+        // The name the kernel gave us, signed: the kernel learns which connection is ours.
+        m_lane_wire.send(m_lane, {{"type", "hello"}, {"lane", lane.id}, {"pid", getpid()}});
         set_comm_bridge(&m_comms);
         m_quick_thread = start_signal_free_thread([this] { serve_quick_forever(); });
         m_link.start([this](worker_message message) { dispatch(std::move(message)); });

@@ -15,7 +15,7 @@ namespace atrium
     struct cell_lane_address
     {
         std::string endpoint;
-        std::string id; ///< this worker's routing id there, given by the kernel
+        std::string id; ///< this worker's name there, given by the kernel
     };
 
     /// What an isolated worker does with the kernel's requests: one namespace (the process's `__main__`), its

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: MIT
 #include "session/worker/worker_wire.hpp"
 
+#include "kernel/zmq_retry.hpp"
+
 #include <openssl/rand.h>
 
 #include <cstdio>
@@ -36,24 +38,28 @@ namespace atrium
         header["n"] = ++m_sent;
         std::string text = header.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
         std::string signature = m_signer.sign(m_channel, text, blob, {});
+        // A worker's main thread owns a socket and receives SIGINT: an interrupted frame is sent again.
+        auto send_frame = [&socket](zmq::message_t frame, zmq::send_flags flags)
+        { retry_on_eintr([&] { return socket.send(frame, flags); }); };
         if (peer)
-            socket.send(zmq::buffer(*peer), zmq::send_flags::sndmore);
-        socket.send(adopt(std::move(signature)), zmq::send_flags::sndmore);
-        socket.send(adopt(std::move(text)), zmq::send_flags::sndmore);
-        socket.send(adopt(std::move(blob)), zmq::send_flags::none);
+            send_frame(zmq::message_t(peer->data(), peer->size()), zmq::send_flags::sndmore);
+        send_frame(adopt(std::move(signature)), zmq::send_flags::sndmore);
+        send_frame(adopt(std::move(text)), zmq::send_flags::sndmore);
+        send_frame(adopt(std::move(blob)), zmq::send_flags::none);
     }
 
     bool worker_wire::read_frames(zmq::socket_t& socket, std::vector<zmq::message_t>& frames)
     {
         frames.clear();
         zmq::message_t frame;
-        if (!socket.recv(frame, zmq::recv_flags::dontwait))
+        if (!retry_on_eintr([&] { return socket.recv(frame, zmq::recv_flags::dontwait); }))
             return false;
         frames.push_back(std::move(frame));
         while (frames.back().more())
         {
             zmq::message_t next;
-            (void)socket.recv(next, zmq::recv_flags::none); // the rest of a multipart message is already here
+            // The rest of a multipart message is already here.
+            (void)retry_on_eintr([&] { return socket.recv(next, zmq::recv_flags::none); });
             frames.push_back(std::move(next));
         }
         return true;

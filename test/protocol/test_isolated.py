@@ -262,11 +262,13 @@ def test_cells_channel_refuses_injected_replies(tmp_path):
         msg_id = kc.execute("time.sleep(1); 'genuine'")
         started(kc, msg_id)
         context = zmq.Context()
-        for routing_id in (None, b"w99"):
+        for routing_id in (None, b"w1"):
             intruder = context.socket(zmq.DEALER)
             if routing_id:
                 intruder.setsockopt(zmq.ROUTING_ID, routing_id)
             intruder.connect(f"ipc://@atrium-{kernel_pid(km)}-cells")
+            for lane in ("w1", "w2", "w3"):  # claiming to be a worker the kernel named, without its key
+                intruder.send_multipart([b"0" * 64, b'{"type":"hello","n":1,"lane":"%s"}' % lane.encode(), b""])
             for n in range(1, 20):
                 fake = ('{"type":"reply","n":%d,"id":%d,"after":0,"content":{"status":"ok","execution_count":999,'
                         '"user_expressions":{},"payload":[]}}' % (n, n)).encode()
@@ -278,7 +280,9 @@ def test_cells_channel_refuses_injected_replies(tmp_path):
         assert reply["content"]["status"] == "ok" and reply["content"]["execution_count"] != 999
         results = [m for m in collect_iopub(kc, msg_id) if m["msg_type"] == "execute_result"]
         assert results and results[0]["content"]["data"]["text/plain"] == "'genuine'"
-    assert "refused a message on the cells channel from an unknown peer" in log.read_text()
+    # Each forgery is refused: no hello can claim a worker that has proven itself, nothing else is heard from
+    # a connection that has not.
+    assert log.read_text().count("refused a message on the cells channel from an unknown peer") >= 2 * (3 + 19 + 1)
 
 
 def test_no_worker_outlives_shutdown():

@@ -72,10 +72,10 @@ def worker():
     kernel = FakeKernel(key)
     process = kernel.launch(key, os.getpid(), stderr=subprocess.PIPE)
     try:
-        for channel in (kernel.cells, kernel.link):
+        for channel in (kernel.link, kernel.cells):
             hello = channel.receive(timeout_ms=30000)
             assert hello["type"] == "hello" and hello["pid"] == process.pid
-        assert kernel.cells.peer == b"w1"  # the routing id the kernel gave it
+        assert hello["lane"] == "w1"  # on the cells channel: the name the kernel gave it, signed
         yield kernel, process
     finally:
         process.kill()

@@ -9,19 +9,25 @@ using namespace atrium;
 
 namespace
 {
-    /// A worker's main-thread end of the cells channel: a DEALER with the routing id the kernel gave it.
+    /// A worker's main-thread end of the cells channel: a DEALER that says hello with the name the kernel gave.
     struct fake_worker
     {
         zmq::context_t context{1};
         zmq::socket_t socket{context, zmq::socket_type::dealer};
         worker_wire wire;
+        std::string name;
 
         fake_worker(const cell_lane& lane, const std::string& id, const std::string& key)
             : wire(key, "cells")
+            , name(id)
         {
             socket.set(zmq::sockopt::linger, 0);
-            socket.set(zmq::sockopt::routing_id, id);
             socket.connect(lane.endpoint());
+        }
+
+        void hello()
+        {
+            wire.send(socket, {{"type", "hello"}, {"lane", name}});
         }
 
         std::optional<worker_message> receive()
@@ -58,7 +64,7 @@ TEST_CASE("the cells channel")
     {
         CHECK_FALSE(lane.proven(id));
         CHECK_FALSE(lane.send(id, {{"type", "execute"}, {"id", 1}}));
-        worker.wire.send(worker.socket, {{"type", "hello"}});
+        worker.hello();
         serve(lane, [&] { return lane.proven(id); });
         REQUIRE(lane.proven(id));
         REQUIRE(lane.send(id, {{"type", "execute"}, {"id", 2}}));
@@ -72,15 +78,31 @@ TEST_CASE("the cells channel")
     SECTION("a hello signed with another key, or for the link channel, proves nothing")
     {
         worker_wire stranger(make_worker_key(), "cells");
-        stranger.send(worker.socket, {{"type", "hello"}});
+        stranger.send(worker.socket, {{"type", "hello"}, {"lane", id}});
         worker_wire link(key, "link");
-        link.send(worker.socket, {{"type", "hello"}});
+        link.send(worker.socket, {{"type", "hello"}, {"lane", id}});
         serve(lane, [] { return false; });
         CHECK_FALSE(lane.proven(id));
     }
+    SECTION("once a worker has proven itself, another connection cannot speak or hear for it")
+    {
+        worker.hello();
+        serve(lane, [&] { return lane.proven(id); });
+        fake_worker intruder(lane, id, key); // even holding the key: a second hello for a proven name
+        intruder.hello();
+        intruder.wire.send(intruder.socket, {{"type", "reply"}, {"id", 9}});
+        serve(lane, [] { return false; });
+        CHECK(replies.empty());
+        REQUIRE(lane.send(id, {{"type", "execute"}, {"id", 4}}));
+        auto cell = worker.receive();
+        REQUIRE(cell);
+        CHECK(cell->header["id"] == 4);
+        zmq::pollitem_t item{intruder.socket.handle(), 0, ZMQ_POLLIN, 0};
+        CHECK(zmq::poll(&item, 1, std::chrono::milliseconds(200)) == 0);
+    }
     SECTION("a forgotten worker's replies reach no one")
     {
-        worker.wire.send(worker.socket, {{"type", "hello"}});
+        worker.hello();
         serve(lane, [&] { return lane.proven(id); });
         lane.forget(id);
         CHECK_FALSE(lane.proven(id));
