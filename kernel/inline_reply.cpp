@@ -21,6 +21,22 @@ namespace atrium
         finish_execute(server, request, std::move(reply));
     }
 
+    void publish_execute_start(zmq_server& server, const xeus::xmessage& request, int executions)
+    {
+        server.publish_output("status", request.header(), {{"execution_state", "busy"}});
+        const nl::json& content = request.content();
+        if (content.value("silent", false))
+            return;
+        int shown = executions + (content.value("store_history", true) ? 1 : 0);
+        server.publish_output("execute_input", request.header(),
+                              {{"code", content.value("code", "")}, {"execution_count", shown}});
+    }
+
+    nl::json execute_metadata(const std::string& started, const std::string& status)
+    {
+        return {{"started", started}, {"status", status}, {"dependencies_met", true}};
+    }
+
     void finish_execute(zmq_server& server, const xeus::xmessage& request, nl::json reply, nl::json metadata)
     {
         const nl::json& parent = request.header();

@@ -16,6 +16,13 @@ namespace atrium
     /// `text` on stdout, the error when `reply` is one, the reply, idle, all under the request's header.
     void reply_inline(zmq_server& server, const xeus::xmessage& request, nl::json reply, const std::string& text = "");
 
+    /// busy, then (unless the request is silent) execute_input, numbered as ipykernel does: only cells stored
+    /// in history advance the count, so it reads `executions` + 1 for a stored cell.
+    void publish_execute_start(zmq_server& server, const xeus::xmessage& request, int executions);
+
+    /// An execute_reply's metadata: when the cell started and how it ended.
+    nl::json execute_metadata(const std::string& started, const std::string& status);
+
     /// The execute_reply and idle status for a request the kernel answers itself, after its busy status; an
     /// error is also published as an `error` output.
     void finish_execute(zmq_server& server, const xeus::xmessage& request, nl::json reply,

@@ -6,6 +6,7 @@
 #include "kernel/inline_reply.hpp"
 #include "kernel/message_header.hpp"
 #include "kernel/remote_comms.hpp"
+#include "kernel/request_check.hpp"
 #include "kernel/zmq_server.hpp"
 #include "session/signal_free_thread.hpp"
 
@@ -37,8 +38,7 @@ namespace atrium
 
         std::string reply_type_of(const xeus::xmessage& request)
         {
-            std::string msg_type = request.header().value("msg_type", "");
-            return msg_type.substr(0, msg_type.size() - 8) + "_reply"; // "..._request" -> "..._reply"
+            return reply_type_for(request.header().value("msg_type", ""));
         }
     }
 
@@ -147,16 +147,9 @@ namespace atrium
 
     void isolated_context::publish_start(const xeus::xmessage& request, const std::string& notice)
     {
+        // Published by the kernel, not the worker, so that even a cell that kills its worker at once shows.
         zmq_server& server = m_environment.server;
-        server.publish_output("status", request.header(), {{"execution_state", "busy"}});
-        const nl::json& content = request.content();
-        if (!content.value("silent", false))
-        {
-            // Published by the kernel, not the worker, so that even a cell that kills its worker at once shows.
-            int shown = m_executions + (content.value("store_history", true) ? 1 : 0);
-            server.publish_output("execute_input", request.header(),
-                                  {{"code", content.value("code", "")}, {"execution_count", shown}});
-        }
+        publish_execute_start(server, request, m_executions);
         if (!notice.empty())
             server.publish_output("stream", request.header(), {{"name", "stderr"}, {"text", "[worker.restarted] " + notice + "\n"}});
     }
@@ -183,7 +176,7 @@ namespace atrium
         zmq_server& server = m_environment.server;
         const xeus::xmessage& request = *cell.cell.request;
         const bool failed = reply.value("status", "error") == "error";
-        nl::json metadata = {{"started", cell.started}, {"status", reply.value("status", "error")}, {"dependencies_met", true}};
+        nl::json metadata = execute_metadata(cell.started, reply.value("status", "error"));
         server.send_reply(request, "execute_reply", std::move(reply), std::move(metadata));
         server.publish_output("status", request.header(), {{"execution_state", "idle"}});
         m_last_activity = now_ms();
@@ -273,7 +266,7 @@ namespace atrium
     bool isolated_context::busy()
     {
         std::lock_guard<std::mutex> lock(m_mutex);
-        return m_current || m_answering || m_queued > 0 || !m_events.empty();
+        return m_current || m_answering || m_queued > 0 || m_unhandled > 0;
     }
 
     // ---- the relay thread ----
@@ -313,7 +306,7 @@ namespace atrium
             {
                 if (e.kind == "stop")
                 {
-                    detach_worker();
+                    // Pending events (this one) keep the main thread from sending the worker more cells.
                     answer_pending("ContextClosed", "[worker.stopped] the context was closed (kernel shutdown) while this cell ran",
                                    "[worker.stopped] the context was closed (kernel shutdown) before this cell ran");
                     discard_worker();
@@ -392,7 +385,6 @@ namespace atrium
         }
         else if (e.kind == "reset")
         {
-            detach_worker();
             answer_pending("ContextReset", "[context.reset] the context " + m_key + " was reset while this cell ran",
                            "");
             discard_worker();
@@ -456,8 +448,7 @@ namespace atrium
             }
             if (unavailable)
             {
-                server.publish_output("status", request.header(), {{"execution_state", "busy"}});
-                finish_execute(server, request, error_content("WorkerUnavailable", *unavailable));
+                reply_inline(server, request, error_content("WorkerUnavailable", *unavailable));
                 unqueue();
                 continue;
             }
@@ -703,8 +694,8 @@ namespace atrium
         }
         if (running)
         {
-            nl::json metadata = {{"started", running->started}, {"status", "error"}, {"dependencies_met", true}};
-            finish_execute(server, *running->cell.request, error_content(ename, why_running), std::move(metadata));
+            finish_execute(server, *running->cell.request, error_content(ename, why_running),
+                           execute_metadata(running->started, "error"));
         }
         for (auto& [id, request] : m_quick)
         {

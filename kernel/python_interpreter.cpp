@@ -7,6 +7,7 @@
 #include "kernel/isolated_context.hpp"
 #include "kernel/message_header.hpp"
 #include "kernel/remote_comms.hpp"
+#include "kernel/request_check.hpp"
 #include "kernel/xeus_comm_bridge.hpp"
 #include "kernel/zmq_server.hpp"
 
@@ -441,8 +442,8 @@ namespace atrium
             return;
         }
         state.running = true;
-        nl::json metadata = {{"started", iso8601_utc_now()}};
-        p_server->publish_output("status", parent, {{"execution_state", "busy"}});
+        std::string started = iso8601_utc_now();
+        publish_execute_start(*p_server, request, state.context->execution_count());
 
         std::string code = content.value("code", "");
         bool silent = content.value("silent", false);
@@ -450,12 +451,6 @@ namespace atrium
                                 content.value("allow_stdin", true),
                                 content.value("user_expressions", nl::json::object())};
         bool stop_on_error = content.value("stop_on_error", true);
-        if (!silent)
-        {
-            // ipykernel's numbering: only stored cells advance the count, so In[] numbers have no gaps.
-            int shown = state.context->execution_count() + (options.store_history ? 1 : 0);
-            p_server->publish_output("execute_input", parent, {{"code", code}, {"execution_count", shown}});
-        }
         state.sink.begin_request(request);
         t_context_key = state.key;
         set_thread_requester(request.header().value("username", ""), is_per_user(m_binding));
@@ -476,9 +471,7 @@ namespace atrium
             state.history.append(state.context->execution_count(), code);
 
         std::string status = reply.value("status", "error");
-        metadata["status"] = status;
-        metadata["dependencies_met"] = true;
-        p_server->send_reply(request, "execute_reply", std::move(reply), std::move(metadata));
+        p_server->send_reply(request, "execute_reply", std::move(reply), execute_metadata(started, status));
         if (status == "error" && stop_on_error && !silent)
         {
             if (p_scheduler)
@@ -603,7 +596,7 @@ namespace atrium
             reply = error_content("SessionError", e.what());
         }
         p_server->publish_output("status", request.header(), {{"execution_state", "busy"}});
-        p_server->send_reply(request, msg_type.substr(0, msg_type.size() - 8) + "_reply", std::move(reply));
+        p_server->send_reply(request, reply_type_for(msg_type), std::move(reply));
         p_server->publish_output("status", request.header(), {{"execution_state", "idle"}});
     }
 

@@ -1,11 +1,10 @@
 // SPDX-License-Identifier: MIT
 #include "kernel/zmq_server.hpp"
 
-#include "kernel/zmq_retry.hpp"
-
 #include "kernel/message_header.hpp"
 #include "kernel/request_check.hpp"
 #include "kernel/wire_codec.hpp"
+#include "kernel/zmq_retry.hpp"
 #include "session/signal_free_thread.hpp"
 
 #include <xeus/xguid.hpp>
@@ -364,8 +363,11 @@ namespace atrium
         /// the kernel started listening, after which nobody waits again.
         void wait_for_first_subscriber()
         {
+            if (first_subscriber_awaited)
+                return; // the common case: no lock on a request's way
             std::unique_lock<std::mutex> lock(subscribed_mutex);
             subscribed_changed.wait_until(lock, listening_since + std::chrono::seconds(1), [this] { return subscribed; });
+            first_subscriber_awaited = true;
         }
 
         void welcome_subscribers()
@@ -555,6 +557,7 @@ namespace atrium
         std::mutex subscribed_mutex;
         std::condition_variable subscribed_changed;
         bool subscribed = false; ///< an iopub subscriber has come
+        bool first_subscriber_awaited = false; ///< main thread: requests no longer wait for one
         std::atomic<bool> io_stop{false};
         std::thread io_thread;
         std::thread heartbeat_thread;

@@ -42,13 +42,6 @@ def wait_reply(kc, msg_id):
             return reply["content"]
 
 
-def round_trip(kc, code="pass"):
-    started = time.perf_counter()
-    reply = wait_reply(kc, send_execute(kc, code))
-    assert reply["status"] == "ok", reply
-    return time.perf_counter() - started
-
-
 def wait_idle(kc, msg_id):
     while True:
         msg = kc.get_iopub_msg(timeout=TIMEOUT)
@@ -57,15 +50,16 @@ def wait_idle(kc, msg_id):
             return
 
 
-def settled_round_trip(kc):
-    """A round trip (send to reply, seconds); then, off the clock, its output up to idle: the kernel has finished
-    with it before the next kernel's turn."""
+def round_trip(kc, code="pass", settle=False):
+    """Seconds from send to reply. With `settle`, its output up to idle is then read off the clock: the kernel
+    has finished with the request before the next kernel's turn."""
     started = time.perf_counter()
-    msg_id = send_execute(kc, "pass")
+    msg_id = send_execute(kc, code)
     reply = wait_reply(kc, msg_id)
     elapsed = time.perf_counter() - started
     assert reply["status"] == "ok", reply
-    wait_idle(kc, msg_id)
+    if settle:
+        wait_idle(kc, msg_id)
     return elapsed
 
 
@@ -120,11 +114,11 @@ def bench_round_trips(kernel_names, runs):
     try:
         for _, kc in started.values():
             for _ in range(50):
-                settled_round_trip(kc)
+                round_trip(kc, settle=True)
         times = {name: [] for name in kernel_names}
         for _ in range(runs):
             for name, (_, kc) in started.items():
-                times[name].append(settled_round_trip(kc) * 1e6)
+                times[name].append(round_trip(kc, settle=True) * 1e6)
     finally:
         for km, kc in started.values():
             stop(km, kc)
