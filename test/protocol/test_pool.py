@@ -107,3 +107,11 @@ def test_private_entries_need_a_per_user_mode():
         a = client(km)
         reply, _ = run(a, "pool.put('x', 1, private=True)")
         assert reply["ename"] == "PoolError" and "[pool.no_private_area]" in reply["evalue"]
+
+
+def test_a_bad_name_is_refused_before_anything_is_shared(scoped_user):
+    note = client(scoped_user, "carol")
+    # A lambda does not pickle: in a worker the name is still what is reported.
+    reply, _ = run(note, "pool.put('', lambda: 0)")
+    assert reply["status"] == "error" and "[pool.bad_name]" in reply["evalue"], reply
+    assert value_of(note, "'' in pool")[1] == "False"

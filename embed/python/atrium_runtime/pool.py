@@ -66,8 +66,7 @@ class ResourcePool:
 
     def put(self, name, value, private=False):
         """Publishes `value` under `name`; notes waiting for it in `get(name, wait=...)` are released."""
-        if not isinstance(name, str) or not name:
-            raise PoolError("[pool.bad_name] a pool name is a non-empty string")
+        check_name(name)
         user, per_user = self._requester()
         if private and not per_user:
             raise PoolError("[pool.no_private_area] private entries exist only in per-user modes "
@@ -127,6 +126,11 @@ class ResourcePool:
 
     def __repr__(self):
         return f"<ResourcePool: {len(self.list())} entries visible>"
+
+
+def check_name(name):
+    if not isinstance(name, str) or not name:
+        raise PoolError("[pool.bad_name] a pool name is a non-empty string")
 
 
 def not_found(name, default, wait):

@@ -9,7 +9,7 @@ import time
 
 import _atrium
 from atrium_runtime import compute
-from atrium_runtime.pool import Pickled, PoolError, not_found
+from atrium_runtime.pool import Pickled, PoolError, check_name, not_found
 from atrium_runtime.pool import pool as kernel_pool
 
 MAX_BYTES_VARIABLE = "ATRIUM_POOL_MAX_BYTES"
@@ -88,8 +88,7 @@ class RemotePool:
     """`pool` in an isolated worker: the kernel's pool, by value (entries are pickled through the kernel)."""
 
     def put(self, name, value, private=False):
-        if not isinstance(name, str) or not name:
-            raise PoolError("[pool.bad_name] a pool name is a non-empty string")
+        check_name(name)  # before pickling: a bad name is the error, whatever the value
         data = _pickle(name, value)
         if len(data) > max_bytes():
             raise _too_large(name, len(data))
