@@ -32,6 +32,23 @@ namespace atrium
                               {{"code", content.value("code", "")}, {"execution_count", shown}});
     }
 
+    namespace
+    {
+        /// A boolean field of a request's content; absent, null or not a boolean reads as `fallback`.
+        bool flag(const nl::json& content, const char* name, bool fallback)
+        {
+            auto it = content.find(name);
+            return it != content.end() && it->is_boolean() ? it->get<bool>() : fallback;
+        }
+    }
+
+    bool stops_queue(const xeus::xmessage& request, const nl::json& reply)
+    {
+        const nl::json& content = request.content();
+        return reply.value("status", "error") == "error" && flag(content, "stop_on_error", true) &&
+               !flag(content, "silent", false);
+    }
+
     nl::json execute_metadata(const std::string& started, const std::string& status)
     {
         return {{"started", started}, {"status", status}, {"dependencies_met", true}};

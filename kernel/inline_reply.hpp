@@ -20,6 +20,10 @@ namespace atrium
     /// in history advance the count, so it reads `executions` + 1 for a stored cell.
     void publish_execute_start(zmq_server& server, const xeus::xmessage& request, int executions);
 
+    /// True when `reply` ends `request` with an error that must abort the requests queued behind it:
+    /// `stop_on_error` (default true) and not `silent`.
+    bool stops_queue(const xeus::xmessage& request, const nl::json& reply);
+
     /// An execute_reply's metadata: when the cell started and how it ended.
     nl::json execute_metadata(const std::string& started, const std::string& status);
 

@@ -94,7 +94,7 @@ namespace atrium
         std::lock_guard<std::mutex> lock(m_mutex);
         // Anything the relay has yet to do for this note (a reset, a queued cell, a notice) comes first.
         if (m_lane_id.empty() || m_current || m_answering || m_queued > 0 || m_unhandled > 0 ||
-            !m_lost_state.empty() || sequence <= m_abort_through || !m_environment.lane.proven(m_lane_id))
+            !m_lost_state.empty() || m_aborts->aborts(sequence) || !m_environment.lane.proven(m_lane_id))
             return false;
         std::uint64_t id = begin_cell_locked({request, sequence, false});
         // Should the worker be gone already, its relay sees the exit and answers this cell.
@@ -151,7 +151,7 @@ namespace atrium
         zmq_server& server = m_environment.server;
         publish_execute_start(server, request, m_executions);
         if (!notice.empty())
-            server.publish_output("stream", request.header(), {{"name", "stderr"}, {"text", "[worker.restarted] " + notice + "\n"}});
+            server.publish_output("stream", request.header(), {{"name", "stderr"}, {"text", notice}});
     }
 
     isolated_context::running_cell isolated_context::end_current_locked(const nl::json& reply)
@@ -164,10 +164,8 @@ namespace atrium
         m_consecutive_deaths = 0;
         if (reply.contains("execution_count") && reply["execution_count"].is_number_integer())
             m_executions = reply["execution_count"].get<int>();
-        const nl::json& content = cell.cell.request->content();
-        if (reply.value("status", "error") == "error" && content.value("stop_on_error", true) &&
-            !content.value("silent", false))
-            m_abort_through = m_environment.server.latest_sequence(); // this note's queue only
+        if (stops_queue(*cell.cell.request, reply))
+            m_aborts->hold(); // this note's queue only, until send_finished's reply is written
         return cell;
     }
 
@@ -175,16 +173,16 @@ namespace atrium
     {
         zmq_server& server = m_environment.server;
         const xeus::xmessage& request = *cell.cell.request;
-        const bool failed = reply.value("status", "error") == "error";
+        zmq_server::reply_written settle;
+        if (stops_queue(request, reply))
+            settle = [line = m_aborts](std::uint64_t arrived_before) { line->settle(arrived_before); };
         nl::json metadata = execute_metadata(cell.started, reply.value("status", "error"));
-        server.send_reply(request, "execute_reply", std::move(reply), std::move(metadata));
+        server.send_reply(request, "execute_reply", std::move(reply), std::move(metadata), std::move(settle));
         server.publish_output("status", request.header(), {{"execution_state", "idle"}});
         m_last_activity = now_ms();
         bool queued;
         {
             std::lock_guard<std::mutex> lock(m_mutex);
-            if (failed && request.content().value("stop_on_error", true) && !request.content().value("silent", false))
-                m_abort_through = std::max(m_abort_through, server.latest_sequence()); // also what came meanwhile
             m_answering = false;
             queued = m_queued > 0;
         }
@@ -226,6 +224,12 @@ namespace atrium
     void isolated_context::reset()
     {
         post({"reset", {}, {}});
+    }
+
+    void isolated_context::tell_next_cell(std::string notice)
+    {
+        std::lock_guard<std::mutex> lock(m_mutex);
+        m_lost_state = std::move(notice);
     }
 
     int isolated_context::input_match(const std::string& parent_msg_id, const std::string& session)
@@ -411,17 +415,15 @@ namespace atrium
         };
         while (!m_cells.empty())
         {
-            std::uint64_t abort_through;
             {
                 std::lock_guard<std::mutex> lock(m_mutex);
                 if (m_current || m_answering)
                     return;
-                abort_through = m_abort_through;
             }
             pending_cell cell = std::move(m_cells.front());
             m_cells.pop_front();
             const xeus::xmessage& request = *cell.request;
-            if (cell.sequence <= abort_through)
+            if (m_aborts->aborts(cell.sequence))
             {
                 // Queued behind a failure of this note with stop_on_error: answered, never run.
                 reply_inline(server, request, {{"status", "aborted"}});
@@ -654,7 +656,8 @@ namespace atrium
         m_last_death = cause;
         {
             std::lock_guard<std::mutex> lock(m_mutex);
-            m_lost_state = what + ". This cell runs in a fresh worker: the old one's variables and imports are lost.";
+            m_lost_state = "[worker.restarted] " + what +
+                           ". This cell runs in a fresh worker: the old one's variables and imports are lost.\n";
         }
         answer_pending("WorkerDied",
                        what + " while running this cell. Its state is lost; the note's next request starts a fresh worker.",

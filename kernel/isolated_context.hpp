@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 #pragma once
 
+#include "session/abort_line.hpp"
 #include "session/pending_prompt.hpp"
 #include "session/worker/cell_lane.hpp"
 #include "session/worker/worker_pool.hpp"
@@ -66,6 +67,9 @@ namespace atrium
         void interrupt();
         /// Replaces the worker now (control message): the running cell ends, queued cells run in a fresh one.
         void reset();
+
+        /// `notice` (a line on stderr) opens this note's next cell: why its earlier state is gone. Any thread.
+        void tell_next_cell(std::string notice);
 
         /// How well an input_reply fits this context's pending prompt (pending_prompt::match).
         int input_match(const std::string& parent_msg_id, const std::string& session);
@@ -164,8 +168,10 @@ namespace atrium
         bool m_answering = false; ///< a finished cell's reply and idle are being sent: no cell starts meanwhile
         std::size_t m_queued = 0;                 ///< cells posted and not yet started or answered
         int m_executions = 0;
-        std::uint64_t m_abort_through = 0;
-        std::string m_lost_state; ///< how the last worker died, told to the next cell
+        /// stop_on_error of this note's queue; shared with the settle hook of a failed cell's reply, which the main
+        /// thread may run after this context is gone.
+        const std::shared_ptr<abort_line> m_aborts = std::make_shared<abort_line>();
+        std::string m_lost_state; ///< why the earlier state is gone (the last worker died), told to the next cell
         std::atomic<std::int64_t> m_last_activity{0};
         std::atomic<std::uint64_t> m_next_id{0};
         std::atomic<std::uint64_t> m_relayed{0}; ///< `q` of the last worker message the relay has handled

@@ -23,7 +23,7 @@ namespace atrium
             {"--operator-view", {"ATRIUM_OPERATOR_VIEW", nullptr}},
         };
 
-        /// Isolated mode's worker settings: flag, environment variable, what is expected.
+        /// Settings of contexts and workers: flag, environment variable, what is expected.
         struct worker_flag
         {
             const char* environment_variable;
@@ -34,9 +34,13 @@ namespace atrium
             {"--worker-memory", {"ATRIUM_WORKER_MEMORY", "a size such as 512M or 2G"}},
             {"--worker-cpu-seconds", {"ATRIUM_WORKER_CPU_SECONDS", "a number of seconds"}},
             {"--warm-workers", {"ATRIUM_WARM_WORKERS", "a number of workers, 0 to 64"}},
+            {"--max-contexts", {"ATRIUM_MAX_CONTEXTS", "a number of contexts, 1 to 1000000"}},
+            {"--max-workers", {"ATRIUM_MAX_WORKERS", "a number of workers, 1 to 65536"}},
+            {"--reclaim-idle-workers", {"ATRIUM_RECLAIM_IDLE_WORKERS", "a number of seconds (0: never)"}},
         };
 
-        std::uint64_t parse_count(const std::string& text, const std::string& flag, std::uint64_t most)
+        std::uint64_t parse_count(const std::string& text, const std::string& flag, std::uint64_t most,
+                                  std::uint64_t least = 0)
         {
             std::size_t used = 0;
             unsigned long long value = 0;
@@ -48,7 +52,7 @@ namespace atrium
             {
                 used = 0;
             }
-            if (used == 0 || used != text.size() || text[0] == '-' || value > most)
+            if (used == 0 || used != text.size() || text[0] == '-' || value > most || value < least)
                 throw usage_error("[options.bad_value] '" + text + "' in " + flag + ": expected " +
                                   worker_flags.at(flag).expected);
             return value;
@@ -60,6 +64,12 @@ namespace atrium
                 workers.memory_bytes = parse_size(value, flag);
             else if (flag == "--worker-cpu-seconds")
                 workers.cpu_seconds = parse_count(value, flag, 365ULL * 24 * 3600);
+            else if (flag == "--max-contexts")
+                workers.max_contexts = parse_count(value, flag, 1000000, 1);
+            else if (flag == "--max-workers")
+                workers.max_workers = parse_count(value, flag, 65536, 1);
+            else if (flag == "--reclaim-idle-workers")
+                workers.idle_worker_seconds = parse_count(value, flag, 365ULL * 24 * 3600);
             else
                 workers.warm = parse_count(value, flag, 64);
         }
@@ -290,11 +300,16 @@ namespace atrium
                "  --worker-memory SIZE         isolated mode: each worker's address-space limit (512M, 2G)\n"
                "  --worker-cpu-seconds N       isolated mode: each worker's CPU-time limit\n"
                "  --warm-workers N             isolated mode: workers kept started for new notes (1)\n"
+               "  --max-contexts N             contexts kept at most (4096); at the cap the least recently\n"
+               "                               used idle note without a name is reclaimed\n"
+               "  --max-workers N              isolated mode: worker processes at most (128)\n"
+               "  --reclaim-idle-workers SECONDS  isolated mode: end the worker of a note without a name\n"
+               "                               after this long idle (3600; 0 never)\n"
                "  --version                    print the version and exit\n"
                "  -h, --help                   print this help and exit\n"
                "  Flags may also be written --flag=VALUE. A flag not given is read from its environment\n"
                "  variable: ATRIUM_MODE, ATRIUM_SCOPE, ATRIUM_CULL_IDLE_SECONDS, ATRIUM_OPERATOR_VIEW\n"
                "  (1/true/yes or 0/false/no), ATRIUM_WORKER_MEMORY, ATRIUM_WORKER_CPU_SECONDS,\n"
-               "  ATRIUM_WARM_WORKERS.\n";
+               "  ATRIUM_WARM_WORKERS, ATRIUM_MAX_CONTEXTS, ATRIUM_MAX_WORKERS, ATRIUM_RECLAIM_IDLE_WORKERS.\n";
     }
 }

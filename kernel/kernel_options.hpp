@@ -10,11 +10,19 @@
 
 namespace atrium
 {
+    /// How many contexts and workers a kernel keeps, and the limits of each worker.
     struct worker_settings
     {
         std::uint64_t memory_bytes = 0; ///< per worker address space; 0: unlimited
         std::uint64_t cpu_seconds = 0;  ///< per worker CPU time; 0: unlimited
         std::size_t warm = 1;           ///< workers kept started for new notes
+        /// Live contexts at most (scoped and isolated); at the cap the least recently used idle unnamed note is
+        /// reclaimed. About 40 KiB each when empty (docs/sessions.md).
+        std::size_t max_contexts = 4096;
+        /// Live worker processes at most (isolated; warm ones not counted). About 20 MiB each when idle.
+        std::size_t max_workers = 128;
+        /// Isolated: an unnamed note's worker idle this long is reclaimed; 0 never.
+        std::uint64_t idle_worker_seconds = 3600;
     };
 
     /// "512M", "2G", "1048576" (bytes), with K/M/G/T suffixes (powers of 1024); throws usage_error.
@@ -42,7 +50,9 @@ namespace atrium
     /// Parses `atrium -f FILE` (also `--connection-file FILE`, `--connection-file=FILE`, `--help`,
     /// `--version`) and the binding flags `--mode`, `--scope`, `--cull-idle` (each also `--flag=VALUE`) and
     /// `--operator-view[=yes|no]`, and the worker flags `--worker-memory`, `--worker-cpu-seconds` and
-    /// `--warm-workers` (environment: ATRIUM_WORKER_MEMORY, ATRIUM_WORKER_CPU_SECONDS, ATRIUM_WARM_WORKERS). Environment variables are read through `getenv_fn` only for what no
+    /// `--warm-workers` (environment: ATRIUM_WORKER_MEMORY, ATRIUM_WORKER_CPU_SECONDS, ATRIUM_WARM_WORKERS), and the
+    /// lifecycle flags `--max-contexts`, `--max-workers`, `--reclaim-idle-workers` (ATRIUM_MAX_CONTEXTS,
+    /// ATRIUM_MAX_WORKERS, ATRIUM_RECLAIM_IDLE_WORKERS). Environment variables are read through `getenv_fn` only for what no
     /// flag sets; a bad one is ignored with `--help` or `--version`. Errors carry the `[binding.*]` id.
     kernel_options parse_kernel_options(const std::vector<std::string>& args,
                                         const getenv_function& getenv_fn);

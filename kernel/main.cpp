@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 // atrium -f CONNECTION_FILE: the kernel process.
 #include "kernel/connection_file.hpp"
+#include "kernel/descriptor_limit.hpp"
 #include "kernel/kernel_options.hpp"
 #include "kernel/parent_watch.hpp"
 #include "kernel/python_interpreter.hpp"
@@ -51,6 +52,19 @@ int main(int argc, char* argv[])
     {
         // Read by the Python runtime's compute context (and inherited by nothing else that matters).
         setenv("ATRIUM_DASK_SCHEDULER", options.dask_scheduler.c_str(), 1);
+    }
+
+    // Workers need descriptors; so that `Too many open files` cannot happen, the worker cap is what the
+    // descriptor limit allows.
+    const std::size_t descriptors = raise_descriptor_limit();
+    const std::size_t workers_allowed =
+        descriptors > descriptors_reserved ? (descriptors - descriptors_reserved) / descriptors_per_worker : 1;
+    if (options.binding.mode == binding_mode::isolated && options.workers.max_workers > workers_allowed)
+    {
+        std::cerr << "[atrium] [session.descriptor_limit] " << descriptors << " open descriptors allow "
+                  << workers_allowed << " workers, not " << options.workers.max_workers
+                  << " (--max-workers): the cap is lowered to " << workers_allowed << std::endl;
+        options.workers.max_workers = std::max<std::size_t>(workers_allowed, 1);
     }
 
     python_interpreter* interpreter = nullptr;

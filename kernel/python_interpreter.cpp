@@ -14,6 +14,7 @@
 #include "embed/channel_scope.hpp"
 #include "embed/execution_context.hpp"
 #include "embed/python_runtime.hpp"
+#include "session/abort_line.hpp"
 #include "session/context_scheduler.hpp"
 #include "session/history_store.hpp"
 
@@ -44,12 +45,16 @@ namespace atrium
 
         std::string key;
         bool main_module;
+        bool named = true; ///< unnamed (session-keyed) notes may be reclaimed when idle; under m_contexts_mutex
+        /// Told on stderr at the start of the next cell (in-process; an isolated context keeps its own).
+        std::string notice;
         context_sink sink;
         std::unique_ptr<execution_context> context; ///< in-process modes
         std::unique_ptr<isolated_context> remote;   ///< isolated mode
         history_store history;
-        /// After a failure with stop_on_error: requests of this context that arrived up to here are aborted.
-        std::atomic<std::uint64_t> abort_through{0};
+        /// stop_on_error of this context's queue (scoped mode; shared mode aborts the server's one queue). Shared
+        /// with the settle hook of a failed cell's reply, which may run after the context is gone.
+        const std::shared_ptr<abort_line> aborts = std::make_shared<abort_line>();
         std::atomic<int> claims{0}; ///< requests queued for or being served by this context: never culled then
         std::atomic<bool> running{false};
         std::atomic<bool> reset_requested{false}; ///< by a control message: done before its next cell
@@ -100,7 +105,7 @@ namespace atrium
 
     python_interpreter::~python_interpreter()
     {
-        stop_culler();
+        stop_sweeper();
         set_comm_bridge(nullptr);
     }
 
@@ -122,11 +127,11 @@ namespace atrium
         }
         else if (m_binding.mode == binding_mode::shared)
         {
-            release(claim(shared_key)); // created now: __main__ and its namespace exist before the first cell
+            release(claim({shared_key, true})); // created now: __main__ and its namespace exist before the first cell
         }
-        if (m_binding.cull_idle_after.count() > 0)
+        if (sweep_period().count() > 0)
         {
-            m_culler = std::thread([this] { cull_idle_contexts(); });
+            m_sweeper = std::thread([this] { sweep_idle_contexts(); });
         }
     }
 
@@ -193,19 +198,108 @@ namespace atrium
         return who;
     }
 
-    context_state& python_interpreter::claim(const std::string& key)
+    std::size_t python_interpreter::context_cap() const
     {
-        std::lock_guard<std::mutex> lock(m_contexts_mutex);
-        auto& slot = m_contexts[key];
-        if (!slot)
+        if (m_binding.mode == binding_mode::shared)
+            return 1;
+        if (m_binding.mode == binding_mode::isolated)
+            return std::min(m_worker_settings.max_contexts, m_worker_settings.max_workers);
+        return m_worker_settings.max_contexts;
+    }
+
+    bool python_interpreter::idle_locked(context_state& state, std::int64_t& last_activity)
+    {
+        last_activity = state.last_activity.load();
+        bool busy = state.claims.load() > 0 || state.running.load();
+        if (state.remote)
         {
+            busy = busy || state.remote->busy();
+            last_activity = std::max(last_activity, state.remote->last_activity_ms());
+        }
+        return !busy;
+    }
+
+    std::map<std::string, std::unique_ptr<context_state>>::iterator python_interpreter::reclaimable_locked()
+    {
+        auto oldest = m_contexts.end();
+        std::int64_t oldest_activity = 0;
+        for (auto it = m_contexts.begin(); it != m_contexts.end(); ++it)
+        {
+            std::int64_t last = 0;
+            if (it->second->named || !idle_locked(*it->second, last))
+                continue;
+            if (oldest == m_contexts.end() || last < oldest_activity)
+            {
+                oldest = it;
+                oldest_activity = last;
+            }
+        }
+        return oldest;
+    }
+
+    std::unique_ptr<context_state> python_interpreter::reclaim_locked(
+        std::map<std::string, std::unique_ptr<context_state>>::iterator it, const std::string& why)
+    {
+        const std::string key = it->first;
+        std::cerr << "[atrium] [session.reclaimed] " << key << ": " << why << std::endl;
+        if (p_scheduler)
+            p_scheduler->forget(key);
+        // Remembered (boundedly) so that a client coming back to the note learns why its variables are gone.
+        constexpr std::size_t remembered = 4096;
+        if (m_reclaimed.emplace(key, "[session.reclaimed] this note's context was reclaimed (" + why +
+                                         "): its variables are gone and it starts afresh.\n").second)
+            m_reclaimed_order.push_back(key);
+        while (m_reclaimed_order.size() > remembered)
+        {
+            m_reclaimed.erase(m_reclaimed_order.front());
+            m_reclaimed_order.pop_front();
+        }
+        std::unique_ptr<context_state> state = std::move(it->second);
+        m_contexts.erase(it);
+        return state;
+    }
+
+    context_state& python_interpreter::claim(const resolved_key& resolved)
+    {
+        std::unique_ptr<context_state> reclaimed; // destroyed after the lock: that frees a namespace or ends a worker
+        std::unique_lock<std::mutex> lock(m_contexts_mutex);
+        auto found = m_contexts.find(resolved.key);
+        if (found == m_contexts.end())
+        {
+            if (m_contexts.size() >= context_cap())
+            {
+                auto victim = reclaimable_locked();
+                if (victim == m_contexts.end())
+                    throw std::runtime_error(
+                        "[session.too_many_contexts] this kernel holds " + std::to_string(m_contexts.size()) +
+                        " contexts, its cap (--max-contexts" +
+                        std::string(p_isolated ? ", --max-workers" : "") +
+                        "), and none can be reclaimed: every one is named, busy or in use. Free one with "
+                        "%reset_context in a note you no longer need, or start the kernel with a higher cap.");
+                reclaimed = reclaim_locked(victim, "the kernel was at its cap of " + std::to_string(context_cap()) +
+                                                       " contexts and this was the least recently used idle note");
+            }
             // The shared context is the process's __main__ (pickling cell-defined classes works there).
             bool main_module = m_binding.mode == binding_mode::shared;
-            slot = std::make_unique<context_state>(key, *p_server, main_module, p_isolated.get());
+            auto state = std::make_unique<context_state>(resolved.key, *p_server, main_module, p_isolated.get());
+            state->named = resolved.named;
+            if (auto told = m_reclaimed.find(resolved.key); told != m_reclaimed.end())
+            {
+                if (state->remote)
+                    state->remote->tell_next_cell(told->second);
+                else
+                    state->notice = told->second;
+                m_reclaimed.erase(told); // its key stays in m_reclaimed_order until it ages out: harmless
+            }
+            found = m_contexts.emplace(resolved.key, std::move(state)).first;
         }
-        ++slot->claims;
-        slot->last_activity = now_ms();
-        return *slot;
+        context_state& state = *found->second;
+        state.named = state.named || resolved.named; // once a client names a note, it stays named
+        ++state.claims;
+        state.last_activity = now_ms();
+        lock.unlock();
+        reclaimed.reset();
+        return state;
     }
 
     void python_interpreter::release(context_state& state)
@@ -221,12 +315,26 @@ namespace atrium
         state.history.clear();
     }
 
-    void python_interpreter::cull_idle_contexts()
+    std::chrono::milliseconds python_interpreter::sweep_period() const
     {
-        const auto timeout = m_binding.cull_idle_after;
-        const auto period = std::min<std::chrono::milliseconds>(std::chrono::seconds(1), timeout / 2 + std::chrono::milliseconds(1));
-        std::unique_lock<std::mutex> wait_lock(m_culler_mutex);
-        while (!m_culler_wake.wait_for(wait_lock, period, [&] { return m_culler_stop; }))
+        using std::chrono::milliseconds;
+        milliseconds shortest = m_binding.cull_idle_after;
+        if (p_isolated && m_worker_settings.idle_worker_seconds > 0)
+        {
+            milliseconds workers(m_worker_settings.idle_worker_seconds * 1000);
+            shortest = shortest.count() > 0 ? std::min(shortest, workers) : workers;
+        }
+        if (shortest.count() == 0)
+            return shortest;
+        return std::min<milliseconds>(std::chrono::seconds(1), shortest / 2 + milliseconds(1));
+    }
+
+    void python_interpreter::sweep_idle_contexts()
+    {
+        const auto cull_after = m_binding.cull_idle_after.count();
+        const auto reclaim_after = static_cast<std::int64_t>(m_worker_settings.idle_worker_seconds) * 1000;
+        std::unique_lock<std::mutex> wait_lock(m_sweeper_mutex);
+        while (!m_sweeper_wake.wait_for(wait_lock, sweep_period(), [&] { return m_sweeper_stop; }))
         {
             std::vector<std::unique_ptr<context_state>> idle;
             {
@@ -234,19 +342,26 @@ namespace atrium
                 for (auto it = m_contexts.begin(); it != m_contexts.end();)
                 {
                     context_state& state = *it->second;
-                    std::int64_t last = state.last_activity.load();
-                    bool busy = false;
-                    if (state.remote)
+                    std::int64_t last = 0;
+                    if (!idle_locked(state, last))
                     {
-                        busy = state.remote->busy();
-                        last = std::max(last, state.remote->last_activity_ms());
+                        ++it;
+                        continue;
                     }
-                    if (!busy && state.claims.load() == 0 && now_ms() - last > timeout.count())
+                    const std::int64_t idle_for = now_ms() - last;
+                    if (cull_after > 0 && idle_for > cull_after)
                     {
                         if (p_scheduler)
                             p_scheduler->forget(state.key);
                         idle.push_back(std::move(it->second));
                         it = m_contexts.erase(it);
+                    }
+                    else if (state.remote && !state.named && reclaim_after > 0 && idle_for > reclaim_after)
+                    {
+                        auto next = std::next(it);
+                        idle.push_back(reclaim_locked(it, "its worker was idle for " + std::to_string(idle_for / 1000) +
+                                                              " s, longer than --reclaim-idle-workers"));
+                        it = next;
                     }
                     else
                         ++it;
@@ -377,7 +492,7 @@ namespace atrium
         {
             if (serve_magic(*request, who, code))
                 return;
-            context_state& state = claim(m_keys.key_for(who));
+            context_state& state = claim(m_keys.resolve(who));
             if (code != request->content().value("code", ""))
             {
                 // %note on the first line: the rest of the cell runs in the note it named.
@@ -424,7 +539,7 @@ namespace atrium
     {
         const nl::json& content = request.content();
         const nl::json& parent = request.header();
-        if (sequence <= state.abort_through.load())
+        if (state.aborts->aborts(sequence))
         {
             // Queued behind a failure in this context with stop_on_error: answered, never run.
             reply_inline(*p_server, request, {{"status", "aborted"}});
@@ -444,13 +559,17 @@ namespace atrium
         state.running = true;
         std::string started = iso8601_utc_now();
         publish_execute_start(*p_server, request, state.context->execution_count());
+        if (!state.notice.empty())
+        {
+            p_server->publish_output("stream", parent, {{"name", "stderr"}, {"text", std::move(state.notice)}});
+            state.notice.clear();
+        }
 
         std::string code = content.value("code", "");
         bool silent = content.value("silent", false);
         execute_options options{silent, content.value("store_history", true) && !silent,
                                 content.value("allow_stdin", true),
                                 content.value("user_expressions", nl::json::object())};
-        bool stop_on_error = content.value("stop_on_error", true);
         state.sink.begin_request(request);
         t_context_key = state.key;
         set_thread_requester(request.header().value("username", ""), is_per_user(m_binding));
@@ -471,14 +590,18 @@ namespace atrium
             state.history.append(state.context->execution_count(), code);
 
         std::string status = reply.value("status", "error");
-        p_server->send_reply(request, "execute_reply", std::move(reply), execute_metadata(started, status));
-        if (status == "error" && stop_on_error && !silent)
+        const bool stops = stops_queue(request, reply);
+        zmq_server::reply_written settle;
+        if (stops && p_scheduler)
         {
-            if (p_scheduler)
-                state.abort_through = p_server->latest_sequence(); // this context's queue only
-            else
-                p_server->abort_requests_before_last_reply(); // shared: one queue for everyone
+            // This context's queue only: its next job may start before the main thread writes this reply.
+            state.aborts->hold();
+            settle = [line = state.aborts](std::uint64_t arrived_before) { line->settle(arrived_before); };
         }
+        p_server->send_reply(request, "execute_reply", std::move(reply), execute_metadata(started, status),
+                             std::move(settle));
+        if (stops && !p_scheduler)
+            p_server->abort_requests_before_last_reply(); // shared: one queue for everyone, on this (main) thread
         state.running = false;
         p_server->publish_output("status", parent, {{"execution_state", "idle"}});
     }
@@ -522,9 +645,15 @@ namespace atrium
             out << "workers: " << p_workers->ready_count() << " warm, started by " << p_workers->config().executable
                 << "\n";
         const bool isolated = p_isolated != nullptr;
-        out << "key                              state      queued  executions  idle for"
-            << (isolated ? "  worker pid  memory" : "") << "\n";
+        const std::int64_t reclaim_after = isolated ? static_cast<std::int64_t>(m_worker_settings.idle_worker_seconds) : 0;
         std::lock_guard<std::mutex> lock(m_contexts_mutex);
+        out << "contexts: " << m_contexts.size() << " of at most " << context_cap()
+            << "; at the cap the least recently used idle unnamed note is reclaimed"
+            << (reclaim_after > 0 ? ", and an unnamed note's worker idle " + std::to_string(reclaim_after) + " s ends"
+                                  : std::string())
+            << "\n";
+        out << "key                              state      queued  executions  idle for"
+            << (isolated ? "  worker pid  memory" : "") << "  reclaimed\n";
         std::size_t hidden = 0;
         for (auto& [key, state] : m_contexts)
         {
@@ -536,7 +665,8 @@ namespace atrium
             bool running = state->running;
             int queued = state->claims.load() - (running ? 1 : 0);
             int executions = 0;
-            std::int64_t last = state->last_activity.load();
+            std::int64_t last = 0;
+            const bool idle = idle_locked(*state, last);
             std::string worker_columns;
             if (state->remote)
             {
@@ -544,7 +674,6 @@ namespace atrium
                 running = remote.running;
                 queued = static_cast<int>(remote.queued);
                 executions = remote.executions;
-                last = std::max(last, remote.last_activity_ms);
                 worker_columns = remote.pid ? "  " + std::to_string(remote.pid) + "       " +
                                                   std::to_string(remote.resident_bytes >> 20) + " MiB"
                                             : "  (none: starts with the next request)";
@@ -553,10 +682,16 @@ namespace atrium
             {
                 executions = state->context->execution_count();
             }
+            const std::int64_t idle_for = (now_ms() - last) / 1000;
+            std::string reclaimed = "never (named)";
+            if (!state->named)
+                reclaimed = !idle                                  ? "not while in use"
+                            : state->remote && reclaim_after > 0 ? "in " + std::to_string(std::max<std::int64_t>(reclaim_after - idle_for, 0)) + " s, or at the cap"
+                                                                 : "at the cap";
             std::string name = key.size() > 32 ? key.substr(0, 29) + "..." : key;
             out << name << std::string(33 - name.size(), ' ') << (running ? "busy   " : "idle   ") << "    "
-                << std::max(queued, 0) << "       " << executions << "           " << (now_ms() - last) / 1000
-                << " s" << worker_columns << "\n";
+                << std::max(queued, 0) << "       " << executions << "           " << idle_for << " s" << worker_columns
+                << "  " << reclaimed << "\n";
         }
         if (hidden)
             out << "(" << hidden << " contexts of other users not shown)\n";
@@ -572,7 +707,7 @@ namespace atrium
         nl::json reply;
         try
         {
-            context_state& state = claim(m_keys.key_for(identity_of(request)));
+            context_state& state = claim(m_keys.resolve(identity_of(request)));
             if (state.remote)
             {
                 // Answered by the worker, asynchronously: a busy worker never holds up other notes.
@@ -687,20 +822,20 @@ namespace atrium
     {
     }
 
-    void python_interpreter::stop_culler()
+    void python_interpreter::stop_sweeper()
     {
         {
-            std::lock_guard<std::mutex> lock(m_culler_mutex);
-            m_culler_stop = true;
+            std::lock_guard<std::mutex> lock(m_sweeper_mutex);
+            m_sweeper_stop = true;
         }
-        m_culler_wake.notify_all();
-        if (m_culler.joinable())
-            m_culler.join();
+        m_sweeper_wake.notify_all();
+        if (m_sweeper.joinable())
+            m_sweeper.join();
     }
 
     void python_interpreter::finish()
     {
-        stop_culler();
+        stop_sweeper();
         if (p_scheduler)
             p_scheduler->shutdown();
         if (p_isolated)

@@ -8,6 +8,7 @@
 #include <xeus/xinterpreter.hpp>
 
 #include <condition_variable>
+#include <deque>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -62,14 +63,28 @@ namespace atrium
         bool serve_magic(const xeus::xmessage& request, const request_identity& who, std::string& code);
 
         request_identity identity_of(const xeus::xmessage& request) const;
-        /// The key's context, created on first use, held (not culled) until `release`.
-        context_state& claim(const std::string& key);
+        /// The key's context, created on first use, held (not culled or reclaimed) until `release`. At the cap
+        /// on contexts, the least recently used idle unnamed note is reclaimed to make room; throws
+        /// `[session.too_many_contexts]` when none can be.
+        context_state& claim(const resolved_key& resolved);
         void release(context_state& state);
+        /// Contexts this kernel keeps at most: --max-contexts, and in isolated mode also --max-workers.
+        std::size_t context_cap() const;
+        /// Under m_contexts_mutex: the least recently used context that may be reclaimed (unnamed, idle, held by
+        /// no request), or end().
+        std::map<std::string, std::unique_ptr<context_state>>::iterator reclaimable_locked();
+        /// Under m_contexts_mutex: takes the context out of the table, remembering why for its note's next cell.
+        std::unique_ptr<context_state> reclaim_locked(std::map<std::string, std::unique_ptr<context_state>>::iterator it,
+                                                      const std::string& why);
+        bool idle_locked(context_state& state, std::int64_t& last_activity);
         /// A fresh namespace, count and history for one context; runs in that context's own order.
         void reset(context_state& state);
         void start_worker_pool();
-        void cull_idle_contexts();
-        void stop_culler();
+        /// The sweeper: with --cull-idle frees every context idle that long; in isolated mode ends the workers of
+        /// unnamed notes idle for --reclaim-idle-workers.
+        void sweep_idle_contexts();
+        std::chrono::milliseconds sweep_period() const;
+        void stop_sweeper();
         std::string describe_contexts(const request_identity& who);
 
         void configure_impl() override;
@@ -96,10 +111,13 @@ namespace atrium
 
         std::mutex m_contexts_mutex;
         std::map<std::string, std::unique_ptr<context_state>> m_contexts;
+        /// Keys of reclaimed notes -> what their next cell is told (bounded: oldest first out).
+        std::map<std::string, std::string> m_reclaimed;
+        std::deque<std::string> m_reclaimed_order;
 
-        std::mutex m_culler_mutex;
-        std::condition_variable m_culler_wake;
-        bool m_culler_stop = false;
-        std::thread m_culler; ///< with --cull-idle: removes contexts idle longer than that; joined in finish()
+        std::mutex m_sweeper_mutex;
+        std::condition_variable m_sweeper_wake;
+        bool m_sweeper_stop = false;
+        std::thread m_sweeper; ///< frees idle contexts (see sweep_idle_contexts); joined in finish()
     };
 }

@@ -45,6 +45,12 @@ namespace atrium
             xeus::xmessage message;
         };
 
+        struct shell_reply
+        {
+            xeus::xmessage message;
+            zmq_server::reply_written on_written;
+        };
+
         class null_control_messenger final : public xeus::xcontrol_messenger
         {
             nl::json send_to_shell_impl(const nl::json&) override
@@ -130,7 +136,7 @@ namespace atrium
         {
             if (to == destination::shell)
             {
-                send_shell(std::move(message));
+                send_shell({std::get<xeus::xmessage>(std::move(message)), {}});
                 return;
             }
             bool was_empty;
@@ -172,13 +178,17 @@ namespace atrium
         }
 
         std::string send_to(destination to, const xeus::xmessage& request, const std::string& msg_type,
-                            nl::json content, nl::json metadata = nl::json::object())
+                            nl::json content, nl::json metadata = nl::json::object(),
+                            zmq_server::reply_written on_written = {})
         {
             nl::json header = make_message_header(msg_type, user_name, session_id);
             std::string id = header["msg_id"];
             xeus::xmessage message(request.identities(), std::move(header), request.header(), std::move(metadata),
                                    std::move(content), {});
-            enqueue(to, std::move(message));
+            if (to == destination::shell)
+                send_shell({std::move(message), std::move(on_written)});
+            else
+                enqueue(to, std::move(message));
             return id;
         }
 
@@ -346,7 +356,10 @@ namespace atrium
         /// Replies (with the status xeus's core leaves out), tells iopub listeners, and stops the server loop.
         void shut_down(const xeus::xmessage& request, destination from)
         {
-            nl::json content = {{"status", "ok"}, {"restart", request.content().value("restart", false)}};
+            // `restart` may be absent or null (request_check lets null through as absent): both mean false.
+            auto restart = request.content().find("restart");
+            nl::json content = {{"status", "ok"},
+                                {"restart", restart != request.content().end() && restart->is_boolean() && restart->get<bool>()}};
             publish("status", request.header(), {{"execution_state", "busy"}});
             send_to(from, request, "shutdown_reply", content);
             publish("shutdown_reply", request.header(), content);
@@ -463,33 +476,53 @@ namespace atrium
             return std::nullopt;
         }
 
-        void send_shell(outgoing message)
+        void send_shell(shell_reply reply)
         {
-            if (std::this_thread::get_id() != main_thread)
             {
+                std::lock_guard<std::mutex> lock(shell_outbox_mutex);
+                shell_outbox.push_back(std::move(reply));
+            }
+            // One queue for every thread, written by the main thread alone: an isolated note's cell reply is made
+            // on the main thread while its previous cell's reply may still wait here, and one client's replies
+            // must keep the order its requests ran in.
+            if (std::this_thread::get_id() == main_thread)
+                send_pending_shell();
+            else
+                wake(main_wake_fd);
+        }
+
+        /// Main thread. Not re-entered: a reply made while one is written (an error reply to a request read by
+        /// that write's drain) is queued behind the batch and written by the same loop.
+        void send_pending_shell()
+        {
+            if (writing_shell)
+                return;
+            writing_shell = true;
+            while (true)
+            {
+                std::deque<shell_reply> batch;
                 {
                     std::lock_guard<std::mutex> lock(shell_outbox_mutex);
-                    shell_outbox.push_back(std::move(message));
+                    batch.swap(shell_outbox);
                 }
-                wake(main_wake_fd);
-                return;
+                if (batch.empty())
+                    break;
+                for (auto& reply : batch)
+                    write_shell(reply);
             }
+            writing_shell = false;
+        }
+
+        /// Main thread.
+        void write_shell(shell_reply& reply)
+        {
             // Everything that reached the socket before this reply is queued and numbered first, so
             // `replied_after` separates requests sent before the client saw this reply from later ones.
             drain(shell, destination::shell, /*limit=*/0);
             replied_after = received;
-            send_frames(shell, encode_message(std::get<xeus::xmessage>(message), signer));
-        }
-
-        void send_pending_shell()
-        {
-            std::deque<outgoing> batch;
-            {
-                std::lock_guard<std::mutex> lock(shell_outbox_mutex);
-                batch.swap(shell_outbox);
-            }
-            for (auto& message : batch)
-                send_shell(std::move(message));
+            send_frames(shell, encode_message(reply.message, signer));
+            if (reply.on_written)
+                reply.on_written(replied_after);
         }
 
         std::deque<xeus::xmessage> take_queued_up_to(std::uint64_t sequence)
@@ -544,13 +577,14 @@ namespace atrium
         std::mutex outbox_mutex;
         std::deque<std::pair<destination, outgoing>> outbox;
         std::mutex shell_outbox_mutex;
-        std::deque<outgoing> shell_outbox;
+        std::deque<shell_reply> shell_outbox;
 
         // Main thread only:
         std::thread::id main_thread;
         std::deque<queued_request> shell_queue;
         std::atomic<std::uint64_t> received{0}; ///< shell requests queued so far (written by main only)
         std::uint64_t replied_after = 0; ///< `received` when the latest shell reply was written
+        bool writing_shell = false;      ///< send_pending_shell is running
 
         std::atomic<bool> stopping{false};
         std::chrono::steady_clock::time_point listening_since = std::chrono::steady_clock::now();
@@ -616,9 +650,10 @@ namespace atrium
     }
 
     void zmq_server::send_reply(const xeus::xmessage& request, const std::string& reply_type, nl::json content,
-                                nl::json metadata)
+                                nl::json metadata, reply_written on_written)
     {
-        p_impl->send_to(destination::shell, request, reply_type, std::move(content), std::move(metadata));
+        p_impl->send_to(destination::shell, request, reply_type, std::move(content), std::move(metadata),
+                        std::move(on_written));
     }
 
     void zmq_server::send_control_reply(const xeus::xmessage& request, const std::string& reply_type,

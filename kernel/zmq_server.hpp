@@ -60,9 +60,14 @@ namespace atrium
                             nl::json metadata = nl::json::object());
         /// Sends `reply_type` on the control channel to the client that sent `request`. Any thread.
         void send_control_reply(const xeus::xmessage& request, const std::string& reply_type, nl::json content);
-        /// Sends `<request>_reply` to the client that sent `request`. Any thread.
+        /// Called on the main thread right after a shell reply is written, with the arrival number of the newest
+        /// request read before it: requests up to that number were sent before the client could see the reply.
+        using reply_written = std::function<void(std::uint64_t arrived_before)>;
+
+        /// Sends `<request>_reply` to the client that sent `request`. Any thread. Shell replies leave in the order
+        /// they were sent from any threads: one made on the main thread never overtakes one queued before it.
         void send_reply(const xeus::xmessage& request, const std::string& reply_type, nl::json content,
-                        nl::json metadata = nl::json::object());
+                        nl::json metadata = nl::json::object(), reply_written on_written = {});
         /// Sends a message on the stdin channel to the client that sent `request` (input_request); returns
         /// the sent message's id, which the client's answer names as its parent.
         std::string send_to_stdin(const xeus::xmessage& request, const std::string& msg_type, nl::json content);

@@ -3,6 +3,8 @@
 
 #include "session/note_name.hpp"
 
+#include <algorithm>
+
 namespace atrium
 {
     namespace
@@ -16,34 +18,55 @@ namespace atrium
         }
     }
 
-    key_resolver::key_resolver(binding_config config) : m_config(config) {}
+    key_resolver::key_resolver(binding_config config, std::size_t remembered_limit)
+        : m_config(config)
+        , m_remembered_limit(std::max<std::size_t>(remembered_limit, 1))
+    {
+    }
 
-    std::string key_resolver::key_for(const request_identity& identity) const
+    resolved_key key_resolver::resolve(const request_identity& identity) const
     {
         if (m_config.mode == binding_mode::shared)
         {
-            return shared_key;
+            return {shared_key, true};
         }
         if (m_config.scope == binding_scope::user)
         {
-            return user_prefix + or_anonymous(identity.username);
+            return {user_prefix + or_anonymous(identity.username), true};
         }
         if (!identity.note_hint.empty())
         {
             check_note_name(identity.note_hint);
-            return note_prefix + identity.note_hint;
+            return {note_prefix + identity.note_hint, true};
         }
         std::lock_guard<std::mutex> lock(m_mutex);
         auto remembered = m_notes_by_session.find(identity.session);
-        return note_prefix +
-               (remembered != m_notes_by_session.end() ? remembered->second : or_anonymous(identity.session));
+        if (remembered != m_notes_by_session.end())
+            return {note_prefix + remembered->second.note, true};
+        return {note_prefix + or_anonymous(identity.session), false};
+    }
+
+    std::string key_resolver::key_for(const request_identity& identity) const
+    {
+        return resolve(identity).key;
     }
 
     void key_resolver::remember_note(const std::string& session, const std::string& name)
     {
         check_note_name(name);
         std::lock_guard<std::mutex> lock(m_mutex);
-        m_notes_by_session[session] = name;
+        auto [it, inserted] = m_notes_by_session.try_emplace(session);
+        if (!inserted)
+            m_sessions_by_age.erase(it->second.stamp);
+        it->second = {name, ++m_next_stamp};
+        m_sessions_by_age.emplace(it->second.stamp, session);
+        if (m_notes_by_session.size() > m_remembered_limit)
+        {
+            // Sessions never say goodbye: without a bound, every client that ever used %note would be kept.
+            auto oldest = m_sessions_by_age.begin();
+            m_notes_by_session.erase(oldest->second);
+            m_sessions_by_age.erase(oldest);
+        }
     }
 
     std::optional<std::string> key_resolver::remembered_note(const std::string& session) const
@@ -54,13 +77,17 @@ namespace atrium
         {
             return std::nullopt;
         }
-        return found->second;
+        return found->second.note;
     }
 
     void key_resolver::forget_session(const std::string& session)
     {
         std::lock_guard<std::mutex> lock(m_mutex);
-        m_notes_by_session.erase(session);
+        auto found = m_notes_by_session.find(session);
+        if (found == m_notes_by_session.end())
+            return;
+        m_sessions_by_age.erase(found->second.stamp);
+        m_notes_by_session.erase(found);
     }
 
     bool key_resolver::may_access(const request_identity& requester, const std::string& key,

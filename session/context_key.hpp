@@ -3,6 +3,7 @@
 
 #include "session/binding.hpp"
 
+#include <cstdint>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -23,14 +24,27 @@ namespace atrium
     /// Stands in for an empty username or session id.
     inline const std::string anonymous_name = "anonymous";
 
+    /// A request's context key, and whether a client named it.
+    struct resolved_key
+    {
+        std::string key;
+        /// False only for a note keyed by its client session alone: a client that goes away (a page reload makes
+        /// a new session) never comes back to it by name, so such a note may be reclaimed when idle. Named
+        /// notes (`%note`, `atrium_note`), users and the shared context never are, silently.
+        bool named = true;
+    };
+
     /// Maps requests to context keys: `shared`, `note:NAME` or `user:NAME`.
     class key_resolver
     {
     public:
-        explicit key_resolver(binding_config config);
+        /// `remembered_limit` bounds how many sessions' `%note` choices are kept (the oldest choice goes first).
+        explicit key_resolver(binding_config config, std::size_t remembered_limit = 65536);
 
         /// In note scope the name is the note hint, else the note remembered for the session, else the
         /// session id. Throws `[session.bad_note_name]` for an unusable note hint.
+        resolved_key resolve(const request_identity& identity) const;
+        /// `resolve(identity).key`.
         std::string key_for(const request_identity& identity) const;
 
         /// `%note NAME`: later requests of `session` without a note hint go to note NAME.
@@ -48,8 +62,16 @@ namespace atrium
 
     private:
         const binding_config m_config;
+        const std::size_t m_remembered_limit;
         mutable std::mutex m_mutex;
-        std::map<std::string, std::string> m_notes_by_session;
+        struct remembered
+        {
+            std::string note;
+            std::uint64_t stamp; ///< when it was chosen: its entry in m_sessions_by_age
+        };
+        std::map<std::string, remembered> m_notes_by_session;
+        std::map<std::uint64_t, std::string> m_sessions_by_age;
+        std::uint64_t m_next_stamp = 0;
     };
 
     /// The user a `user:` key belongs to; empty for every other key.

@@ -95,6 +95,33 @@ TEST_CASE("context keys")
             CHECK(resolver.key_for({"", "", ""}) == "note:anonymous");
         }
     }
+    SECTION("only a note keyed by its session alone is unnamed")
+    {
+        key_resolver scoped(config(binding_mode::scoped, binding_scope::note));
+        CHECK_FALSE(scoped.resolve(alice).named);
+        CHECK(scoped.resolve({"session-a", "alice", "explicit"}).named);
+        scoped.remember_note("session-a", "analysis");
+        CHECK(scoped.resolve(alice).named);
+        CHECK(scoped.resolve(alice).key == "note:analysis");
+        CHECK(key_resolver(config(binding_mode::isolated, binding_scope::user)).resolve(alice).named);
+        CHECK(key_resolver(config(binding_mode::shared, binding_scope::note)).resolve(alice).named);
+    }
+    SECTION("remembered notes are bounded: the oldest choice is forgotten first")
+    {
+        key_resolver resolver(config(binding_mode::scoped, binding_scope::note), 3);
+        for (const char* session : {"s1", "s2", "s3"})
+            resolver.remember_note(session, std::string("n-") + session);
+        resolver.remember_note("s1", "renamed"); // s1 is now the newest choice
+        resolver.remember_note("s4", "n-s4");     // so s2 goes
+        CHECK_FALSE(resolver.remembered_note("s2"));
+        CHECK(resolver.remembered_note("s1") == std::optional<std::string>("renamed"));
+        CHECK(resolver.remembered_note("s3") == std::optional<std::string>("n-s3"));
+        CHECK(resolver.remembered_note("s4") == std::optional<std::string>("n-s4"));
+        resolver.forget_session("s3");
+        resolver.remember_note("s5", "n-s5"); // room again: nothing else goes
+        CHECK(resolver.remembered_note("s1"));
+        CHECK(resolver.remembered_note("s4"));
+    }
     SECTION("two sessions naming the same note share its key")
     {
         key_resolver resolver(config(binding_mode::scoped, binding_scope::note));
