@@ -70,6 +70,9 @@ namespace atrium
             return endpoint.substr(endpoint.rfind(':') + 1);
         }
 
+        /// Messages queued for one iopub subscriber at most (see impl's constructor).
+        constexpr int iopub_backlog_limit = 100000;
+
         /// Hands a frame to ZeroMQ without copying it: stream chunks are megabytes.
         zmq::message_t frame_message(std::string&& frame)
         {
@@ -104,9 +107,13 @@ namespace atrium
             for (zmq::socket_t* socket : {&shell, &control, &stdin_socket, &iopub, &heartbeat})
             {
                 socket->set(zmq::sockopt::linger, 1000);
-                // Never drop: a slow client must get every stream chunk and status, in order.
+                // Never drop for a slow client: it must get every stream chunk and status, in order.
                 socket->set(zmq::sockopt::sndhwm, 0);
             }
+            // But a subscriber that stops reading (a frozen client whose connection stays open) would make the
+            // kernel queue every message for it, for good: measured, ~3 KiB per cell anyone runs. A client this
+            // many messages behind is stuck, not slow; messages beyond it are dropped for that subscriber alone.
+            iopub.set(zmq::sockopt::sndhwm, iopub_backlog_limit);
             // Subscriptions are applied by hand (manual) and every one is reported (verbose): the I/O thread
             // applies a client's subscription and sends iopub_welcome in one step, so the welcome is always the
             // first message that client sees, and it knows its subscription is live before sending requests.
