@@ -204,6 +204,12 @@ namespace atrium
         }
     }
 
+    void with_gil(const std::function<void()>& work)
+    {
+        pybind11::gil_scoped_acquire gil;
+        work();
+    }
+
     std::string own_directory()
     {
         char buffer[4096];

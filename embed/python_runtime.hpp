@@ -3,6 +3,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -33,6 +34,10 @@ namespace atrium
         struct impl;
         std::unique_ptr<impl> p_impl;
     };
+
+    /// Runs `work` holding the GIL (taken if this thread does not hold it). What Python code and this thread both
+    /// touch, such as xeus's comm registry, is then never touched by two threads at once.
+    void with_gil(const std::function<void()>& work);
 
     /// One line on the compute context's state for %contexts (takes the GIL; starts nothing).
     std::string describe_compute();

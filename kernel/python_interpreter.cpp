@@ -385,13 +385,36 @@ namespace atrium
             serve_quick(request);
             return true;
         }
-        if (p_remote_comms && (msg_type == "comm_open" || msg_type == "comm_msg" || msg_type == "comm_close" ||
-                               msg_type == "comm_info_request"))
+        const bool comm_message = msg_type == "comm_open" || msg_type == "comm_msg" || msg_type == "comm_close";
+        if (!comm_message && msg_type != "comm_info_request")
+            return false;
+        if (p_remote_comms)
         {
             serve_remote_comm(request);
-            return true;
         }
-        return false;
+        else if (comm_message)
+        {
+            // xeus's comm registry is also changed by cells, which open comms holding the GIL on other threads
+            // (scoped mode): the core dispatches the client's comm message holding it too.
+            with_gil([&] { p_server->serve_with_core(std::move(request)); });
+        }
+        else
+        {
+            // Answered here rather than by xeus's core, which would list every user's comms.
+            request_identity who = identity_of(request);
+            nl::json comms;
+            with_gil([&] {
+                auto target = request.content().find("target_name");
+                const std::string target_name =
+                    target != request.content().end() && target->is_string() ? target->get<std::string>() : "";
+                comms = p_comms->comm_info(target_name, [&](const std::string& owner)
+                                           { return owner.empty() || m_keys.may_access(who, owner, false); });
+            });
+            p_server->publish_output("status", request.header(), {{"execution_state", "busy"}});
+            p_server->send_reply(request, "comm_info_reply", {{"status", "ok"}, {"comms", std::move(comms)}});
+            p_server->publish_output("status", request.header(), {{"execution_state", "idle"}});
+        }
+        return true;
     }
 
     bool python_interpreter::route_stdin(const xeus::xmessage& message)

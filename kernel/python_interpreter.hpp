@@ -17,7 +17,7 @@
 
 namespace atrium
 {
-    class comm_bridge;
+    class xeus_comm_bridge;
     class context_scheduler;
     class python_runtime;
     class remote_comms;
@@ -101,7 +101,7 @@ namespace atrium
         key_resolver m_keys;
         zmq_server* p_server = nullptr;
         std::unique_ptr<python_runtime> p_runtime;
-        std::unique_ptr<comm_bridge> p_comms;
+        std::unique_ptr<xeus_comm_bridge> p_comms;
         std::unique_ptr<context_scheduler> p_scheduler; ///< scoped mode: one worker per busy context
         std::unique_ptr<cell_lane> p_lane;              ///< isolated mode: the main thread's channel to workers
         std::unique_ptr<worker_pool> p_workers;         ///< isolated mode: starts worker processes, keeps some warm

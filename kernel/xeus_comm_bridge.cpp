@@ -34,7 +34,7 @@ namespace atrium
         return false;
     }
 
-    xeus::xcomm& xeus_comm_bridge::adopt(xeus::xcomm comm, const std::string& owner)
+    xeus::xcomm& xeus_comm_bridge::adopt(xeus::xcomm comm, const std::string& owner, const std::string& target_name)
     {
         collect_closed();
         std::string id = std::string(comm.id());
@@ -54,8 +54,8 @@ namespace atrium
                 deliver_comm_close(id, as_dict(message));
             });
         auto& slot = m_comms[id];
-        slot = std::move(owned);
-        return *slot;
+        slot = {std::move(owned), owner, target_name};
+        return *slot.comm;
     }
 
     xeus::xcomm& xeus_comm_bridge::find(const std::string& comm_id)
@@ -65,7 +65,7 @@ namespace atrium
         {
             throw std::invalid_argument("[comm.unknown] no open comm with id " + comm_id);
         }
-        return *it->second;
+        return *it->second.comm;
     }
 
     void xeus_comm_bridge::collect_closed()
@@ -79,13 +79,18 @@ namespace atrium
 
     void xeus_comm_bridge::open(const std::string& comm_id, const std::string& target_name)
     {
+        // xeus keeps comm ids in a fixed buffer (xguid, 55 characters) and overruns it with a longer one.
+        if (comm_id.empty() || comm_id.size() > xeus::xguid().max_size())
+            throw std::invalid_argument("[comm.bad_id] a comm id must have 1 to " +
+                                        std::to_string(xeus::xguid().max_size()) + " characters, not " +
+                                        std::to_string(comm_id.size()));
         if (m_targets.emplace(target_name, m_access.current_owner()).second)
         {
             // xeus needs a kernel-side target to publish through, even for comms only the client handles.
             m_manager.register_comm_target(target_name, [](xeus::xcomm&&, xeus::xmessage) {});
         }
         // Registered with xeus so that the client's messages reach it.
-        adopt(xeus::xcomm(m_manager.target(target_name), xeus::xguid(comm_id)), m_access.current_owner());
+        adopt(xeus::xcomm(m_manager.target(target_name), xeus::xguid(comm_id)), m_access.current_owner(), target_name);
     }
 
     void xeus_comm_bridge::check_open(const std::string& comm_id)
@@ -105,6 +110,20 @@ namespace atrium
         m_publish(msg_type, std::move(content), std::move(metadata));
     }
 
+    nl::json xeus_comm_bridge::comm_info(const std::string& target_name,
+                                         const std::function<bool(const std::string& owner)>& visible) const
+    {
+        nl::json comms = nl::json::object();
+        for (const auto& [id, owned] : m_comms)
+        {
+            if (m_closed.count(id) != 0 || (!target_name.empty() && owned.target_name != target_name) ||
+                !visible(owned.owner))
+                continue;
+            comms[id] = {{"target_name", owned.target_name}};
+        }
+        return comms;
+    }
+
     void xeus_comm_bridge::register_target(const std::string& target_name)
     {
         std::string owner = m_access.current_owner();
@@ -115,7 +134,7 @@ namespace atrium
                                            if (!allowed(request, owner, "comm_open"))
                                                return; // the xcomm is dropped, so xeus forgets it
                                            std::string id = std::string(comm.id());
-                                           adopt(std::move(comm), owner);
+                                           adopt(std::move(comm), owner, target_name);
                                            deliver_comm_open(target_name, id, as_dict(request));
                                        });
     }

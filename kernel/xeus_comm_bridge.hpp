@@ -37,8 +37,19 @@ namespace atrium
         void register_target(const std::string& target_name) override;
         void publish(const std::string& msg_type, nl::json content, nl::json metadata) override;
 
+        /// comm_info_reply's `comms`: open comms (of `target_name` unless empty) whose owner `visible` accepts.
+        /// Hold the GIL, as every other use of the bridge does.
+        nl::json comm_info(const std::string& target_name, const std::function<bool(const std::string& owner)>& visible) const;
+
     private:
-        xeus::xcomm& adopt(xeus::xcomm comm, const std::string& owner);
+        struct owned_comm
+        {
+            std::unique_ptr<xeus::xcomm> comm;
+            std::string owner;
+            std::string target_name;
+        };
+
+        xeus::xcomm& adopt(xeus::xcomm comm, const std::string& owner, const std::string& target_name);
         bool allowed(const xeus::xmessage& request, const std::string& owner, const char* what) const;
         xeus::xcomm& find(const std::string& comm_id);
         void collect_closed();
@@ -49,7 +60,7 @@ namespace atrium
         /// xeus's `target(name)` creates an unusable empty target for an unknown name instead of failing,
         /// so the bridge remembers which targets exist.
         std::map<std::string, std::string> m_targets; ///< target name -> owning context key
-        std::map<std::string, std::unique_ptr<xeus::xcomm>> m_comms;
+        std::map<std::string, owned_comm> m_comms;
         /// Closed by the client: destroyed later, never inside the xcomm's own close handler.
         std::set<std::string> m_closed;
     };

@@ -645,6 +645,11 @@ namespace atrium
         p_impl->interrupt_handler = std::move(handler);
     }
 
+    void zmq_server::serve_with_core(xeus::xmessage request)
+    {
+        notify_shell_listener(std::move(request));
+    }
+
     std::uint64_t zmq_server::latest_sequence() const
     {
         return p_impl->received.load();

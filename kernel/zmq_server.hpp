@@ -71,6 +71,9 @@ namespace atrium
         /// Sends a message on the stdin channel to the client that sent `request` (input_request); returns
         /// the sent message's id, which the client's answer names as its parent.
         std::string send_to_stdin(const xeus::xmessage& request, const std::string& msg_type, nl::json content);
+        /// Has xeus's kernel core serve a shell request a router took (the router may first set up what the core
+        /// needs, such as holding the GIL). Main thread.
+        void serve_with_core(xeus::xmessage request);
         /// The arrival number of the newest shell request read so far. Any thread.
         std::uint64_t latest_sequence() const;
         /// After a failed execution with stop_on_error: answers `aborted` to every shell request that had

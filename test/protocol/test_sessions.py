@@ -256,6 +256,34 @@ def test_per_user_comms_refuse_other_users():
         assert value_of(alice, "opened")[1] == "['alice']"  # bob's comm_open never reached alice's handler
 
 
+@pytest.mark.parametrize("name", ["atrium-scoped-user", "atrium-isolated-user"])
+def test_comm_info_lists_only_the_requesters_comms(name):
+    with kernel_of(name) as (km, kc):
+        alice, bob = client(km, "alice"), client(km, "bob")
+        reply, _ = run(alice, "from comm import create_comm\nmine = create_comm(target_name='alices', data={})")
+        assert reply["status"] == "ok", reply
+        reply, _ = run(bob, "from comm import create_comm\nmine = create_comm(target_name='bobs', data={})")
+        assert reply["status"] == "ok", reply
+
+        def targets(kc, target_name=None):
+            comms = get_reply(kc, kc.comm_info(target_name))["content"]["comms"]
+            return sorted(info["target_name"] for info in comms.values())
+
+        assert targets(alice) == ["alices"]
+        assert targets(bob) == ["bobs"]
+        assert targets(bob, "alices") == []
+        assert targets(alice, "alices") == ["alices"]
+
+
+def test_comm_info_in_a_shared_kernel_lists_every_comm():
+    with kernel_of("atrium-scoped") as (km, kc):
+        first, second = client(km, "alice"), client(km, "bob")
+        run(first, "from comm import create_comm\nmine = create_comm(target_name='first', data={})")
+        run(second, "from comm import create_comm\nmine = create_comm(target_name='second', data={})")
+        comms = get_reply(first, first.comm_info())["content"]["comms"]
+        assert sorted(info["target_name"] for info in comms.values()) == ["first", "second"]
+
+
 def test_isolated_mode_without_a_usable_worker_gives_a_clear_error():
     env = {**os.environ, "ATRIUM_WORKER_EXECUTABLE": "/nonexistent/atrium-worker"}
     with kernel_of("atrium-isolated", env=env) as (km, kc):
