@@ -11,6 +11,13 @@ CASES = [
     ("print(1))", "invalid"),
     # A trailing operator is invalid, not incomplete: no continuation line can follow it.
     ("1+", "invalid"),
+    # Complete code over several lines: brackets, a finished block, magics and shell escapes.
+    ("x = [1,\n     2]", "complete"),
+    ("d = {'a': 1,\n     'b': (2,\n           3)}", "complete"),
+    ("x = [1,\n", "incomplete"),
+    ("def f():\n    return 1\n\n", "complete"),
+    ("%time 1", "complete"),
+    ("!echo hi", "complete"),
 ]
 
 

@@ -140,7 +140,34 @@ def _indent_after(code):
     return indent + "    " if last.rstrip().endswith(":") else indent
 
 
+_check_complete = None
+
+
+def _ipython_check_complete():
+    """IPython's check_complete, as ipykernel answers is_complete (it knows magics, `!cmd` and `obj?`); imported
+    on first use, since importing IPython costs a kernel's start-up more than it is worth there."""
+    global _check_complete
+    if _check_complete is None:
+        try:
+            from IPython.core.inputtransformer2 import TransformerManager
+
+            _check_complete = TransformerManager().check_complete
+        except Exception:  # IPython missing or broken in this environment: the plain check below answers
+            _check_complete = False
+    return _check_complete
+
+
 def is_complete(code):
+    check_complete = _ipython_check_complete()
+    if check_complete:
+        status, indent = check_complete(code)
+        if status == "incomplete":
+            return {"status": status, "indent": " " * (indent or 0)}
+        return {"status": status}
+    return _plain_is_complete(code)
+
+
+def _plain_is_complete(code):
     import codeop
     import warnings
 
