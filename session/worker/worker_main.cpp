@@ -6,6 +6,7 @@
 #include "session/worker/worker_service.hpp"
 
 #include <fcntl.h>
+#include <sys/prctl.h>
 #include <unistd.h>
 
 #include <iostream>
@@ -66,6 +67,9 @@ int main(int argc, char* argv[])
                      "stdin)\n";
         return 2;
     }
+    // Other processes of the same OS user may not read this worker's memory (/proc/PID/mem), attach a debugger
+    // or get a core dump: in per-user modes one worker holds one user's variables. (Root still can.)
+    prctl(PR_SET_DUMPABLE, 0);
     std::string key = read_key();
     if (key.empty())
     {

@@ -69,6 +69,14 @@ def test_each_note_has_its_own_process_and_namespace(notes):
     assert reply["ename"] == "NameError"
 
 
+def test_a_worker_is_not_dumpable(notes):
+    # Other processes of the same OS user cannot read its memory through /proc/PID/mem or ptrace it.
+    km, a, b = notes
+    reply, dumpable = value_of(a, "import ctypes; ctypes.CDLL(None).prctl(3, 0, 0, 0, 0)")  # PR_GET_DUMPABLE
+    assert reply["status"] == "ok", reply
+    assert dumpable == "0"
+
+
 @pytest.mark.parametrize("crash, expected", [
     ("import os; os._exit(7)", "exited with code 7"),
     ("import os, signal; os.kill(os.getpid(), signal.SIGSEGV)", "killed by SIGSEGV"),
