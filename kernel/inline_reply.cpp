@@ -49,6 +49,17 @@ namespace atrium
                !flag(content, "silent", false);
     }
 
+    bool asks_to_end(const nl::json& reply)
+    {
+        auto payload = reply.find("payload");
+        if (payload == reply.end() || !payload->is_array())
+            return false;
+        for (const nl::json& item : *payload)
+            if (item.is_object() && item.value("source", "") == "ask_exit" && !flag(item, "keepkernel", false))
+                return true;
+        return false;
+    }
+
     nl::json execute_metadata(const std::string& started, const std::string& status)
     {
         return {{"started", started}, {"status", status}, {"dependencies_met", true}};

@@ -24,6 +24,10 @@ namespace atrium
     /// `stop_on_error` (default true) and not `silent`.
     bool stops_queue(const xeus::xmessage& request, const nl::json& reply);
 
+    /// True when the reply carries `exit()`'s ask_exit payload without keep_kernel: the user asked to end the
+    /// kernel (shared mode) or their note's context (per-note modes).
+    bool asks_to_end(const nl::json& reply);
+
     /// An execute_reply's metadata: when the cell started and how it ended.
     nl::json execute_metadata(const std::string& started, const std::string& status);
 

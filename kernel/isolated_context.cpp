@@ -173,6 +173,7 @@ namespace atrium
     {
         zmq_server& server = m_environment.server;
         const xeus::xmessage& request = *cell.cell.request;
+        const bool ends = asks_to_end(reply);
         zmq_server::reply_written settle;
         if (stops_queue(request, reply))
             settle = [line = m_aborts](std::uint64_t arrived_before) { line->settle(arrived_before); };
@@ -180,6 +181,8 @@ namespace atrium
         server.send_reply(request, "execute_reply", std::move(reply), std::move(metadata), std::move(settle));
         server.publish_output("status", request.header(), {{"execution_state", "idle"}});
         m_last_activity = now_ms();
+        if (ends)
+            post({"reset", {}, {}}); // exit(): this note's worker ends; its next cell starts a fresh one
         bool queued;
         {
             std::lock_guard<std::mutex> lock(m_mutex);

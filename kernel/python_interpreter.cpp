@@ -614,6 +614,7 @@ namespace atrium
 
         std::string status = reply.value("status", "error");
         const bool stops = stops_queue(request, reply);
+        const bool ends = asks_to_end(reply);
         zmq_server::reply_written settle;
         if (stops && p_scheduler)
         {
@@ -627,6 +628,18 @@ namespace atrium
             p_server->abort_requests_before_last_reply(); // shared: one queue for everyone, on this (main) thread
         state.running = false;
         p_server->publish_output("status", parent, {{"execution_state", "idle"}});
+        if (ends && !p_scheduler)
+        {
+            // exit() in the shared kernel ends it, as in ipykernel (its reply and idle are out first).
+            std::cerr << "[atrium] exit() in a cell: the kernel shuts down" << std::endl;
+            p_server->stop();
+        }
+        else if (ends)
+        {
+            // In a per-note kernel it ends the note's context only: its namespace is freed now, in the note's own
+            // order, and the kernel goes on serving every other note.
+            reset(state);
+        }
     }
 
     bool python_interpreter::serve_magic(const xeus::xmessage& request, const request_identity& who, std::string& code)

@@ -120,3 +120,36 @@ def test_an_idle_unnamed_notes_worker_is_reclaimed_after_its_idle_time():
         assert int(pid) != first_pid and value == "gone"
         reply, msgs = run(kc, "print(kept)", metadata=note("named"))
         assert stream_text(msgs) == "1\n", msgs
+
+
+def test_exit_in_the_shared_kernel_shuts_it_down_as_ipykernel_does():
+    with kernel_of("atrium") as (km, kc):
+        reply, _ = run(kc, "exit()")
+        assert {"source": "ask_exit", "keepkernel": False} in reply["payload"], reply
+        deadline = time.monotonic() + 10
+        while km.is_alive() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not km.is_alive(), "the shared kernel still runs 10 s after exit()"
+
+
+@pytest.mark.parametrize("name", MODES)
+def test_exit_in_a_per_note_kernel_ends_that_note_only(name):
+    with kernel_of(name) as (km, kc):
+        other = client(km, "bob")
+        try:
+            assert run(kc, "mine = 1")[0]["status"] == "ok"
+            assert run(other, "theirs = 2")[0]["status"] == "ok"
+            reply, _ = run(kc, "exit()")
+            assert {"source": "ask_exit", "keepkernel": False} in reply["payload"], reply
+            # The note starts afresh; the other note and the kernel carry on.
+            reply, msgs = run(kc, "print(globals().get('mine', 'gone'))")
+            assert stream_text(msgs) == "gone\n", msgs
+            reply, msgs = run(other, "print(theirs)")
+            assert stream_text(msgs) == "2\n", msgs
+            # exit(keep_kernel=True) leaves the note's state alone.
+            run(kc, "kept = 3")
+            run(kc, "exit(keep_kernel=True)")
+            reply, msgs = run(kc, "print(kept)")
+            assert stream_text(msgs) == "3\n", msgs
+        finally:
+            other.stop_channels()

@@ -41,3 +41,12 @@ def test_exit_asks_the_frontend(fresh_kernel, code):
     _, kc = fresh_kernel
     reply, _ = execute_ok(kc, code)
     assert {"source": "ask_exit", "keepkernel": False} in reply["content"]["payload"], reply["content"]
+
+
+def test_shutdown_with_restart_null_is_answered(fresh_kernel):
+    # `"restart": null` reads as absent, i.e. false; it used to get no reply at all.
+    km, kc = fresh_kernel
+    msg = kc.session.msg("shutdown_request", {"restart": None})
+    kc.control_channel.send(msg)
+    reply = get_reply(kc, msg["header"]["msg_id"], channel="control")
+    assert reply["content"] == {"status": "ok", "restart": False}, reply["content"]
