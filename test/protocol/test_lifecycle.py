@@ -1,14 +1,17 @@
 """Bounded note lifecycles: caps on contexts, reclaiming idle unnamed notes (least recently used first), named
 notes kept, a notice for a client that comes back, and a clear error when nothing can be reclaimed."""
 
+import json
+import os
 import time
 import uuid
 
 import pytest
-from protocol_helpers import TIMEOUT, stream_text
+from protocol_helpers import BUILD_DIR, TIMEOUT, stream_text
 from session_helpers import client, kernel_of, run
 
 MODES = ["atrium-scoped", "atrium-isolated"]
+BUILD_SHARE = BUILD_DIR / "share" / "jupyter"
 
 
 def as_session(kc, session_id):
@@ -153,3 +156,20 @@ def test_exit_in_a_per_note_kernel_ends_that_note_only(name):
             assert stream_text(msgs) == "3\n", msgs
         finally:
             other.stop_channels()
+
+
+def test_a_low_descriptor_limit_lowers_the_worker_cap_instead_of_running_out(tmp_path, monkeypatch):
+    # A kernelspec that starts the isolated kernel with at most 1024 descriptors (soft and hard): room for
+    # (1024 - 512) / 16 = 32 workers, so --max-workers=1000 must come down to 32, and 40 notes are all served.
+    spec = json.loads((BUILD_SHARE / "kernels" / "atrium-isolated" / "kernel.json").read_text())
+    spec["argv"] = ["prlimit", "--nofile=1024:1024", *spec["argv"], "--max-workers=1000"]
+    kernel_dir = tmp_path / "kernels" / "atrium-few-fds"
+    kernel_dir.mkdir(parents=True)
+    (kernel_dir / "kernel.json").write_text(json.dumps(spec))
+    monkeypatch.setenv("JUPYTER_PATH", f"{tmp_path}{os.pathsep}{os.environ['JUPYTER_PATH']}")
+    with kernel_of("atrium-few-fds") as (km, kc):
+        for _ in range(40):
+            kc.session.session = str(uuid.uuid4())
+            reply, msgs = run(kc, "print('served')")
+            assert stream_text(msgs) == "served\n", (reply, msgs)
+        assert "of at most 32;" in contexts_table(kc)
