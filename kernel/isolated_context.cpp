@@ -138,6 +138,7 @@ namespace atrium
 
     std::uint64_t isolated_context::begin_cell_locked(pending_cell cell)
     {
+        m_ended = false;
         m_current.emplace();
         m_current->id = ++m_next_id;
         m_current->started = iso8601_utc_now();
@@ -182,7 +183,10 @@ namespace atrium
         server.publish_output("status", request.header(), {{"execution_state", "idle"}});
         m_last_activity = now_ms();
         if (ends)
+        {
+            m_ended = true; // before the reset is posted: a next cell, which clears it, can only start after that
             post({"reset", {}, {}}); // exit(): this note's worker ends; its next cell starts a fresh one
+        }
         bool queued;
         {
             std::lock_guard<std::mutex> lock(m_mutex);
@@ -229,6 +233,11 @@ namespace atrium
         post({"reset", {}, {}});
     }
 
+    bool isolated_context::ended() const
+    {
+        return m_ended.load();
+    }
+
     void isolated_context::tell_next_cell(std::string notice)
     {
         std::lock_guard<std::mutex> lock(m_mutex);
@@ -273,7 +282,9 @@ namespace atrium
     bool isolated_context::busy()
     {
         std::lock_guard<std::mutex> lock(m_mutex);
-        return m_current || m_answering || m_queued > 0 || m_unhandled > 0;
+        // Not m_answering: a cell whose reply is being sent is over, and its reply is sent whatever happens next
+        // (by the main thread now, or by the relay before it handles a stop).
+        return m_current || m_queued > 0 || (m_unhandled > 0 && !m_ended);
     }
 
     // ---- the relay thread ----

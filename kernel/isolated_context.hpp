@@ -68,6 +68,9 @@ namespace atrium
         /// Replaces the worker now (control message): the running cell ends, queued cells run in a fresh one.
         void reset();
 
+        /// Ended by exit() and not used since: the worker is gone, so the context holds nothing. Any thread.
+        bool ended() const;
+
         /// `notice` (a line on stderr) opens this note's next cell: why its earlier state is gone. Any thread.
         void tell_next_cell(std::string notice);
 
@@ -87,7 +90,8 @@ namespace atrium
         snapshot describe(); ///< reads the worker's memory from /proc
         /// When the context last finished a cell (steady clock, ms): what the idle culler needs, cheaply.
         std::int64_t last_activity_ms() const;
-        /// Requests queued or being served: an idle culler must leave the context alone.
+        /// A cell running or queued, or events not yet handled: an idle culler must leave the context alone. After
+        /// exit(), only cells count: its pending reset and requests are answered if it is closed.
         bool busy();
 
     private:
@@ -173,6 +177,7 @@ namespace atrium
         const std::shared_ptr<abort_line> m_aborts = std::make_shared<abort_line>();
         std::string m_lost_state; ///< why the earlier state is gone (the last worker died), told to the next cell
         std::atomic<std::int64_t> m_last_activity{0};
+        std::atomic<bool> m_ended{false};
         std::atomic<std::uint64_t> m_next_id{0};
         std::atomic<std::uint64_t> m_relayed{0}; ///< `q` of the last worker message the relay has handled
         std::atomic<int> m_consecutive_deaths{0};

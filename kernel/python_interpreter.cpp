@@ -58,6 +58,8 @@ namespace atrium
         std::atomic<int> claims{0}; ///< requests queued for or being served by this context: never culled then
         std::atomic<bool> running{false};
         std::atomic<bool> reset_requested{false}; ///< by a control message: done before its next cell
+        /// Ended by exit() and not used since: reclaimable even when named (it holds nothing any more).
+        std::atomic<bool> ended{false};
         std::atomic<std::int64_t> last_activity{0}; ///< steady clock, milliseconds
     };
 
@@ -226,7 +228,9 @@ namespace atrium
         for (auto it = m_contexts.begin(); it != m_contexts.end(); ++it)
         {
             std::int64_t last = 0;
-            if (it->second->named || !idle_locked(*it->second, last))
+            const context_state& state = *it->second;
+            const bool ended = state.ended || (state.remote && state.remote->ended());
+            if ((state.named && !ended) || !idle_locked(*it->second, last))
                 continue;
             if (oldest == m_contexts.end() || last < oldest_activity)
             {
@@ -274,8 +278,8 @@ namespace atrium
                         "[session.too_many_contexts] this kernel holds " + std::to_string(m_contexts.size()) +
                         " contexts, its cap (--max-contexts" +
                         std::string(p_isolated ? ", --max-workers" : "") +
-                        "), and none can be reclaimed: every one is named, busy or in use. Free one with "
-                        "%reset_context in a note you no longer need, or start the kernel with a higher cap.");
+                        "), and none can be reclaimed: every one is named, busy or in use. Run exit() in a note "
+                        "you no longer need, or start the kernel with a higher cap.");
                 reclaimed = reclaim_locked(victim, "the kernel was at its cap of " + std::to_string(context_cap()) +
                                                        " contexts and this was the least recently used idle note");
             }
@@ -546,27 +550,32 @@ namespace atrium
 
     void python_interpreter::execute_in(context_state& state, const xeus::xmessage& request, std::uint64_t sequence)
     {
+        std::function<void()> answer;
         try
         {
-            run_execute(state, request, sequence);
+            answer = run_execute(state, request, sequence);
         }
         catch (const std::exception& e)
         {
             state.running = false;
-            reply_inline(*p_server, request, error_content("AtriumInternalError", std::string("[kernel.internal] ") + e.what()));
+            answer = [this, &request, what = std::string(e.what())]
+            { reply_inline(*p_server, request, error_content("AtriumInternalError", "[kernel.internal] " + what)); };
         }
+        // Released before the client is answered: a client that acts on the reply at once (a new note, at the cap)
+        // finds this context idle. From here the context may be reclaimed, so the answer touches only the request.
         release(state);
+        answer();
     }
 
-    void python_interpreter::run_execute(context_state& state, const xeus::xmessage& request, std::uint64_t sequence)
+    std::function<void()> python_interpreter::run_execute(context_state& state, const xeus::xmessage& request,
+                                                          std::uint64_t sequence)
     {
         const nl::json& content = request.content();
         const nl::json& parent = request.header();
         if (state.aborts->aborts(sequence))
         {
             // Queued behind a failure in this context with stop_on_error: answered, never run.
-            reply_inline(*p_server, request, {{"status", "aborted"}});
-            return;
+            return [this, &request] { reply_inline(*p_server, request, {{"status", "aborted"}}); };
         }
         if (state.reset_requested.exchange(false))
         {
@@ -576,10 +585,11 @@ namespace atrium
         {
             // In the context's own order, so cells queued before it still run in the old namespace.
             reset(state);
-            reply_inline(*p_server, request, {{"status", "ok"}}, "Context " + state.key + " was reset: fresh namespace and history.\n");
-            return;
+            return [this, &request, text = "Context " + state.key + " was reset: fresh namespace and history.\n"]
+            { reply_inline(*p_server, request, {{"status", "ok"}}, text); };
         }
         state.running = true;
+        state.ended = false;
         std::string started = iso8601_utc_now();
         publish_execute_start(*p_server, request, state.context->execution_count());
         if (!state.notice.empty())
@@ -612,7 +622,6 @@ namespace atrium
         if (options.store_history)
             state.history.append(state.context->execution_count(), code);
 
-        std::string status = reply.value("status", "error");
         const bool stops = stops_queue(request, reply);
         const bool ends = asks_to_end(reply);
         zmq_server::reply_written settle;
@@ -622,24 +631,30 @@ namespace atrium
             state.aborts->hold();
             settle = [line = state.aborts](std::uint64_t arrived_before) { line->settle(arrived_before); };
         }
-        p_server->send_reply(request, "execute_reply", std::move(reply), execute_metadata(started, status),
-                             std::move(settle));
-        if (stops && !p_scheduler)
-            p_server->abort_requests_before_last_reply(); // shared: one queue for everyone, on this (main) thread
-        state.running = false;
-        p_server->publish_output("status", parent, {{"execution_state", "idle"}});
-        if (ends && !p_scheduler)
+        if (ends && p_scheduler)
         {
-            // exit() in the shared kernel ends it, as in ipykernel (its reply and idle are out first).
-            std::cerr << "[atrium] exit() in a cell: the kernel shuts down" << std::endl;
-            p_server->stop();
-        }
-        else if (ends)
-        {
-            // In a per-note kernel it ends the note's context only: its namespace is freed now, in the note's own
-            // order, and the kernel goes on serving every other note.
+            // exit() in a per-note kernel ends the note's context only: its namespace is freed now, in the note's
+            // own order, its slot may be reclaimed, and the kernel goes on serving every other note.
             reset(state);
+            state.ended = true;
         }
+        state.running = false;
+        return [this, &request, reply = std::move(reply), started, settle = std::move(settle), stops, ends]() mutable
+        {
+            std::string status = reply.value("status", "error");
+            p_server->send_reply(request, "execute_reply", std::move(reply), execute_metadata(started, status),
+                                 std::move(settle));
+            if (stops && !p_scheduler)
+                p_server->abort_requests_before_last_reply(); // shared: one queue for everyone, on this (main) thread
+            p_server->publish_output("status", request.header(), {{"execution_state", "idle"}});
+            if (ends && !p_scheduler)
+            {
+                // exit() in the shared kernel ends it, as in ipykernel, which also leaves clients a moment to read
+                // the reply: jupyter console only reads it while the kernel lives.
+                std::cerr << "[atrium] exit() in a cell: the kernel shuts down" << std::endl;
+                p_server->stop_soon(std::chrono::milliseconds(200));
+            }
+        };
     }
 
     bool python_interpreter::serve_magic(const xeus::xmessage& request, const request_identity& who, std::string& code)

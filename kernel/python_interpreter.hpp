@@ -8,6 +8,7 @@
 #include <xeus/xinterpreter.hpp>
 
 #include <condition_variable>
+#include <functional>
 #include <deque>
 #include <map>
 #include <memory>
@@ -53,8 +54,9 @@ namespace atrium
         void interrupt_context(context_state& state);
 
         void serve_execute(std::shared_ptr<xeus::xmessage> request, std::uint64_t sequence);
-        void run_execute(context_state& state, const xeus::xmessage& request, std::uint64_t sequence);
-        /// run_execute, then releases the context; a failure still gets a reply and still releases.
+        /// Runs the cell; returns how to answer it, which touches only the request (the context may be gone by then).
+        std::function<void()> run_execute(context_state& state, const xeus::xmessage& request, std::uint64_t sequence);
+        /// run_execute, releases the context, then answers; a failure still gets a reply and still releases.
         void execute_in(context_state& state, const xeus::xmessage& request, std::uint64_t sequence);
         void serve_quick(xeus::xmessage& request);
         /// Isolated mode: the client's comm messages go to the worker that owns the comm or its target.

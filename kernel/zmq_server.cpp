@@ -468,8 +468,16 @@ namespace atrium
                     shell_queue.pop_front();
                     return next;
                 }
+                auto wait = std::chrono::milliseconds(-1);
+                if (stop_at)
+                {
+                    auto left = std::chrono::ceil<std::chrono::milliseconds>(*stop_at - std::chrono::steady_clock::now());
+                    if (left.count() <= 0)
+                        break;
+                    wait = left;
+                }
                 // SIGINT lands on this thread; an idle kernel just polls again.
-                retry_on_eintr([&] { return zmq::poll(items, count, std::chrono::milliseconds(-1)); });
+                retry_on_eintr([&] { return zmq::poll(items, count, wait); });
                 if (items[1].revents & ZMQ_POLLIN)
                 {
                     clear(main_wake_fd);
@@ -594,6 +602,7 @@ namespace atrium
         bool writing_shell = false;      ///< send_pending_shell is running
 
         std::atomic<bool> stopping{false};
+        std::optional<std::chrono::steady_clock::time_point> stop_at; ///< main thread: stop_soon's deadline
         std::chrono::steady_clock::time_point listening_since = std::chrono::steady_clock::now();
         std::mutex subscribed_mutex;
         std::condition_variable subscribed_changed;
@@ -744,6 +753,11 @@ namespace atrium
     {
         // xeus's own abort listener replies "error"; clients expect "aborted", as ipykernel sends.
         abort_requests_before_last_reply();
+    }
+
+    void zmq_server::stop_soon(std::chrono::milliseconds delay)
+    {
+        p_impl->stop_at = std::chrono::steady_clock::now() + delay;
     }
 
     void zmq_server::stop_impl()

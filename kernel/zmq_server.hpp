@@ -5,6 +5,7 @@
 #include <xeus/xkernel_configuration.hpp>
 #include <xeus/xserver.hpp>
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -71,6 +72,9 @@ namespace atrium
         /// Sends a message on the stdin channel to the client that sent `request` (input_request); returns
         /// the sent message's id, which the client's answer names as its parent.
         std::string send_to_stdin(const xeus::xmessage& request, const std::string& msg_type, nl::json content);
+        /// Stops serving `delay` from now, requests meanwhile served as usual: clients read what was just sent
+        /// (a console that waits for a reply only while the kernel lives). Main thread.
+        void stop_soon(std::chrono::milliseconds delay);
         /// Has xeus's kernel core serve a shell request a router took (the router may first set up what the core
         /// needs, such as holding the GIL). Main thread.
         void serve_with_core(xeus::xmessage request);

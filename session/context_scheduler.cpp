@@ -37,6 +37,7 @@ namespace atrium
                                   "' takes no more work");
         }
         auto& state = m_keys[key];
+        state.forget_when_done = false; // new work: the key is in use again
         state.queue.push_back({m_next_sequence++, std::move(work)});
         state.last_activity = clock::now();
         // A key with queued work is always claimed or waiting: an earlier job already got it a worker.
@@ -125,9 +126,10 @@ namespace atrium
             return true;
         }
         // A serving worker holds a reference to the entry, so it stays while the key is claimed.
-        const auto& state = found->second;
+        auto& state = found->second;
         if (state.claimed || state.waiting || state.running || !state.queue.empty())
         {
+            state.forget_when_done = true;
             return false;
         }
         m_keys.erase(found);
@@ -262,6 +264,8 @@ namespace atrium
             }
         }
         state.claimed = false;
+        if (state.forget_when_done)
+            m_keys.erase(key);
     }
 
     bool context_scheduler::must_yield_locked() const

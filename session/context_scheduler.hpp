@@ -74,7 +74,8 @@ namespace atrium
         key_stats stats(const std::string& key) const;
         /// Every key submitted to and not forgotten, sorted.
         std::vector<std::string> keys() const;
-        /// Drops a key's statistics; refused (false) while it has queued or running work.
+        /// Drops a key's statistics (true). While it has queued or running work it returns false and the key is
+        /// dropped once that work is done, unless more is submitted for it meanwhile.
         bool forget(const std::string& key);
 
         /// Worker threads alive, including those waiting out `idle_exit`.
@@ -100,6 +101,7 @@ namespace atrium
             bool claimed = false; ///< a worker is serving this key
             bool waiting = false; ///< in m_waiting_keys
             bool running = false; ///< a job of this key is executing
+            bool forget_when_done = false; ///< forget() came while busy: dropped when its queue runs dry
             std::uint64_t completed = 0;
             std::uint64_t failed = 0;
             clock::time_point last_activity{};

@@ -74,6 +74,12 @@ def test_named_notes_are_never_reclaimed_and_a_full_kernel_says_so(name):
         # %contexts needs no context of its own, so it answers even now.
         table = contexts_table(kc)
         assert table.count("never (named)") == 2, table
+        # A note its user ended with exit() gives its slot up, though named.
+        assert run(kc, "exit()", metadata=note("b"))[0]["status"] == "ok"
+        reply, msgs = run(kc, "print('c runs')", metadata=note("c"))
+        assert stream_text(msgs) == "c runs\n", (reply, msgs)
+        reply, msgs = run(kc, "print(kept)", metadata=note("a"))
+        assert stream_text(msgs) == "a\n"
 
 
 @pytest.mark.parametrize("name", MODES)
@@ -173,3 +179,14 @@ def test_a_low_descriptor_limit_lowers_the_worker_cap_instead_of_running_out(tmp
             reply, msgs = run(kc, "print('served')")
             assert stream_text(msgs) == "served\n", (reply, msgs)
         assert "of at most 32;" in contexts_table(kc)
+
+
+@pytest.mark.parametrize("name", MODES)
+def test_a_new_note_sent_the_instant_the_last_reply_arrives_finds_room(name):
+    # With room for one context, each new note must reclaim the one before it, which has just answered: a note
+    # is released before its reply leaves, so the client can never outrun it.
+    with kernel_of(name, extra_arguments=["--max-contexts=1"]) as (km, kc):
+        for i in range(30):
+            kc.session.session = str(uuid.uuid4())
+            reply = kc.execute(f"print({i})", reply=True, timeout=TIMEOUT)
+            assert reply["content"]["status"] == "ok", (i, reply["content"])

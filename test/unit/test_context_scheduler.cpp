@@ -551,11 +551,42 @@ TEST_CASE("scheduler bookkeeping")
         CHECK(stats.queued == 1);
         CHECK(stats.completed == 0);
         CHECK(stats.last_activity >= before);
-        CHECK_FALSE(scheduler.forget("k"));
         release.open();
         REQUIRE(eventually([&] { return scheduler.stats("k").completed == 2; }));
         CHECK(eventually([&] { return scheduler.forget("k"); }));
         CHECK(scheduler.keys().empty());
         CHECK(scheduler.forget("never-seen"));
+    }
+    SECTION("a key forgotten while busy goes once its work is done")
+    {
+        gate started, release;
+        scheduler.submit("k",
+                         [&]
+                         {
+                             started.open();
+                             release.wait();
+                         });
+        scheduler.submit("k", [] {});
+        REQUIRE(started.wait());
+        CHECK_FALSE(scheduler.forget("k"));
+        CHECK(scheduler.keys() == std::vector<std::string>{"k"});
+        release.open();
+        CHECK(eventually([&] { return scheduler.keys().empty(); }));
+    }
+    SECTION("new work keeps a key that was forgotten while busy")
+    {
+        gate started, release;
+        scheduler.submit("k",
+                         [&]
+                         {
+                             started.open();
+                             release.wait();
+                         });
+        REQUIRE(started.wait());
+        CHECK_FALSE(scheduler.forget("k"));
+        scheduler.submit("k", [] {});
+        release.open();
+        REQUIRE(eventually([&] { return scheduler.stats("k").completed == 2; }));
+        CHECK(scheduler.keys() == std::vector<std::string>{"k"});
     }
 }
