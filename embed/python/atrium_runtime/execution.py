@@ -14,7 +14,8 @@ _EXIT = r"(exit|quit)(\s*\(.*\))?$"  # not stored in history, as IPython does
 # its context, displayhook (sys.displayhook itself is process-wide), payloads (page, ask_exit) and error.
 _cell = _thread._local()
 _latest = None  # the context of the latest cell: for threads that no cell started
-make_shell = None  # set by atrium_runtime.shell (loaded after this module)
+make_shell = None  # these two are set by atrium_runtime.shell (loaded after this module)
+prepare_cell = None
 
 
 def current_context():
@@ -280,6 +281,7 @@ def _run_plain(context, code, filename, units, execution_count, silent, store_hi
 
 
 def _run_in_shell(shell, code, execution_count, silent, store_history):
+    prepare_cell(shell)
     shell.execution_count = execution_count
     _cell.error = None
     _cell.hook = shell.displayhook

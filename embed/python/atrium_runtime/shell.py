@@ -64,6 +64,14 @@ def configure_inline(shell):
     backend_inline.configure_inline_support(shell, backend)
     settings = backend_inline.InlineBackend.instance()
     select_figure_formats(shell, settings.figure_formats, **settings.print_figure_kwargs)
+    shell._atrium_inline_ready = True
+
+
+def prepare_cell(shell):
+    """Before a cell in `shell`: another context may have loaded pyplot's inline backend since this shell was
+    made, and only the shell that loaded it was configured by matplotlib_inline."""
+    if not shell._atrium_inline_ready and "matplotlib_inline.backend_inline" in sys.modules:
+        configure_inline(shell)
 
 
 def _route_inline_backend(module):
@@ -205,6 +213,7 @@ def _define_shell_class():
 
         def __init__(self, **kwargs):
             self._atrium_loop = None
+            self._atrium_inline_ready = False
             super().__init__(**kwargs)
             atexit.unregister(self.atexit_operations)  # else every context's shell lives until exit
             self.loop_runner = self._run_on_own_loop
@@ -359,6 +368,7 @@ def install():
     builtins.get_ipython = get_ipython
     display.current_shell = existing_shell
     execution.make_shell = make_shell
+    execution.prepare_cell = prepare_cell
     hooks.add_patch("IPython.core.getipython", _route_getipython)
     hooks.add_patch("matplotlib_inline.config", _route_inline_backend)
     hooks.add_preparation("tqdm.autonotebook", _look_like_ipykernel)
