@@ -134,6 +134,30 @@ class _ResultHook:
                         {"execution_count": self.execution_count, "data": data, "metadata": metadata})
 
 
+_cell_prefix = None
+
+
+def cell_prefix():
+    """Where cells claim to live, e.g. /tmp/atrium_1234/: a path (never written) rather than a `<name>`, because
+    IPython's traceback formatter lays out path-like sources as it does ipykernel's cells (which ipykernel
+    names /tmp/ipykernel_<pid>/<hash>.py)."""
+    global _cell_prefix
+    if _cell_prefix is None:
+        import os
+
+        _cell_prefix = os.path.join(os.environ.get("TMPDIR") or "/tmp", f"atrium_{os.getpid()}") + os.sep
+    return _cell_prefix
+
+
+def cell_number(filename):
+    """The execution count in a cell's filename (made by cell_prefix), or None."""
+    prefix = cell_prefix()
+    if not filename.startswith(prefix):
+        return None
+    number = filename[len(prefix):].split(".")[0].split("-")[0]
+    return number if number.isdigit() else None
+
+
 def _register_source(filename, code):
     import linecache
 
@@ -214,20 +238,18 @@ def run_cell(context, code, filename, execution_count, silent, store_history):
     del collected[:]
     previous = getattr(_cell, "context", None)
     _cell.context = _latest = context
-    context.count = execution_count
+    # IPython's execution_count while the cell runs: a stored cell has already advanced it.
+    context.count = execution_count + (1 if store_history else 0)
     try:
         result = _run(context, code, filename, execution_count, silent, store_history)
     finally:
         _cell.context = previous
     shell = context.shell
     if shell is not None:
-        context.count = shell.execution_count
         pages = shell.payload_manager.read_payload()
         if pages:
             collected.extend(pages)
             shell.payload_manager.clear_payload()
-    elif store_history:
-        context.count = execution_count + 1
     result["payload"] = list(collected)
     return result
 
@@ -239,6 +261,8 @@ def _run(context, code, filename, execution_count, silent, store_history):
     interrupted = False
     try:
         if context.shell is None:
+            # "<atrium-cell-3.1>" from the kernel becomes /tmp/atrium_<pid>/3.1.py
+            filename = cell_prefix() + filename[len("<atrium-cell-"):-1] + ".py"
             try:
                 units = _compile_cell(code, filename)
             except SyntaxError:
@@ -274,7 +298,7 @@ def _run_plain(context, code, filename, units, execution_count, silent, store_hi
         if inline is not None and getattr(getattr(inline, "show", None), "_draw_called", False):
             shell = context.get_shell()  # figures drawn: the shell's post_execute shows them
     if shell is not None:  # made during the cell: its post-cell hooks run as after any of its cells
-        shell.execution_count = execution_count + (1 if store_history else 0)
+        shell.execution_count = context.count
         if not silent:
             shell.events.trigger("post_execute")
     return {"status": "ok"}

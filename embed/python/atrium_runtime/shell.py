@@ -177,10 +177,15 @@ def _define_shell_class():
             self._bundle = None
 
     class AtriumCompiler(CachingCompiler):
+        def get_code_name(self, raw_code, transformed_code, number):
+            digest = super().get_code_name(raw_code, transformed_code, number).rstrip(">").rsplit("-", 1)[-1]
+            return f"{execution.cell_prefix()}{number}-{digest}.py"
+
         def format_code_name(self, name):
-            # Cells Atrium ran itself are compiled as <atrium-cell-N> or <atrium-cell-N.k> (unstored).
-            if name.startswith("<atrium-cell-"):
-                return "Cell", "In[%s]" % name[len("<atrium-cell-"):].split(".")[0].rstrip(">")
+            # Also cells the context ran before it had a shell: /tmp/atrium_<pid>/N.py or N.k.py (unstored).
+            number = execution.cell_number(name)
+            if number is not None:
+                return "Cell", f"In[{number}]"
             return super().format_code_name(name)
 
     @magics_class
