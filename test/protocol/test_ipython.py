@@ -232,3 +232,17 @@ def test_isolated_workers_have_their_own_shells():
         assert displays(msgs_b, "image/png"), outputs(msgs_b)
     finally:
         stop(km, kc, a, b)
+
+
+def test_run_reads_stdin_and_escapes_get_eof(kc, tmp_path):
+    script = tmp_path / "greet.py"
+    script.write_text("name = input('who? ')\nprint('hi', name)\n")
+    msg_id = kc.execute(f"%run {script}", allow_stdin=True)
+    request = kc.get_stdin_msg(timeout=TIMEOUT)
+    kc.input("Ada")
+    reply, msgs = get_reply_of(kc, msg_id)
+    assert request["content"]["prompt"] == "who? "
+    assert "hi Ada" in stream_text(msgs)
+    if kc.kernel_name != "python3":  # ipykernel runs `!cmd` on a terminal, where `cat` waits for input
+        _, msgs = execute_ok(kc, "!cat; echo after-cat")
+        assert stream_text(msgs).strip() == "after-cat"

@@ -74,6 +74,44 @@ def prepare_cell(shell):
         configure_inline(shell)
 
 
+def plain_cells_allowed(shell):
+    """Whether a cell that compiles as plain Python may skip shell.run_cell: nothing the user configured would
+    transform it (AST transformers, autocall of bare names, other interactivity, a Trio runner, a log)."""
+    return (not shell.ast_transformers and not shell.autocall and shell.ast_node_interactivity == "last_expr"
+            and shell.trio_runner is None and not shell.logger.log_active)
+
+
+def start_plain_cell(shell, code, execution_count, silent, store_history):
+    """What run_cell does before running a cell: the count, the events, the input history. Returns the result
+    object the post_run_cell event receives."""
+    from IPython.core.interactiveshell import ExecutionInfo, ExecutionResult
+
+    prepare_cell(shell)
+    info = ExecutionInfo(code, store_history, silent, True, None, transformed_cell=code)
+    outcome = ExecutionResult(info)
+    outcome.execution_count = shell.execution_count = execution_count
+    if store_history:
+        shell.execution_count += 1
+    shell.events.trigger("pre_execute")
+    if not silent:
+        shell.events.trigger("pre_run_cell", info)
+    if store_history:
+        shell.history_manager.store_inputs(execution_count, code, code)
+    shell.displayhook.exec_result = outcome
+    return outcome
+
+
+def finish_plain_cell(shell, outcome, silent):
+    """What run_cell does after running a cell (`outcome` None: the shell was made during the cell)."""
+    shell.displayhook.exec_result = None
+    if outcome is not None:
+        shell.last_execution_succeeded = outcome.error_in_exec is None
+        shell.last_execution_result = outcome
+    shell.events.trigger("post_execute")
+    if not silent and outcome is not None:
+        shell.events.trigger("post_run_cell", outcome)
+
+
 def _route_inline_backend(module):
     """matplotlib_inline.config.InlineBackend is a process-wide singleton; each shell gets its own."""
     original = module.InlineBackend.instance.__func__
@@ -374,6 +412,9 @@ def install():
     display.current_shell = existing_shell
     execution.make_shell = make_shell
     execution.prepare_cell = prepare_cell
+    execution.plain_cells_allowed = plain_cells_allowed
+    execution.start_plain_cell = start_plain_cell
+    execution.finish_plain_cell = finish_plain_cell
     hooks.add_patch("IPython.core.getipython", _route_getipython)
     hooks.add_patch("matplotlib_inline.config", _route_inline_backend)
     hooks.add_preparation("tqdm.autonotebook", _look_like_ipykernel)
