@@ -11,7 +11,8 @@ import re
 
 import pytest
 from jupyter_client.manager import start_new_kernel
-from protocol_helpers import TIMEOUT, execute_and_collect, execute_ok, outputs, result_data, stream_text, strip_ansi
+from protocol_helpers import (TIMEOUT, collect_iopub, execute_and_collect, execute_ok, get_reply, outputs,
+                              result_data, stream_text, strip_ansi)
 from session_helpers import client, run, value_of
 
 KERNELS = ["python3", "atrium", "atrium-scoped", "atrium-isolated", "atrium-scoped-user", "atrium-isolated-user"]
@@ -212,8 +213,6 @@ def test_scoped_notes_have_their_own_shells():
 
 
 def get_reply_of(kc, msg_id):
-    from protocol_helpers import collect_iopub, get_reply
-
     msgs = collect_iopub(kc, msg_id)
     reply = get_reply(kc, msg_id)
     assert reply["content"]["status"] == "ok", reply["content"]
@@ -246,3 +245,12 @@ def test_run_reads_stdin_and_escapes_get_eof(kc, tmp_path):
     if kc.kernel_name != "python3":  # ipykernel runs `!cmd` on a terminal, where `cat` waits for input
         _, msgs = execute_ok(kc, "!cat; echo after-cat")
         assert stream_text(msgs).strip() == "after-cat"
+
+
+def test_is_complete_knows_ipython_syntax(kc):
+    for code, status in (("%time x = 1", "complete"), ("!ls", "complete"), ("len?", "complete"),
+                         ("%%bash\necho hi", "incomplete")):
+        msg_id = kc.is_complete(code)
+        reply = get_reply(kc, msg_id)
+        assert reply["content"]["status"] == status, (code, reply["content"])
+

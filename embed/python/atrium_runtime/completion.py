@@ -140,6 +140,18 @@ def _indent_after(code):
     return indent + "    " if last.rstrip().endswith(":") else indent
 
 
+def _ipython_is_complete(code):
+    try:
+        from IPython.core.inputtransformer2 import TransformerManager
+    except ImportError:
+        return {"status": "invalid"}
+    status, indent = TransformerManager().check_complete(code)
+    reply = {"status": status}
+    if status == "incomplete":
+        reply["indent"] = " " * (indent or 0)
+    return reply
+
+
 def is_complete(code):
     import codeop
     import warnings
@@ -151,6 +163,8 @@ def is_complete(code):
             warnings.simplefilter("ignore")
             compiled = codeop.compile_command(code, "<input>", "exec")
     except (SyntaxError, OverflowError, ValueError):
+        if any(mark in code for mark in "%!?"):
+            return _ipython_is_complete(code)  # magics, shell escapes, help: IPython's syntax
         return {"status": "invalid"}
     if compiled is None:
         return {"status": "incomplete", "indent": _indent_after(code)}

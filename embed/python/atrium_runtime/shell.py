@@ -262,6 +262,28 @@ def _define_shell_class():
             self.loop_runner = self._run_on_own_loop
             self.register_magics(AtriumMagics)
 
+        # The prefilter (autocall, aliases, escapes on single-line cells) is half the cost of a shell and only
+        # used by cells that are not plain Python: made on first use, so a note's first shell stays cheap.
+        @property
+        def prefilter_manager(self):
+            manager = self.__dict__.get("_atrium_prefilter")
+            if manager is None:
+                from IPython.core.prefilter import PrefilterManager
+
+                manager = self.__dict__["_atrium_prefilter"] = PrefilterManager(shell=self, parent=self)
+                self.configurables.append(manager)
+            return manager
+
+        @prefilter_manager.setter
+        def prefilter_manager(self, manager):
+            self.__dict__["_atrium_prefilter"] = manager
+
+        def init_prefilter(self):
+            pass
+
+        def prefilter(self, line, continue_prompt=False):
+            return self.prefilter_manager.prefilter_lines(line, continue_prompt)
+
         # -- process-wide state IPython would touch, kept per context --
         def init_virtualenv(self):
             pass  # the kernel already runs in its environment's interpreter
