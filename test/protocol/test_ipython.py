@@ -24,7 +24,7 @@ PNG_MAGIC = b"\x89PNG"
 @pytest.fixture(scope="module", params=KERNELS)
 def kc(request):
     km, kc = start_new_kernel(kernel_name=request.param, startup_timeout=TIMEOUT)
-    kc.kernel_name = request.param
+    kc.kernel_name, kc.manager = request.param, km
     yield kc
     kc.stop_channels()
     km.shutdown_kernel(now=True)
@@ -254,3 +254,17 @@ def test_is_complete_knows_ipython_syntax(kc):
         reply = get_reply(kc, msg_id)
         assert reply["content"]["status"] == status, (code, reply["content"])
 
+
+
+def test_interrupting_a_shell_escape(kc):
+    import time
+
+    msg_id = kc.execute("!sleep 20; echo not-interrupted")
+    time.sleep(1)
+    kc.manager.interrupt_kernel()  # SIGINT or an interrupt_request, as the kernelspec says
+    started = time.monotonic()
+    msgs = collect_iopub(kc, msg_id)
+    get_reply(kc, msg_id)
+    assert time.monotonic() - started < 10
+    assert "not-interrupted" not in stream_text(msgs)
+    execute_ok(kc, "'still alive'")

@@ -198,7 +198,9 @@ def _error_info(error):
         frames.append((error.filename or "", error.lineno or 0, "<module>", error.text or "", error.offset or 0))
     else:
         for frame in traceback.extract_tb(error.__traceback__):
-            frames.append((frame.filename, frame.lineno or 0, frame.name, frame.line or "", 0))
+            number = cell_number(frame.filename)  # the kernel's formatter knows cells as <atrium-cell-N>
+            filename = frame.filename if number is None else f"<atrium-cell-{number}>"
+            frames.append((filename, frame.lineno or 0, frame.name, frame.line or "", 0))
     evalue = error.msg if syntax else str(error)
     return {"status": "error", "ename": type(error).__name__, "evalue": evalue,
             "frames": frames, "syntax_error": syntax}
@@ -275,6 +277,10 @@ def _run(context, code, filename, execution_count, silent, store_history):
         result = _run_in_shell(context.get_shell(), code, execution_count, silent, store_history)
         interrupted = result.get("ename") == "KeyboardInterrupt"
         return result
+    except BaseException as error:  # an interrupt that landed in IPython's or Atrium's bookkeeping, not the cell
+        _cell.hook = None
+        interrupted = isinstance(error, KeyboardInterrupt)
+        return _error_info(error)
     finally:
         compute.end_cell(interrupted)
 

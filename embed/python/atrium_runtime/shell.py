@@ -352,7 +352,15 @@ def _define_shell_class():
                                        stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                        stderr=subprocess.STDOUT)
             try:
-                for chunk in iter(lambda: process.stdout.read1(65536), b""):
+                # Waits in short slices: a scoped note's interrupt is raised at its thread's next bytecode.
+                import select
+
+                while True:
+                    if not select.select([process.stdout], [], [], 0.1)[0]:
+                        continue
+                    chunk = process.stdout.read1(65536)
+                    if not chunk:
+                        break
                     sys.stdout.write(chunk.decode("utf-8", "replace"))
                 exit_code = process.wait()
             except KeyboardInterrupt:
