@@ -223,12 +223,12 @@ def test_isolated_workers_have_their_own_shells():
     km, kc, a, b = two_notes("atrium-isolated")
     try:
         check_notes_keep_their_own_settings(a, b)
-        # A worker has matplotlib to itself: another backend in A leaves B's inline figures alone.
-        run(a, "%matplotlib agg")
-        _, msgs_a = run(a, "plt.plot([1, 2]);")
+        # A worker has matplotlib to itself: ipympl's widget backend in A leaves B's inline figures alone.
+        run(a, "%matplotlib widget")
+        _, msgs_a = run(a, "plt.figure()\nplt.plot([1, 2]);")
         _, msgs_b = run(b, "plt.plot([1, 2]);")
-        assert not displays(msgs_a, "image/svg+xml") and not displays(msgs_a, "image/png"), outputs(msgs_a)
-        assert displays(msgs_b, "image/png"), outputs(msgs_b)
+        assert displays(msgs_a, "application/vnd.jupyter.widget-view+json"), outputs(msgs_a)
+        assert displays(msgs_b, "image/png") and not displays(msgs_b, "application/vnd.jupyter.widget-view+json")
     finally:
         stop(km, kc, a, b)
 
