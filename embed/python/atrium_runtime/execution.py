@@ -216,17 +216,18 @@ def _shown_error(context, error):
     if shell is None:
         return _error_info(error)
     _cell.error = None
-    shell.showtraceback((type(error), error, error.__traceback__), tb_offset=0)
+    # SystemExit: only its message, as IPython's run_code shows it.
+    shell.showtraceback((type(error), error, error.__traceback__), tb_offset=0,
+                        exception_only=isinstance(error, SystemExit))
     return _error_reply(error)
 
 
 def _error_reply(error):
     shown = getattr(_cell, "error", None)
     if shown is None:  # a UsageError: IPython printed it, with no traceback (as ipykernel replies)
-        return {"status": "error", "ename": type(error).__name__, "evalue": str(error), "traceback": [],
-                "published": True}
+        return {"status": "error", "ename": type(error).__name__, "evalue": str(error), "traceback": []}
     return {"status": "error", "ename": shown["ename"], "evalue": shown["evalue"],
-            "traceback": shown["traceback"], "published": True}
+            "traceback": shown["traceback"]}
 
 
 def new_context(module):
