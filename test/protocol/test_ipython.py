@@ -136,6 +136,13 @@ def test_history_names(kc):
     assert result_data(msgs)["text/plain"] == f"('6 * 7', 42, 42, 42, True, '6 * 7')"
     _, msgs = execute_ok(kc, "In[-1]")
     assert result_data(msgs)["text/plain"] == "'In[-1]'"
+    first, _ = execute_ok(kc, "hist_a = 1")
+    second, _ = execute_ok(kc, "hist_b = 2")
+    _, msgs = execute_ok(kc, "%history -n -l 2")
+    assert stream_text(msgs) == (f"{first['content']['execution_count']:>4}: hist_a = 1\n"
+                                 f"{second['content']['execution_count']:>4}: hist_b = 2\n")
+    _, msgs = execute_ok(kc, "%history -n -g hist_a")
+    assert "hist_a = 1" in stream_text(msgs)
 
 
 def test_tqdm_auto_is_a_widget(kc):

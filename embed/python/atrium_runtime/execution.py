@@ -69,7 +69,7 @@ class Context:
         self.shell = None
         self.count = 1
         self.inputs = [""]
-        self.raw_inputs = [""]
+        self.input_counts = []  # the execution count of each of inputs[1:]
         self.outputs = {}
         self.last_inputs = ("", "", "", "")  # IPython's _i00, _i, _ii, _iii
         self._making_shell = False
@@ -97,7 +97,7 @@ class Context:
         if re.match(_EXIT, source.strip()):
             return
         self.inputs.append(source)
-        self.raw_inputs.append(source)
+        self.input_counts.append(count)
         i00, i, ii, _ = self.last_inputs
         self.last_inputs = (source, i00, i, ii)
         self.namespace.update({"_i": i00, "_ii": i, "_iii": ii, f"_i{count}": source})

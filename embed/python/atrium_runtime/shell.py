@@ -10,7 +10,8 @@ context instead:
   builtin_trap, which would swap process-wide hooks and builtins on every cell, are no-ops;
 - the display publisher and the displayhook publish through `_atrium.publish`, i.e. the calling thread's
   channel and its request's parent header; tracebacks are recorded for the cell's reply;
-- history stays in memory (no SQLite file, no saving thread) and the shell's atexit hook is unregistered.
+- history is an SQLite database in memory, one per shell (no file, no saving thread), and the shell's atexit hook
+  is unregistered.
 IPython itself is imported on the first shell (~100 ms), never at kernel start-up.
 """
 import builtins
@@ -413,17 +414,19 @@ def make_shell(context):
     from traitlets.config import Config
 
     config = Config()
-    config.HistoryManager.enabled = False
+    # History in an SQLite database in memory, the shell's own (no file shared by shells, no saving thread), so
+    # %history -l/-g and %rerun work. Only the thread running this context's cell uses it, one cell at a time,
+    # but that thread differs between cells in scoped mode.
     config.HistoryManager.hist_file = ":memory:"
+    config.HistoryManager.connection_options = {"check_same_thread": False}
     # Libraries ask `"IPKernelApp" in get_ipython().config` to tell a notebook from a terminal (tqdm, pandas).
     config["IPKernelApp"] = Config()
     shell = _shell_class(user_module=context.module, config=config)
     namespace = context.namespace
     history = shell.history_manager
-    history.input_hist_parsed.extend(context.inputs[1:])
-    history.input_hist_raw.extend(context.raw_inputs[1:])
+    for count, source in zip(context.input_counts, context.inputs[1:]):
+        history.store_inputs(count, source)  # In, _i*, and the database %history -l/-g search
     history.output_hist.update(context.outputs)
-    history._i00, history._i, history._ii, history._iii = context.last_inputs
     hook = shell.displayhook
     hook._, hook.__, hook.___ = (namespace.get(name, "") for name in ("_", "__", "___"))
     shell.execution_count = context.count
