@@ -3,6 +3,7 @@
 import _thread
 import builtins
 import sys
+from _weakref import ref as _weakref
 
 import _atrium
 from atrium_runtime import display
@@ -13,13 +14,17 @@ _EXIT = r"(exit|quit)(\s*\(.*\))?$"  # not stored in history, as IPython does
 # Contexts run side by side on different threads, so what belongs to "the cell being run" is per thread:
 # its context, displayhook (sys.displayhook itself is process-wide), payloads (page, ask_exit) and error.
 _cell = _thread._local()
-_latest = None  # the context of the latest cell: for threads that no cell started
+_latest = None  # weak reference to the context of the latest cell (for threads no cell started): never keeps a
+                # reset or culled context alive
 # Set by atrium_runtime.shell (loaded after this module).
 make_shell = prepare_cell = plain_cells_allowed = start_plain_cell = finish_plain_cell = None
 
 
 def current_context():
-    return getattr(_cell, "context", None) or _latest
+    context = getattr(_cell, "context", None)
+    if context is None and _latest is not None:
+        context = _latest()
+    return context
 
 
 def enter_context(context):
@@ -240,7 +245,8 @@ def run_cell(context, code, filename, execution_count, silent, store_history):
     collected = payloads()
     del collected[:]
     previous = getattr(_cell, "context", None)
-    _cell.context = _latest = context
+    _cell.context = context
+    _latest = _weakref(context)
     # IPython's execution_count while the cell runs: a stored cell has already advanced it.
     context.count = execution_count + (1 if store_history else 0)
     try:
