@@ -7,6 +7,7 @@ These tests start their kernelspecs by name, whatever ATRIUM_KERNEL_NAME says.
 """
 
 import base64
+import time
 import re
 
 import pytest
@@ -215,6 +216,14 @@ def test_scoped_notes_have_their_own_shells():
         assert value_of(b, "'shell_a' in get_ipython().user_ns")[1] == "False"
         get_reply_of(a, msg_a)
         assert value_of(a, "shell_a is get_ipython() and 'shell_b' not in globals()")[1] == "True"
+        # pyplot's open figures are per note: B's cell ends while A's figure is still being drawn.
+        msg_a = a.execute("plt.figure()\nplt.plot([1, 2])\ntime.sleep(1)\nplt.get_fignums()")
+        time.sleep(0.3)
+        _, msgs_b = run(b, "plt.plot([3, 4])\nplt.get_fignums()")
+        _, msgs_a = get_reply_of(a, msg_a)
+        assert len(displays(msgs_b, "image/png")) == 1, outputs(msgs_b)
+        assert len(displays(msgs_a, "image/svg+xml")) == 1 and not displays(msgs_a, "image/png"), outputs(msgs_a)
+        assert result_data(msgs_a)["text/plain"] == result_data(msgs_b)["text/plain"] == "[1]"
     finally:
         stop(km, kc, a, b)
 
@@ -264,8 +273,6 @@ def test_is_complete_knows_ipython_syntax(kc):
 
 
 def test_interrupting_a_shell_escape(kc):
-    import time
-
     msg_id = kc.execute("!sleep 20; echo not-interrupted")
     time.sleep(1)
     kc.manager.interrupt_kernel()  # SIGINT or an interrupt_request, as the kernelspec says

@@ -64,7 +64,7 @@ class ExitRequest:
 class Context:
     """A context's namespace and, from the first cell that needs IPython, its IPython shell.
 
-    Until then plain Python cells run here without IPython (a new context costs microseconds, not the ~20 ms
+    Until then plain Python cells run here without IPython (a new context costs microseconds, not the few ms
     of a shell), keeping IPython's history names (In, Out, _, _i, _iN, _N...) the same way, so the shell
     made later takes them over. Once the shell exists every cell goes through it."""
 

@@ -48,6 +48,84 @@ def _without_runtime_frames(tb):
     return frames[0] if frames else None
 
 
+class _FiguresOfContext:
+    """Stands in for matplotlib's `Gcf.figs` (pyplot's open figures, the last one active): one ordered dict per
+    context, so notes plotting side by side in one process neither draw into nor show each other's figures."""
+
+    def _figures(self):
+        context = execution.current_context()
+        if context is None:
+            return _figures_outside_contexts
+        figures = context.__dict__.get("figures")
+        if figures is None:
+            import collections
+
+            figures = context.figures = collections.OrderedDict()
+        return figures
+
+    def __getitem__(self, num):
+        return self._figures()[num]
+
+    def __setitem__(self, num, manager):
+        self._figures()[num] = manager
+
+    def __delitem__(self, num):
+        del self._figures()[num]
+
+    def __contains__(self, num):
+        return num in self._figures()
+
+    def __iter__(self):
+        return iter(self._figures())
+
+    def __len__(self):
+        return len(self._figures())
+
+    def get(self, num, default=None):
+        return self._figures().get(num, default)
+
+    def pop(self, num, *default):
+        return self._figures().pop(num, *default)
+
+    def clear(self):
+        self._figures().clear()
+
+    def move_to_end(self, num, last=True):
+        self._figures().move_to_end(num, last)
+
+    def keys(self):
+        return self._figures().keys()
+
+    def values(self):
+        return self._figures().values()
+
+    def items(self):
+        return self._figures().items()
+
+
+_figures_outside_contexts = {}
+
+
+def _figures_per_context(module):
+    import collections
+
+    global _figures_outside_contexts
+    _figures_outside_contexts = collections.OrderedDict(module.Gcf.figs)
+    module.Gcf.figs = _FiguresOfContext()
+
+
+def _flush_figures_of_context():
+    """matplotlib_inline's post-cell flush, for this context's figures: its `show._draw_called` flag is
+    process-wide, so another note's flush may have cleared it; figures still open here were drawn in this cell
+    (the default, close_figures, closes them after each cell)."""
+    backend_inline = sys.modules["matplotlib_inline.backend_inline"]
+    from matplotlib._pylab_helpers import Gcf
+
+    if len(Gcf.figs) and backend_inline.InlineBackend.instance().close_figures:
+        backend_inline.show._draw_called = True
+    backend_inline.flush_figures()
+
+
 def configure_inline(shell):
     """Inline figures for `shell` when pyplot uses matplotlib_inline: matplotlib_inline configures only the
     first shell (its `configure_inline_support.current_backend` is process-wide), so every other shell is set up
@@ -59,12 +137,17 @@ def configure_inline(shell):
 
     backend = matplotlib.rcParams._get("backend")
     if backend not in _INLINE:
+        if _flush_figures_of_context in shell.events.callbacks["post_execute"]:
+            shell.events.unregister("post_execute", _flush_figures_of_context)
         return
     from IPython.core.pylabtools import select_figure_formats
 
     backend_inline.configure_inline_support(shell, backend)
     settings = backend_inline.InlineBackend.instance()
     select_figure_formats(shell, settings.figure_formats, **settings.print_figure_kwargs)
+    shell.events.unregister("post_execute", backend_inline.flush_figures)
+    if _flush_figures_of_context not in shell.events.callbacks["post_execute"]:
+        shell.events.register("post_execute", _flush_figures_of_context)
     shell._atrium_inline_ready = True
 
 
@@ -450,6 +533,7 @@ def install():
     execution.finish_plain_cell = finish_plain_cell
     hooks.add_patch("IPython.core.getipython", _route_getipython)
     hooks.add_patch("matplotlib_inline.config", _route_inline_backend)
+    hooks.add_patch("matplotlib._pylab_helpers", _figures_per_context)
     hooks.add_preparation("tqdm.autonotebook", _look_like_ipykernel)
     import os
 
