@@ -51,6 +51,7 @@ namespace atrium
             {
                 py::module_::import("sys").attr("modules")["__main__"] = module;
             }
+            state = execution.attr("new_context")(module);
             namespace_ = module.attr("__dict__");
             remember_channel(channel);
         }
@@ -59,6 +60,14 @@ namespace atrium
         {
             forget_channel(channel);
             py::gil_scoped_acquire gil;
+            try
+            {
+                state.attr("close")(); // its IPython shell's event loop
+            }
+            catch (py::error_already_set&)
+            {
+            }
+            state = py::object();
             namespace_ = py::object();
             execution = py::object();
             completion = py::object();
@@ -70,6 +79,7 @@ namespace atrium
         std::atomic<unsigned long> running_thread{0}; ///< Python's id of the thread running a cell, or 0
         py::object execution;
         py::object completion;
+        py::object state; ///< atrium_runtime.execution.Context: the namespace and, once needed, its IPython shell
         py::object namespace_;
     };
 
@@ -98,8 +108,8 @@ namespace atrium
                     interruptible_scope interruptible;
                     unsigned long thread = PyThread_get_thread_ident();
                     p_impl->running_thread.store(thread);
-                    result = p_impl->execution.attr("run_cell")(p_impl->namespace_, code, filename, count,
-                                                                options.silent);
+                    result = p_impl->execution.attr("run_cell")(p_impl->state, code, filename, count,
+                                                                options.silent, options.store_history);
                     p_impl->running_thread.store(0);
                     // An interrupt that arrived as the cell ended must not fire in this thread's next cell.
                     PyThreadState_SetAsyncExc(thread, nullptr);
@@ -110,12 +120,22 @@ namespace atrium
                 {
                     std::string ename = result["ename"].cast<std::string>();
                     std::string evalue = result["evalue"].cast<std::string>();
-                    auto traceback = format_traceback(frames_of(result["frames"]), ename, evalue,
-                                                      result["syntax_error"].cast<bool>());
                     reply["ename"] = ename;
                     reply["evalue"] = evalue;
-                    reply["traceback"] = traceback;
-                    p_impl->channel.publish("error", {{"ename", ename}, {"evalue", evalue}, {"traceback", traceback}});
+                    if (result.contains("traceback"))
+                    {
+                        // Formatted and published by the context's IPython shell (colours, %xmode).
+                        reply["traceback"] = result["traceback"].cast<nlohmann::json>();
+                    }
+                    else
+                    {
+                        // No IPython shell could be made: the kernel's own formatter.
+                        auto traceback = format_traceback(frames_of(result["frames"]), ename, evalue,
+                                                          result["syntax_error"].cast<bool>());
+                        reply["traceback"] = traceback;
+                        p_impl->channel.publish("error",
+                                                {{"ename", ename}, {"evalue", evalue}, {"traceback", traceback}});
+                    }
                 }
                 reply["user_expressions"] = nlohmann::json::object();
                 if (!options.user_expressions.empty())

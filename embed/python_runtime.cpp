@@ -68,6 +68,7 @@ namespace atrium
             py::module_::import("atrium_runtime.compute").attr("install")();
             py::module_::import("atrium_runtime.remote").attr("install")();
             py::module_::import("atrium_runtime.hooks").attr("install")();
+            py::module_::import("atrium_runtime.shell").attr("install")();
         }
 
         nlohmann::json read_language_info()

@@ -72,7 +72,7 @@ def drain_iopub(kc):
             return
 
 
-def bench_contexts(counts):
+def bench_contexts(counts, first_cell="pass"):
     rows = []
     for n in counts:
         km, kc = start_new_kernel(kernel_name="atrium-scoped", startup_timeout=TIMEOUT)
@@ -82,7 +82,7 @@ def bench_contexts(counts):
             base_rtt = statistics.median(round_trip(kc) for _ in range(20))
             before = rss_mib(pid)
             started = time.perf_counter()
-            ids = [send_execute(kc, "pass", {"atrium_note": f"bench-{n}-{i}"}) for i in range(n)]
+            ids = [send_execute(kc, first_cell, {"atrium_note": f"bench-{n}-{i}"}) for i in range(n)]
             statuses = wait_replies(kc, ids)
             elapsed = time.perf_counter() - started
             drain_iopub(kc)
@@ -94,6 +94,25 @@ def bench_contexts(counts):
             kc.stop_channels()
             km.shutdown_kernel(now=True)
     return rows
+
+
+def bench_shell_round_trip(kernel_name, samples=300):
+    """`pass` round trips of one context before and after its IPython shell exists (its cells then run through
+    IPython's run_cell)."""
+    km, kc = start_new_kernel(kernel_name=kernel_name, startup_timeout=TIMEOUT)
+    try:
+        for _ in range(20):
+            round_trip(kc)
+        plain = statistics.median(round_trip(kc) for _ in range(samples))
+        round_trip(kc, "get_ipython()")
+        for _ in range(20):
+            round_trip(kc)
+        shell = statistics.median(round_trip(kc) for _ in range(samples))
+        drain_iopub(kc)
+        return plain, shell
+    finally:
+        kc.stop_channels()
+        km.shutdown_kernel(now=True)
 
 
 def bench_clients(kernel_name, clients=10, runs=200):
@@ -160,6 +179,18 @@ def main(argv=None):
     print("|---|---|---|---|---|---|")
     for n, ms, rate, mib, ok, rtt in bench_contexts(counts):
         print(f"| {n} | {ms:.2f} | {rate:.0f} | {mib:.3f} | {ok}/{n} | {rtt:.2f} |")
+
+    print("\n| new scoped notes, first cell `get_ipython()` (the note's IPython shell is made) | ms per new context "
+          "| contexts/s | RSS per context (MiB) | ok replies | idle rtt (ms) |")
+    print("|---|---|---|---|---|---|")
+    for n, ms, rate, mib, ok, rtt in bench_contexts([c for c in counts if c <= 100], "get_ipython()"):
+        print(f"| {n} | {ms:.2f} | {rate:.0f} | {mib:.3f} | {ok}/{n} | {rtt:.2f} |")
+
+    print("\n| `pass` round trip, one context | without its shell, median (ms) | with its shell, median (ms) |")
+    print("|---|---|---|")
+    for label, name in (("Atrium shared", "atrium"), ("Atrium scoped", "atrium-scoped")):
+        plain, shell = bench_shell_round_trip(name)
+        print(f"| {label} | {plain * 1e3:.2f} | {shell * 1e3:.2f} |")
 
     print(f"\n| 10 clients x {runs} executes | aggregate executions/s |")
     print("|---|---|")

@@ -16,6 +16,20 @@ _REPR_METHODS = (
     ("_repr_pdf_", "application/pdf"),
 )
 _BINARY = {"image/png", "image/jpeg", "application/pdf"}
+# Types whose repr is exactly what IPython's pretty printer shows: a context without a shell shows these itself.
+_PLAIN_TYPES = (int, float, bool, complex, bytes, type(None))
+
+
+def current_shell():
+    """The calling context's IPython shell if it has one (atrium_runtime.shell replaces this)."""
+    return None
+
+
+def plain_repr_matches(value):
+    kind = type(value)
+    if kind is str:
+        return len(value) < 60 and "\n" not in value
+    return kind in _PLAIN_TYPES
 
 
 def _encode(mime, value):
@@ -36,7 +50,11 @@ def _plain(obj):
 
 
 def format_bundle(obj, include=None, exclude=None):
-    """Returns (data, metadata) for `obj`: text/plain plus every rich repr it offers."""
+    """Returns (data, metadata) for `obj`: text/plain plus every rich repr it offers, through the context's
+    IPython formatters once it has a shell (so %precision, pretty printing and figure formats apply)."""
+    shell = current_shell()
+    if shell is not None:
+        return shell.display_formatter.format(obj, include=include, exclude=exclude)
     data, metadata = {}, {}
     if not isinstance(obj, type):  # a class has the methods unbound; only instances render
         bundle = getattr(obj, "_repr_mimebundle_", None)
@@ -107,14 +125,20 @@ def display(*objs, include=None, exclude=None, metadata=None, transient=None, di
     if display_id:
         transient["display_id"] = display_id
     msg_type = "update_display_data" if update else "display_data"
+    shell = current_shell()
     for obj in objs:
         if raw:
             data, md = dict(obj), {}
         else:
             data, md = format_bundle(obj, include, exclude)
+        if not data:
+            continue  # nothing to show (IPython formatters gave no representation)
         if metadata:
             md.update(metadata)
-        _atrium.publish(msg_type, {"data": data, "metadata": md, "transient": transient})
+        if shell is not None:  # through its publisher, so %%capture and the like see it
+            shell.display_pub.publish(data, md, transient=transient, update=update)
+        else:
+            _atrium.publish(msg_type, {"data": data, "metadata": md, "transient": transient})
     if display_id and not update:
         return DisplayHandle(display_id)
     return None
@@ -125,6 +149,10 @@ def update_display(obj, *, display_id, **kwargs):
 
 
 def clear_output(wait=False):
+    shell = current_shell()
+    if shell is not None:
+        shell.display_pub.clear_output(wait)
+        return
     _atrium.publish("clear_output", {"wait": bool(wait)})
 
 

@@ -23,14 +23,17 @@ def _inherit_channel_in_threads(threading):
     import _atrium
 
     original_start = threading.Thread.start
+    execution = sys.modules["atrium_runtime.execution"]
 
     def start(self):
         handle = _atrium.current_channel()
         if handle:
             run = self.run
+            context = execution.current_context()  # get_ipython() in the thread: the cell's shell
 
             def run_with_channel():
                 _atrium.use_channel(handle)
+                execution.enter_context(context)
                 run()
 
             self.run = run_with_channel
@@ -49,30 +52,54 @@ _PATCHES = {
 
 # Plain classes rather than importlib.abc subclasses: the import system only needs these methods, and
 # importing importlib.abc would add ~20 ms to kernel start-up.
+# Run just before a module executes; each returns the function that undoes it.
+_PREPARATIONS = {}
+
+
 class _PatchingLoader:
-    def __init__(self, loader, patch):
+    def __init__(self, loader, patch, prepare):
         self._loader = loader
         self._patch = patch
+        self._prepare = prepare
 
     def create_module(self, spec):
         return self._loader.create_module(spec)
 
     def exec_module(self, module):
-        self._loader.exec_module(module)
-        self._patch(module)
+        undo = self._prepare() if self._prepare else None
+        try:
+            self._loader.exec_module(module)
+        finally:
+            if undo:
+                undo()
+        if self._patch:
+            self._patch(module)
 
 
 class _PatchingFinder:
     def find_spec(self, name, path, target=None):
         patch = _PATCHES.get(name)
-        if patch is None:
+        prepare = _PREPARATIONS.get(name)
+        if patch is None and prepare is None:
             return None
         from importlib.machinery import PathFinder
 
         spec = PathFinder.find_spec(name, path)
         if spec is not None and spec.loader is not None:
-            spec.loader = _PatchingLoader(spec.loader, patch)
+            spec.loader = _PatchingLoader(spec.loader, patch, prepare)
         return spec
+
+
+def add_patch(name, patch):
+    """Patches module `name` when it is imported (at once if it already is)."""
+    _PATCHES[name] = patch
+    if name in sys.modules:
+        patch(sys.modules[name])
+
+
+def add_preparation(name, prepare):
+    """Runs `prepare()` just before module `name` executes, and the function it returns just after."""
+    _PREPARATIONS[name] = prepare
 
 
 def install():
