@@ -2,6 +2,7 @@
 #include "session/worker/worker_process.hpp"
 
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/prctl.h>
@@ -89,7 +90,19 @@ namespace atrium
         m_exit_fd = static_cast<int>(syscall(SYS_pidfd_open, child, 0));
         if (written != static_cast<ssize_t>(key_line.size()) || m_exit_fd < 0)
         {
+            const int error = errno;
+            if (written < 0 && error == EPIPE && m_exit_fd >= 0)
+            {
+                // Nobody reads the key: the child is gone already (an executable that cannot run exits 127 at
+                // once). Say how it ended rather than "Broken pipe".
+                pollfd ended{m_exit_fd, POLLIN, 0};
+                poll(&ended, 1, 1000);
+                if (reap_if_ended())
+                    throw std::runtime_error("[worker.spawn] cannot start a worker process: " + launch.executable +
+                                             " " + *m_ending + " before it read its key");
+            }
             kill_and_reap();
+            errno = error;
             spawn_failed("handing over the key");
         }
     }

@@ -40,6 +40,27 @@ TEST_CASE("exit descriptions")
 
 TEST_CASE("worker processes")
 {
+    SECTION("a worker that is gone before it reads its key is reported by how it ended")
+    {
+        // A program that cannot start exits at once; whether the key's write comes before or after that, the
+        // error names the exit status, never the "Broken pipe" of writing to a process that is gone.
+        worker_launch launch{"/nonexistent/atrium-worker", "tcp://127.0.0.1:1", "k", 2, {}, "ipc://@none", "w1"};
+        for (int attempt = 0; attempt < 100; ++attempt)
+        {
+            try
+            {
+                worker_process process(launch);
+                for (int i = 0; i < 200 && !process.reap_if_ended(); ++i)
+                    usleep(1000);
+                REQUIRE(process.ending());
+                CHECK(*process.ending() == "exited with code 127");
+            }
+            catch (const std::runtime_error& error)
+            {
+                CHECK_THAT(error.what(), Catch::StartsWith("[worker.spawn]") && Catch::Contains("exited with code 127"));
+            }
+        }
+    }
     SECTION("the key arrives on stdin, the process is reaped with its exit status")
     {
         std::string out = "/tmp/atrium-worker-key-" + std::to_string(getpid());
