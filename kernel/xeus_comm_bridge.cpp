@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: MIT
 #include "kernel/xeus_comm_bridge.hpp"
 
+#include "kernel/request_check.hpp"
+
 #include <iostream>
 #include <stdexcept>
 
@@ -79,6 +81,9 @@ namespace atrium
 
     void xeus_comm_bridge::open(const std::string& comm_id, const std::string& target_name)
     {
+        // A cell chooses the id (`Comm(comm_id=...)`); xeus copies it into a 55-character buffer unchecked.
+        if (std::string problem = comm_id_problem(comm_id); !problem.empty())
+            throw std::invalid_argument(problem);
         if (m_targets.emplace(target_name, m_access.current_owner()).second)
         {
             // xeus needs a kernel-side target to publish through, even for comms only the client handles.

@@ -301,7 +301,17 @@ namespace atrium
             }
             xeus::xmessage& message = *decoded.message;
             const std::string msg_type = message.header()["msg_type"].get<std::string>();
-            std::string problem = request_content_problem(msg_type, message.content());
+            // Every field that reaches xeus, the sessions or Python is bounded here first (request_check.hpp).
+            std::string problem =
+                request_problem(message.header(), message.parent_header(), message.metadata(), message.content());
+            if (!problem.empty() && has_no_reply(msg_type))
+            {
+                // comm messages have no reply to carry the error: log it, and show the request was handled.
+                std::cerr << "[atrium] refused a " << msg_type << ": " << problem << std::endl;
+                publish("status", message.header(), {{"execution_state", "busy"}});
+                publish("status", message.header(), {{"execution_state", "idle"}});
+                return;
+            }
             if (!problem.empty())
             {
                 reply_directly(message, from,
