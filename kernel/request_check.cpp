@@ -61,13 +61,15 @@ namespace atrium
             return it == object.end() || it->is_null() ? nullptr : &*it;
         }
 
-        /// Checks optional fields: absent is fine, present must have the kind.
+        /// Checks optional fields: absent is fine, present must have the kind. A null is refused too: the kernel
+        /// reads these fields with `json::value(name, default)`, which throws on null rather than using the
+        /// default (found by test/fuzz/live_fuzz.py: `"silent": null` got no execute_reply at all).
         std::string check(const nlohmann::json& content, std::initializer_list<std::pair<const char*, kind>> fields)
         {
             for (const auto& [name, k] : fields)
             {
-                const nlohmann::json* value = field(content, name);
-                if (value && !has_kind(*value, k))
+                auto it = content.find(name);
+                if (it != content.end() && !has_kind(*it, k))
                     return problem(error_id::bad_content, std::string("'") + name + "' must be " + kind_name(k));
             }
             return {};
@@ -230,9 +232,10 @@ namespace atrium
                 return problem(error_id::wire_bad_header, "a header must be an object");
             for (const char* name : fields)
             {
-                const nlohmann::json* value = field(*which, name);
-                if (!value)
+                auto it = which->find(name);
+                if (it == which->end())
                     continue;
+                const nlohmann::json* value = &*it; // null too: read with json::value(name, ""), which throws on it
                 if (!value->is_string())
                     return problem(error_id::wire_bad_header, std::string("'") + name + "' must be a string");
                 if (value->get_ref<const std::string&>().size() > limits::header_field_length)
@@ -274,7 +277,12 @@ namespace atrium
         if (msg_type == "history_request")
             return check_history(content);
         if (msg_type == "shutdown_request")
-            return check(content, {{"restart", kind::boolean}});
+        {
+            // A null restart is left to the shutdown handler, which decides what it means.
+            const nlohmann::json* restart = field(content, "restart");
+            return restart && !restart->is_boolean() ? problem(error_id::bad_content, "'restart' must be a boolean")
+                                                     : std::string();
+        }
         if (msg_type == "comm_info_request")
         {
             return first({check(content, {{"target_name", kind::string}}),

@@ -99,6 +99,9 @@ def test_a_cell_cannot_open_a_comm_with_a_long_id(kc):
     ("execute_request", {"code": "x" * (CODE_LIMIT + 1)}, "[protocol.too_long]"),
     ("is_complete_request", {"code": "x" * (CODE_LIMIT + 1)}, "[protocol.too_long]"),
     ("comm_info_request", {"target_name": "t" * 2000}, "[comm.bad_target]"),
+    # Found by the live fuzzer: a null the kernel reads with a default used to get no reply at all.
+    ("execute_request", {"code": "1", "silent": None}, "[protocol.bad_content]"),
+    ("execute_request", {"code": "1", "stop_on_error": None}, "[protocol.bad_content]"),
 ])
 def test_out_of_bounds_content_gets_an_error_reply(kc, msg_type, content, error_id):
     assert error_reply(kc, send(kc, msg_type, content)).startswith(error_id)
@@ -107,7 +110,7 @@ def test_out_of_bounds_content_gets_an_error_reply(kc, msg_type, content, error_
 
 @pytest.mark.parametrize("field, value", [
     ("msg_id", "m" * 2000), ("session", "s" * 2000), ("username", "u" * 2000), ("session", 12),
-    ("username", ["a"]), ("version", {"v": 5}), ("date", 3.5),
+    ("username", ["a"]), ("version", {"v": 5}), ("date", 3.5), ("session", None),
 ])
 def test_bad_header_fields_get_an_error_reply(kc, field, value):
     msg_id = send(kc, "kernel_info_request", {}, header={field: value})
