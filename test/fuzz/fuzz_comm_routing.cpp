@@ -49,7 +49,7 @@ namespace
     /// builds next is not zero by luck (xcomm's m_moved_from): its bugs then show on every run, not one in many.
     __attribute__((noinline)) void dirty_stack()
     {
-        volatile unsigned char bytes[32768];
+        volatile unsigned char bytes[8192];
         for (auto& b : bytes)
             b = 0xff;
     }
