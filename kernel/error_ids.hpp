@@ -18,6 +18,8 @@ namespace atrium::error_id
     inline constexpr std::string_view too_long = "[protocol.too_long]";
     /// A content number is outside the range the protocol gives it.
     inline constexpr std::string_view out_of_range = "[protocol.out_of_range]";
+    /// A message type that does not belong on the channel it came in on (e.g. execute_request on control).
+    inline constexpr std::string_view wrong_channel = "[protocol.wrong_channel]";
     /// A comm message's `comm_id` is missing, not a string, empty or longer than a xeus guid holds.
     inline constexpr std::string_view comm_bad_id = "[comm.bad_id]";
     /// A comm message's `target_name` is missing, not a string or too long.

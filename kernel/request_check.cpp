@@ -307,6 +307,26 @@ namespace atrium
         return request_content_problem(header["msg_type"].get<std::string>(), content);
     }
 
+    std::string channel_problem(std::string_view channel, const std::string& msg_type)
+    {
+        static const char* const control_types[] = {"kernel_info_request", "shutdown_request", "interrupt_request",
+                                                    "debug_request", "atrium_reset_context_request"};
+        bool allowed = true;
+        if (channel == "control")
+        {
+            allowed = false;
+            for (const char* type : control_types)
+                allowed = allowed || msg_type == type;
+        }
+        else if (channel == "stdin")
+        {
+            allowed = msg_type == "input_reply";
+        }
+        if (allowed)
+            return {};
+        return problem(error_id::wrong_channel, msg_type + " is not accepted on the " + std::string(channel) + " channel");
+    }
+
     bool has_no_reply(const std::string& msg_type)
     {
         return reply_type_for(msg_type) == msg_type;

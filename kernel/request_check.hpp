@@ -55,6 +55,12 @@ namespace atrium
     std::string request_problem(const nlohmann::json& header, const nlohmann::json& parent_header,
                                 const nlohmann::json& metadata, const nlohmann::json& content);
 
+    /// Why `msg_type` may not be handled on `channel` ("shell", "control" or "stdin"), or empty. Control takes only
+    /// control requests and stdin only input_reply: xeus would otherwise serve any shell request from the I/O
+    /// thread, racing the main thread over the comm table and the interpreter (heap corruption found by
+    /// test/fuzz/live_fuzz.py: a comm_open on control beside comm traffic on shell).
+    std::string channel_problem(std::string_view channel, const std::string& msg_type);
+
     /// True for messages the protocol answers with no reply (comm_open, comm_msg, comm_close, input_reply, any
     /// type not ending in `_request`): a refused one is logged, with busy and idle published as for any other.
     bool has_no_reply(const std::string& msg_type);

@@ -304,6 +304,13 @@ namespace atrium
             // Every field that reaches xeus, the sessions or Python is bounded here first (request_check.hpp).
             std::string problem =
                 request_problem(message.header(), message.parent_header(), message.metadata(), message.content());
+            if (problem.empty())
+            {
+                problem = channel_problem(from == destination::control ? "control"
+                                          : from == destination::stdin_ ? "stdin"
+                                                                        : "shell",
+                                          msg_type);
+            }
             if (!problem.empty() && has_no_reply(msg_type))
             {
                 // comm messages have no reply to carry the error: log it, and show the request was handled.

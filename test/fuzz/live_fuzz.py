@@ -208,7 +208,7 @@ class kernel_under_fuzz:
         self.km.shutdown_kernel(now=True)
 
 
-def fuzz_kernel(name, messages, batch, seed):
+def fuzz_kernel(name, messages, batch, seed, findings):
     rng = random.Random(seed)
     kernel = kernel_under_fuzz(name)
     sent = 0
@@ -216,13 +216,23 @@ def fuzz_kernel(name, messages, batch, seed):
     try:
         serial = 0
         while sent < messages:
+            sent_in_batch = []
             for _ in range(min(batch, messages - sent)):
                 channel, msg_type, content = rng.choice(base_messages(rng))
                 channel, msg = mutate(rng, kernel.session, channel, msg_type, content)
-                kernel.sockets[channel].send_multipart(wire_frames(rng, kernel.session, msg))
+                frames = wire_frames(rng, kernel.session, msg)
+                kernel.sockets[channel].send_multipart(frames)
+                sent_in_batch.append({"channel": channel, "frames": [f.hex() for f in frames]})
                 sent += 1
             serial += 1
-            kernel.check_alive(serial)
+            try:
+                kernel.check_alive(serial)
+            except Exception as error:
+                # The batch, replayable with --replay (re-signed with the new kernel's key).
+                findings.write_text("\n".join(json.dumps(m) for m in sent_in_batch) + "\n")
+                code = kernel.km.provisioner.process.poll() if kernel.km.provisioner else None
+                raise RuntimeError(f"{name}: {error!r} after {sent} messages (kernel exit status {code}); "
+                                   f"batch saved to {findings}") from error
             kernel.drain()
     finally:
         kernel.close()
@@ -232,19 +242,50 @@ def fuzz_kernel(name, messages, batch, seed):
     return sent
 
 
+def replay(name, path):
+    """Sends a saved batch one message at a time, checking the kernel after each: names the message that kills it."""
+    kernel = kernel_under_fuzz(name)
+    try:
+        for number, line in enumerate(path.read_text().splitlines()):
+            saved = json.loads(line)
+            frames = [bytes.fromhex(f) for f in saved["frames"]]
+            if DELIM in frames:
+                at = frames.index(DELIM)
+                if len(frames) >= at + 6:
+                    frames[at + 1] = kernel.session.sign(frames[at + 2:at + 6])
+            kernel.sockets[saved["channel"]].send_multipart(frames)
+            try:
+                kernel.check_alive(number)
+            except Exception as error:
+                print(f"message {number} on {saved['channel']}: {error!r}")
+                print([f[:300] for f in frames])
+                return 1
+            kernel.drain()
+        print("the batch replayed without a failure")
+        return 0
+    finally:
+        kernel.close()
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--kernels", nargs="+", default=DEFAULT_KERNELS)
     parser.add_argument("--messages", type=int, default=2000, help="messages per kernelspec")
     parser.add_argument("--batch", type=int, default=100, help="messages between health checks")
     parser.add_argument("--seed", type=int, default=None)
+    parser.add_argument("--findings", default=str(REPO / "build" / "live_fuzz_finding.jsonl"),
+                        help="where the batch before a failed check is saved")
+    parser.add_argument("--replay", help="send a saved batch (one message at a time) to the first kernel")
     args = parser.parse_args()
     seed = args.seed if args.seed is not None else random.randrange(2 ** 32)
     print(f"live fuzz seed {seed}", flush=True)
     os.environ.setdefault("JUPYTER_PATH", str(REPO / "build" / "share" / "jupyter"))
+    findings = pathlib.Path(args.findings)
+    if args.replay:
+        return replay(args.kernels[0], pathlib.Path(args.replay))
     try:
         for name in args.kernels:
-            fuzz_kernel(name, args.messages, args.batch, seed)
+            fuzz_kernel(name, args.messages, args.batch, seed, findings)
     except Exception as error:
         import traceback
         traceback.print_exc()

@@ -144,3 +144,29 @@ def test_long_routing_identity_is_dropped(kernel, identity):
         sock.close()
         ctx.term()
     assert_runs_a_cell(kc)
+
+
+@pytest.mark.parametrize("msg_type, content", [
+    ("execute_request", {"code": "print('not here')", "silent": False}),
+    ("complete_request", {"code": "pri", "cursor_pos": 3}),
+    ("history_request", {"hist_access_type": "tail", "n": 1}),
+])
+def test_shell_requests_on_control_are_refused(kc, msg_type, content):
+    # xeus would serve them from the I/O thread, racing the main thread (heap corruption under the live fuzzer).
+    msg = kc.session.msg(msg_type, content)
+    kc.control_channel.send(msg)
+    reply = kc.control_channel.get_msg(timeout=TIMEOUT)
+    assert reply["parent_header"]["msg_id"] == msg["header"]["msg_id"]
+    assert reply["content"]["status"] == "error"
+    assert reply["content"]["evalue"].startswith("[protocol.wrong_channel]")
+    assert_runs_a_cell(kc)
+
+
+@pytest.mark.parametrize("msg_type", ["comm_open", "comm_msg", "comm_close"])
+def test_comm_messages_on_control_are_dropped(kc, msg_type):
+    msg = kc.session.msg(msg_type, {"comm_id": "c1", "target_name": "echo", "data": {}})
+    kc.control_channel.send(msg)
+    states = [m["content"]["execution_state"] for m in collect_iopub(kc, msg["header"]["msg_id"])
+              if m["msg_type"] == "status"]
+    assert states == ["busy", "idle"]
+    assert_runs_a_cell(kc)

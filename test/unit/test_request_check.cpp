@@ -163,6 +163,19 @@ TEST_CASE("the whole message: header, metadata, then content")
     CHECK(request_problem(header_of("execute_request"), json::object(), {{"atrium_note", "a"}}, {{"code", ""}}).empty());
 }
 
+TEST_CASE("control takes control requests, stdin only input_reply")
+{
+    using atrium::channel_problem;
+    for (const char* type : {"kernel_info_request", "shutdown_request", "interrupt_request", "debug_request",
+                             "atrium_reset_context_request"})
+        CHECK(channel_problem("control", type).empty());
+    for (const char* type : {"execute_request", "complete_request", "comm_open", "comm_msg", "input_reply", "x"})
+        CHECK(starts_with(channel_problem("control", type), atrium::error_id::wrong_channel));
+    CHECK(channel_problem("stdin", "input_reply").empty());
+    CHECK(starts_with(channel_problem("stdin", "shutdown_request"), atrium::error_id::wrong_channel));
+    CHECK(channel_problem("shell", "execute_request").empty());
+}
+
 TEST_CASE("reply names")
 {
     CHECK(atrium::reply_type_for("execute_request") == "execute_reply");
