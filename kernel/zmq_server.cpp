@@ -344,11 +344,17 @@ namespace atrium
                     if (msg_type == "interrupt_request" && interrupt_handler)
                         interrupt_handler(message);
                     if (!(control_handler && control_handler(message)))
+                    {
+                        std::lock_guard<std::mutex> lock(xeus_core_mutex);
                         owner.notify_control_listener(std::move(message));
+                    }
                     break;
                 case destination::stdin_:
                     if (!(stdin_handler && stdin_handler(message)))
+                    {
+                        std::lock_guard<std::mutex> lock(xeus_core_mutex);
                         owner.notify_stdin_listener(std::move(message));
+                    }
                     break;
                 case destination::iopub:
                     break;
@@ -583,6 +589,11 @@ namespace atrium
         std::string user_name;
         std::function<void(const xeus::xmessage&)> interrupt_handler;
         request_router router;
+        /// xeus's kernel core keeps one parent header and one comm table, unguarded: the main thread (shell) and
+        /// the I/O thread (control) must not be inside it at once. Held only while xeus serves a message, never
+        /// for a cell (cells are routed around xeus). Found by test/fuzz/live_fuzz.py as heap corruption when
+        /// kernel_info arrived on control and shell at the same time.
+        std::mutex xeus_core_mutex;
         stdin_router stdin_handler;
         stdin_router control_handler;
         null_control_messenger messenger;
@@ -696,7 +707,10 @@ namespace atrium
             try
             {
                 if (!(p_impl->router && p_impl->router(request->message, request->sequence)))
+                {
+                    std::lock_guard<std::mutex> lock(p_impl->xeus_core_mutex);
                     notify_shell_listener(std::move(request->message));
+                }
             }
             catch (const std::exception& e)
             {
