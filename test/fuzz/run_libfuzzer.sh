@@ -37,17 +37,19 @@ for harness in "${harnesses[@]}"; do
         *) max_len=1024 ;;
     esac
     work=$(mktemp -d)
-    log="$build/findings/$harness.log"
+    log="$work.log" # private to this run: a bounded run may overlap a long one
+
     started=$(date +%s)
     if "$build/test/fuzz/$harness" "${limit[@]}" -max_len=$max_len -print_final_stats=1 \
             -artifact_prefix="$build/findings/$harness-" "$work" "test/fuzz/corpus/$harness" > "$log" 2>&1; then
-        runs=$(grep -a 'stat::number_of_executed_units' "$log" | awk '{print $2}')
+        runs=$(grep -a 'stat::number_of_executed_units' "$log" | awk '{print $2}' | tail -1)
         echo "$harness: $runs executions in $(( $(date +%s) - started )) s, no finding"
     else
-        echo "$harness: FINDING (log: $log)"
+        cp "$log" "$build/findings/$harness.log"
+        echo "$harness: FINDING (log: $build/findings/$harness.log)"
         grep -a -E 'ERROR|invariant broken|SUMMARY|Test unit written' "$log" | head -5
         status=1
     fi
-    rm -rf "$work"
+    rm -rf "$work" "$log"
 done
 exit $status
