@@ -42,6 +42,38 @@ namespace atrium
             return ((x & highs) | control | quote | backslash) == 0;
         }
 
+        /// How many bytes of the ill-formed sequence at `i` one U+FFFD stands for: the longest prefix that could
+        /// still have begun a well-formed sequence (Unicode's "maximal subpart"), at least one byte. This is what
+        /// nlohmann's dump does with error_handler_t::replace: a string cut inside a character costs one U+FFFD,
+        /// not one per byte (found by test/fuzz/fuzz_json).
+        std::size_t ill_formed_length(const std::string& s, std::size_t i)
+        {
+            auto byte = [&](std::size_t k) { return static_cast<unsigned char>(s[k]); };
+            unsigned char lead = byte(i);
+            std::size_t length = 0;
+            unsigned char low = 0x80, high = 0xBF;
+            if (lead >= 0xC2 && lead <= 0xDF)
+                length = 2;
+            else if (lead >= 0xE0 && lead <= 0xEF)
+            {
+                length = 3;
+                low = lead == 0xE0 ? 0xA0 : 0x80;
+                high = lead == 0xED ? 0x9F : 0xBF;
+            }
+            else if (lead >= 0xF0 && lead <= 0xF4)
+            {
+                length = 4;
+                low = lead == 0xF0 ? 0x90 : 0x80;
+                high = lead == 0xF4 ? 0x8F : 0xBF;
+            }
+            if (length == 0 || i + 1 >= s.size() || byte(i + 1) < low || byte(i + 1) > high)
+                return 1;
+            std::size_t k = 2;
+            while (k < length && i + k < s.size() && byte(i + k) >= 0x80 && byte(i + k) <= 0xBF)
+                ++k;
+            return k;
+        }
+
         void write_string(const std::string& text, std::string& out)
         {
             static const char hex[] = "0123456789abcdef";
@@ -67,7 +99,7 @@ namespace atrium
                     if (length == 0)
                     {
                         out.append("\xEF\xBF\xBD");
-                        ++i;
+                        i += ill_formed_length(text, i);
                     }
                     else
                     {

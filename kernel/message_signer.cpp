@@ -104,6 +104,7 @@ namespace atrium
 
     bool replay_guard::first_sighting(const std::string& signature)
     {
+        std::lock_guard<std::mutex> lock(m_mutex);
         if (!m_seen.insert(signature).second)
         {
             return false;

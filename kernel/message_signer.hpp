@@ -4,6 +4,7 @@
 #include <cstddef>
 #include <deque>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <string_view>
 #include <unordered_set>
@@ -34,7 +35,9 @@ namespace atrium
     };
 
     /// Remembers recent signatures so a captured message cannot be replayed (as jupyter_client's
-    /// digest history does). Bounded: the oldest signatures are forgotten first.
+    /// digest history does). Bounded: the oldest signatures are forgotten first. Any thread: the main thread
+    /// (shell) and the I/O thread (control, stdin) share one guard, so a message replayed across channels is
+    /// still refused. (Unguarded, their interleaved pushes corrupted the heap: found by test/fuzz/live_fuzz.py.)
     class replay_guard
     {
     public:
@@ -44,6 +47,7 @@ namespace atrium
 
     private:
         std::size_t m_capacity;
+        std::mutex m_mutex;
         std::deque<std::string> m_order;
         std::unordered_set<std::string> m_seen;
     };

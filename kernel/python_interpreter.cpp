@@ -50,6 +50,10 @@ namespace atrium
         std::string notice;
         context_sink sink;
         std::unique_ptr<execution_context> context; ///< in-process modes
+        /// Held while `context` is replaced (a reset, on the cell's thread) and while another thread uses it
+        /// (quick requests on the main thread, interrupts on the I/O thread); taken before the GIL, never after.
+        /// Without it a complete_request racing a reset used a destroyed context (SIGSEGV, test/fuzz/live_fuzz.py).
+        std::mutex context_mutex;
         std::unique_ptr<isolated_context> remote;   ///< isolated mode
         history_store history;
         /// stop_on_error of this context's queue (scoped mode; shared mode aborts the server's one queue). Shared
@@ -314,6 +318,7 @@ namespace atrium
 
     void python_interpreter::reset(context_state& state)
     {
+        std::lock_guard<std::mutex> lock(state.context_mutex);
         state.context.reset(); // the old namespace is freed first: a reset returns its memory
         state.context = std::make_unique<execution_context>(state.sink, state.main_module);
         state.history.clear();
@@ -462,6 +467,7 @@ namespace atrium
             return;
         }
         state.sink.interrupt_input();
+        std::lock_guard<std::mutex> lock(state.context_mutex);
         state.context->interrupt();
     }
 
@@ -767,6 +773,7 @@ namespace atrium
                 return;
             }
             std::string code = content.value("code", "");
+            std::unique_lock<std::mutex> context_lock(state.context_mutex);
             if (msg_type == "complete_request")
                 reply = state.context->complete(code, content.value("cursor_pos", -1));
             else if (msg_type == "inspect_request")
@@ -775,6 +782,7 @@ namespace atrium
                 reply = state.context->is_complete(code);
             else
                 reply = history_reply(state.history, content);
+            context_lock.unlock(); // before the release: from then on the sweeper may free the context
             release(state);
         }
         catch (const std::exception& e)

@@ -2,6 +2,7 @@
 #include "kernel/wire_codec.hpp"
 
 #include "kernel/json_writer.hpp"
+#include "kernel/request_check.hpp"
 
 #include <algorithm>
 
@@ -81,6 +82,20 @@ namespace atrium
         if (delim == frames.end())
         {
             return {std::nullopt, "[wire.no_delimiter] message has no <IDS|MSG> delimiter"};
+        }
+        // Each identity becomes a xeus guid, a fixed 55-character buffer that a longer string overflows.
+        if (static_cast<std::size_t>(delim - frames.begin()) > limits::identity_count)
+        {
+            return {std::nullopt, std::string(error_id::wire_bad_identity) + " more than " +
+                                      std::to_string(limits::identity_count) + " routing identities"};
+        }
+        for (auto it = frames.begin(); it != delim; ++it)
+        {
+            if (it->size() > limits::guid_length)
+            {
+                return {std::nullopt, std::string(error_id::wire_bad_identity) + " a routing identity is longer than " +
+                                          std::to_string(limits::guid_length) + " bytes"};
+            }
         }
         auto body = delim + 1;
         if (frames.end() - body < 5)

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: MIT
 #include "kernel/xeus_comm_bridge.hpp"
 
+#include "kernel/request_check.hpp"
+
 #include <iostream>
 #include <stdexcept>
 
@@ -8,6 +10,17 @@ namespace atrium
 {
     namespace
     {
+        /// Destroys a comm xeus handed to a target callback so that xeus forgets it. xeus 2.4's
+        /// `xcomm(xtarget*, xguid)` leaves `m_moved_from` uninitialised: a comm built that way and destroyed
+        /// unmoved may skip unregistering (stack garbage decides), leaving xeus's comm table pointing into a
+        /// returned frame, so the next comm_msg with that id jumps through garbage (SIGSEGV, found by
+        /// test/fuzz/fuzz_comm_routing; it did not reproduce input by input). A move sets the flag on both
+        /// sides, so the moved-to comm unregisters for certain.
+        void drop(xeus::xcomm&& comm)
+        {
+            xeus::xcomm owned(std::move(comm));
+        }
+
         nl::json as_dict(const xeus::xmessage& message)
         {
             return {{"header", message.header()},
@@ -79,18 +92,17 @@ namespace atrium
 
     void xeus_comm_bridge::open(const std::string& comm_id, const std::string& target_name)
     {
-        // xeus keeps comm ids in a fixed buffer (xguid, 55 characters) and overruns it with a longer one.
-        if (comm_id.empty() || comm_id.size() > xeus::xguid().max_size())
-            throw std::invalid_argument("[comm.bad_id] a comm id must have 1 to " +
-                                        std::to_string(xeus::xguid().max_size()) + " characters, not " +
-                                        std::to_string(comm_id.size()));
+        // A cell chooses the id (`Comm(comm_id=...)`); xeus copies it into a 55-character buffer unchecked.
+        if (std::string problem = comm_id_problem(comm_id); !problem.empty())
+            throw std::invalid_argument(problem);
         if (m_targets.emplace(target_name, m_access.current_owner()).second)
         {
             // xeus needs a kernel-side target to publish through, even for comms only the client handles.
-            m_manager.register_comm_target(target_name, [](xeus::xcomm&&, xeus::xmessage) {});
+            m_manager.register_comm_target(target_name, [](xeus::xcomm&& comm, xeus::xmessage) { drop(std::move(comm)); });
         }
         // Registered with xeus so that the client's messages reach it.
-        adopt(xeus::xcomm(m_manager.target(target_name), xeus::xguid(comm_id)), m_access.current_owner(), target_name);
+        std::string owner = m_access.current_owner(); // nothing may throw between building the comm and moving it
+        adopt(xeus::xcomm(m_manager.target(target_name), xeus::xguid(comm_id)), owner, target_name);
     }
 
     void xeus_comm_bridge::check_open(const std::string& comm_id)
@@ -132,7 +144,10 @@ namespace atrium
                                        [this, target_name, owner](xeus::xcomm&& comm, xeus::xmessage request)
                                        {
                                            if (!allowed(request, owner, "comm_open"))
-                                               return; // the xcomm is dropped, so xeus forgets it
+                                           {
+                                               drop(std::move(comm));
+                                               return;
+                                           }
                                            std::string id = std::string(comm.id());
                                            adopt(std::move(comm), owner, target_name);
                                            deliver_comm_open(target_name, id, as_dict(request));

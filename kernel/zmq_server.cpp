@@ -318,7 +318,24 @@ namespace atrium
             }
             xeus::xmessage& message = *decoded.message;
             const std::string msg_type = message.header()["msg_type"].get<std::string>();
-            std::string problem = request_content_problem(msg_type, message.content());
+            // Every field that reaches xeus, the sessions or Python is bounded here first (request_check.hpp).
+            std::string problem =
+                request_problem(message.header(), message.parent_header(), message.metadata(), message.content());
+            if (problem.empty())
+            {
+                problem = channel_problem(from == destination::control ? "control"
+                                          : from == destination::stdin_ ? "stdin"
+                                                                        : "shell",
+                                          msg_type);
+            }
+            if (!problem.empty() && has_no_reply(msg_type))
+            {
+                // comm messages have no reply to carry the error: log it, and show the request was handled.
+                std::cerr << "[atrium] refused a " << msg_type << ": " << problem << std::endl;
+                publish("status", message.header(), {{"execution_state", "busy"}});
+                publish("status", message.header(), {{"execution_state", "idle"}});
+                return;
+            }
             if (!problem.empty())
             {
                 reply_directly(message, from,
@@ -344,11 +361,17 @@ namespace atrium
                     if (msg_type == "interrupt_request" && interrupt_handler)
                         interrupt_handler(message);
                     if (!(control_handler && control_handler(message)))
+                    {
+                        std::lock_guard<std::mutex> lock(xeus_core_mutex);
                         owner.notify_control_listener(std::move(message));
+                    }
                     break;
                 case destination::stdin_:
                     if (!(stdin_handler && stdin_handler(message)))
+                    {
+                        std::lock_guard<std::mutex> lock(xeus_core_mutex);
                         owner.notify_stdin_listener(std::move(message));
+                    }
                     break;
                 case destination::iopub:
                     break;
@@ -616,6 +639,11 @@ namespace atrium
         std::string user_name;
         std::function<void(const xeus::xmessage&)> interrupt_handler;
         request_router router;
+        /// xeus's kernel core keeps one parent header and one comm table, unguarded: the main thread (shell) and
+        /// the I/O thread (control) must not be inside it at once. Held only while xeus serves a message, never
+        /// for a cell (cells are routed around xeus). Found by test/fuzz/live_fuzz.py as heap corruption when
+        /// kernel_info arrived on control and shell at the same time.
+        std::mutex xeus_core_mutex;
         stdin_router stdin_handler;
         stdin_router control_handler;
         null_control_messenger messenger;
@@ -656,6 +684,7 @@ namespace atrium
 
     void zmq_server::serve_with_core(xeus::xmessage request)
     {
+        std::lock_guard<std::mutex> lock(p_impl->xeus_core_mutex);
         notify_shell_listener(std::move(request));
     }
 
@@ -735,7 +764,10 @@ namespace atrium
             try
             {
                 if (!(p_impl->router && p_impl->router(request->message, request->sequence)))
+                {
+                    std::lock_guard<std::mutex> lock(p_impl->xeus_core_mutex);
                     notify_shell_listener(std::move(request->message));
+                }
             }
             catch (const std::exception& e)
             {

@@ -22,6 +22,7 @@ apt_packages=(
     xeus-dev cppzmq-dev libzmq3-dev nlohmann-json3-dev pybind11-dev pybind11-json-dev catch2 libssl-dev uuid-dev
     python3-dev python3-venv
     xpython tmux
+    clang-14 libclang-rt-14-dev
 )
 missing=()
 for package in "${apt_packages[@]}"; do

@@ -2,6 +2,7 @@
 #include "session/worker/worker_sink.hpp"
 
 #include "embed/interrupts.hpp"
+#include "kernel/request_check.hpp"
 
 #include <chrono>
 
@@ -89,6 +90,9 @@ namespace atrium
 
     void worker_comms::open(const std::string& comm_id, const std::string& target_name)
     {
+        // The same bound as in-process comms, so a cell behaves alike in every mode.
+        if (std::string problem = comm_id_problem(comm_id); !problem.empty())
+            throw std::invalid_argument(problem);
         {
             std::lock_guard<std::mutex> lock(m_mutex);
             m_open.insert(comm_id);

@@ -86,8 +86,9 @@ namespace atrium
             throw worker_wire_error("[worker.bad_message] missing or wrong signature");
         worker_message message;
         message.header = nlohmann::json::parse(view(frames[1]), nullptr, false);
-        if (!message.header.is_object() || !message.header.contains("type") || !message.header["n"].is_number_unsigned())
-            throw worker_wire_error("[worker.bad_message] the header is not an object with `type` and `n`");
+        // `type` must be a string: worker_message::type() reads it with json::value, which throws otherwise.
+        if (!message.header.is_object() || !message.header["type"].is_string() || !message.header["n"].is_number_unsigned())
+            throw worker_wire_error("[worker.bad_message] the header is not an object with a `type` string and `n`");
         std::uint64_t number = message.header["n"].get<std::uint64_t>();
         if (number <= m_received)
             throw worker_wire_error("[worker.bad_message] replayed or reordered message " + std::to_string(number));

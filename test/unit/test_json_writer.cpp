@@ -24,6 +24,9 @@ TEST_CASE("output is byte-identical to nlohmann's dump")
         {{"numbers", {1, -2, 3.5, 1e300, 0}}, {"flags", {true, false, nullptr}}},
         {{"nested", {{"a", {{"b", json::array({"c", json::object()})}}}}}},
         {{"bad utf8", "\xFF\xFE ok \xC3"}},
+        // Found by test/fuzz/fuzz_json: a character cut short is one U+FFFD in nlohmann's dump, not one per byte.
+        {{"cut", "\xFF\xFE ok \xE2\x82"}},
+        {{"cut inside", "\xE2\x82b \xF0\x9F\x98 \xE2\x82\xE2\x82\xAC \xED\xA0\x80 \xC0\xAF \xF4\x90\x80"}},
     };
     for (const auto& sample : samples)
     {

@@ -3,6 +3,10 @@
 
 #include <catch2/catch.hpp>
 
+#include <atomic>
+#include <string>
+#include <thread>
+
 using atrium::message_signer;
 
 TEST_CASE("HMAC-SHA256 signatures match the reference value")
@@ -48,4 +52,28 @@ TEST_CASE("replay guard")
     CHECK(guard.first_sighting("b"));
     CHECK(guard.first_sighting("c")); // evicts "a"
     CHECK(guard.first_sighting("a"));
+}
+
+TEST_CASE("one replay guard serves two threads")
+{
+    // The kernel's main thread (shell) and I/O thread (control, stdin) share a guard; the live fuzzer found
+    // their unguarded pushes corrupting the heap.
+    atrium::replay_guard guard; // holds all 40000: nothing is evicted between a sighting and its replay
+    std::atomic<int> first{0};
+    auto hammer = [&](char tag)
+    {
+        for (int i = 0; i < 20000; ++i)
+        {
+            std::string signature = tag + std::to_string(i);
+            if (guard.first_sighting(signature))
+                ++first;
+            if (guard.first_sighting(signature))
+                ++first; // a replay right after: must be refused
+        }
+    };
+    std::thread a(hammer, 'a');
+    std::thread b(hammer, 'b');
+    a.join();
+    b.join();
+    CHECK(first.load() == 40000);
 }

@@ -71,6 +71,22 @@ TEST_CASE("malformed frames are refused before any parsing")
         auto frames = signed_frames(signer, header, "{not json");
         CHECK(decode_message(frames, signer, replays).error.find("wire.bad_json") != std::string::npos);
     }
+    SECTION("a routing identity longer than a xeus guid holds")
+    {
+        // xeus stores identities in 55-character fixed strings that silently overflow.
+        auto frames = signed_frames(signer, header, "{}");
+        frames[0] = std::string(56, 'r');
+        CHECK(decode_message(frames, signer, replays).error.find("wire.bad_identity") != std::string::npos);
+        frames = signed_frames(signer, header, "{}");
+        frames[0] = std::string(55, 'r');
+        CHECK(decode_message(frames, signer, replays).message);
+    }
+    SECTION("too many routing identities")
+    {
+        auto frames = signed_frames(signer, header, "{}");
+        frames.insert(frames.begin(), 16, "id");
+        CHECK(decode_message(frames, signer, replays).error.find("wire.bad_identity") != std::string::npos);
+    }
     SECTION("a header without msg_type")
     {
         auto frames = signed_frames(signer, R"({"msg_id":"1"})", "{}");
