@@ -5,6 +5,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 namespace atrium
 {
@@ -33,6 +34,10 @@ namespace atrium
         struct impl;
         std::unique_ptr<impl> p_impl;
     };
+
+    /// What cells see as `sys.argv` (ipykernel gives its launcher's command line: `[launcher, "-f", FILE]`).
+    /// Call before the runtime starts; without it `sys.argv` is `[""]`.
+    void set_program_arguments(std::vector<std::string> arguments);
 
     /// One line on the compute context's state for %contexts (takes the GIL; starts nothing).
     std::string describe_compute();

@@ -6,6 +6,8 @@
 #include "kernel/python_interpreter.hpp"
 #include "kernel/zmq_server.hpp"
 
+#include "embed/python_runtime.hpp"
+
 #include <xeus/xkernel.hpp>
 #include <zmq.hpp>
 
@@ -52,6 +54,11 @@ int main(int argc, char* argv[])
         // Read by the Python runtime's compute context (and inherited by nothing else that matters).
         setenv("ATRIUM_DASK_SCHEDULER", options.dask_scheduler.c_str(), 1);
     }
+
+    // sys.argv as ipykernel's: the program, then the kernel's own arguments (`-f CONNECTION_FILE`, ...).
+    std::vector<std::string> arguments{own_directory() + "/atrium"};
+    arguments.insert(arguments.end(), argv + 1, argv + argc);
+    set_program_arguments(std::move(arguments));
 
     python_interpreter* interpreter = nullptr;
     std::unique_ptr<xeus::xkernel> kernel;

@@ -16,7 +16,7 @@
 
 namespace atrium
 {
-    class comm_bridge;
+    class xeus_comm_bridge;
     class context_scheduler;
     class python_runtime;
     class remote_comms;
@@ -25,6 +25,7 @@ namespace atrium
     class worker_pool;
     class zmq_server;
     struct context_state;
+    struct magic_cell;
 
     /// The session manager on xeus's interpreter interface. Every request that belongs to a context is
     /// resolved from its header to a note or user key and served by that key's context: in `shared` mode one
@@ -58,8 +59,13 @@ namespace atrium
         void serve_quick(xeus::xmessage& request);
         /// Isolated mode: the client's comm messages go to the worker that owns the comm or its target.
         void serve_remote_comm(const xeus::xmessage& request);
-        /// Kernel-level magics that act on contexts rather than in one (`%note`, `%contexts`): true when handled.
-        bool serve_magic(const xeus::xmessage& request, const request_identity& who, std::string& code);
+        /// A comm_open for a target nobody registered: closed at once, as ipykernel does.
+        void refuse_comm_open(const xeus::xmessage& request);
+        /// Kernel-level magics that act on contexts rather than in one (`%note`, `%contexts`; `%reset_context`
+        /// is left to the context): true when the request has been answered.
+        bool serve_magic(const xeus::xmessage& request, const request_identity& who, const magic_cell& cell);
+        /// The requester's context's execution count so far (0 without a context): what a magic is numbered.
+        int executions_of(const request_identity& who);
 
         request_identity identity_of(const xeus::xmessage& request) const;
         /// The key's context, created on first use, held (not culled) until `release`.
@@ -86,7 +92,7 @@ namespace atrium
         key_resolver m_keys;
         zmq_server* p_server = nullptr;
         std::unique_ptr<python_runtime> p_runtime;
-        std::unique_ptr<comm_bridge> p_comms;
+        std::unique_ptr<xeus_comm_bridge> p_comms;
         std::unique_ptr<context_scheduler> p_scheduler; ///< scoped mode: one worker per busy context
         std::unique_ptr<cell_lane> p_lane;              ///< isolated mode: the main thread's channel to workers
         std::unique_ptr<worker_pool> p_workers;         ///< isolated mode: starts worker processes, keeps some warm

@@ -79,7 +79,12 @@ namespace atrium
 
     void xeus_comm_bridge::open(const std::string& comm_id, const std::string& target_name)
     {
-        if (m_targets.emplace(target_name, m_access.current_owner()).second)
+        bool added = false;
+        {
+            std::lock_guard<std::mutex> lock(m_targets_mutex);
+            added = m_targets.emplace(target_name, m_access.current_owner()).second;
+        }
+        if (added)
         {
             // xeus needs a kernel-side target to publish through, even for comms only the client handles.
             m_manager.register_comm_target(target_name, [](xeus::xcomm&&, xeus::xmessage) {});
@@ -105,10 +110,19 @@ namespace atrium
         m_publish(msg_type, std::move(content), std::move(metadata));
     }
 
+    bool xeus_comm_bridge::has_target(const std::string& target_name) const
+    {
+        std::lock_guard<std::mutex> lock(m_targets_mutex);
+        return m_targets.count(target_name) != 0;
+    }
+
     void xeus_comm_bridge::register_target(const std::string& target_name)
     {
         std::string owner = m_access.current_owner();
-        m_targets[target_name] = owner;
+        {
+            std::lock_guard<std::mutex> lock(m_targets_mutex);
+            m_targets[target_name] = owner;
+        }
         m_manager.register_comm_target(target_name,
                                        [this, target_name, owner](xeus::xcomm&& comm, xeus::xmessage request)
                                        {

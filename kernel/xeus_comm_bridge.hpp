@@ -7,6 +7,7 @@
 
 #include <functional>
 #include <map>
+#include <mutex>
 #include <memory>
 #include <set>
 #include <string>
@@ -36,6 +37,8 @@ namespace atrium
         void close(const std::string& comm_id) override;
         void register_target(const std::string& target_name) override;
         void publish(const std::string& msg_type, nl::json content, nl::json metadata) override;
+        /// Whether a cell registered (or opened a comm of) this target. Any thread.
+        bool has_target(const std::string& target_name) const;
 
     private:
         xeus::xcomm& adopt(xeus::xcomm comm, const std::string& owner);
@@ -49,6 +52,7 @@ namespace atrium
         /// xeus's `target(name)` creates an unusable empty target for an unknown name instead of failing,
         /// so the bridge remembers which targets exist.
         std::map<std::string, std::string> m_targets; ///< target name -> owning context key
+        mutable std::mutex m_targets_mutex; ///< cells register targets while the main thread routes comm_open
         std::map<std::string, std::unique_ptr<xeus::xcomm>> m_comms;
         /// Closed by the client: destroyed later, never inside the xcomm's own close handler.
         std::set<std::string> m_closed;
