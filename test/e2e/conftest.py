@@ -19,6 +19,11 @@ VENV_BIN = pathlib.Path(sys.executable).parent
 
 
 @pytest.fixture
+def build_dir():
+    return BUILD_DIR
+
+
+@pytest.fixture
 def kernel_name():
     return KERNEL_NAME
 
