@@ -107,6 +107,22 @@ const scenarios = {
         await outputHas(cell, "False");
     },
 
+    async notebook7(browser) {
+        // Notebook 7: one notebook per page, the same cells and toolbar as JupyterLab.
+        const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
+        page.setDefaultTimeout(TIMEOUT);
+        await page.goto(`${base}/notebooks/classic.ipynb?token=${token}`);
+        await page.locator(".jp-Notebook .jp-Cell .cm-content").first().waitFor();
+        let cell = await run(page, "print('hello from notebook 7')");
+        await outputHas(cell, "hello from notebook 7");
+        await finished(cell);
+        cell = await run(page, "import time\nfor i in range(600):\n    time.sleep(0.05)");
+        await cell.locator(".jp-InputPrompt").filter({ hasText: "[*]" }).waitFor();
+        await page.locator("[data-command='notebook:interrupt-kernel']").first().click();
+        await outputHas(cell, "KeyboardInterrupt");
+        await finished(cell);
+    },
+
     async launcher(browser) {
         const page = await browser.newPage();
         page.setDefaultTimeout(TIMEOUT);
