@@ -3,6 +3,7 @@
 import contextlib
 import json
 import os
+import pathlib
 import secrets
 import socket
 import subprocess
@@ -10,9 +11,11 @@ import time
 import urllib.error
 import urllib.request
 
+import nbformat
 import psutil
 
 START_TIMEOUT = 90
+BROWSER_DIR = pathlib.Path(__file__).parent / "browser"
 
 
 def free_port():
@@ -93,3 +96,20 @@ def server_env(client_env, home):
                IPYTHONDIR=str(home / "ipython"))
     os.makedirs(home, exist_ok=True)
     return env
+
+
+def notebook(server, name, kernel_name):
+    """Creates notebook `name` (one empty cell) on `kernel_name` through the server's contents API."""
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("")])
+    nb.metadata["kernelspec"] = {"name": kernel_name, "display_name": kernel_name, "language": "python"}
+    server.request("PUT", f"/api/contents/{name}", {"type": "notebook", "format": "json", "content": nb})
+
+
+def drive(server, scenario, extra_env=None):
+    """Runs one browser scenario of browser/lab.mjs against `server`; fails with its error and the server log."""
+    env = dict(server.env, **(extra_env or {}))
+    result = subprocess.run(["node", str(BROWSER_DIR / "lab.mjs"), scenario, server.url, server.token,
+                             str(server.artifacts)], cwd=BROWSER_DIR, env=env, capture_output=True, text=True,
+                            timeout=300)
+    assert result.returncode == 0, (f"{scenario} failed (screenshots in {server.artifacts}):\n{result.stderr}\n"
+                                    f"--- server log tail ---\n{server.log()[-3000:]}")

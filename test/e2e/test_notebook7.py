@@ -4,8 +4,7 @@
 import os
 
 import pytest
-from e2e_servers import running_server, server_env
-from test_jupyterlab import drive, notebook
+from e2e_servers import drive, notebook, running_server, server_env
 
 
 @pytest.fixture
