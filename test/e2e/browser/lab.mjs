@@ -23,12 +23,28 @@ async function openNotebook(browser, path) {
 /** Types `code` into the notebook's last cell and runs it; returns that cell. */
 async function run(page, code) {
     const cells = page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-Notebook .jp-Cell");
-    // Pinned by index: Shift+Enter appends a new cell, which `last()` would follow.
-    const cell = cells.nth((await cells.count()) - 1);
+    // Pinned by index: a new cell is appended below, which `last()` would follow.
+    const count = await cells.count();
+    const cell = cells.nth(count - 1);
     await cell.locator(".cm-content").click();
     await page.keyboard.press("Control+a");
     await page.keyboard.insertText(code); // no auto-indent or bracket closing
-    await page.keyboard.press("Shift+Enter");
+    // The front end sends nothing (the prompt stays "[ ]") until its kernel connection is ready, which the
+    // page does not show reliably: run in place until the prompt says the cell was sent.
+    const sent = cell.locator(".jp-InputPrompt").filter({ hasText: /\[(\*|\d+)\]/ });
+    for (let attempt = 0; ; ++attempt) {
+        await page.keyboard.press("Control+Enter");
+        try {
+            await sent.waitFor({ timeout: 5000 });
+            break;
+        } catch (error) {
+            if (attempt >= 11) throw error;
+        }
+    }
+    // A new empty cell below for the next code, from the toolbar: keys could land in an input() box that
+    // the running cell just focused.
+    await page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) [data-command='notebook:insert-cell-below']").first().click();
+    await cells.nth(count).locator(".cm-content").waitFor();
     return cell;
 }
 
