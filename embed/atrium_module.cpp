@@ -32,6 +32,7 @@ namespace atrium
         std::set<output_channel*> g_live; ///< channels that exist: a thread may only adopt one of these
         comm_bridge* g_comms = nullptr;
         kernel_caller g_kernel_caller; ///< set in isolated workers only
+        kernel_magic_handler g_magic_handler; ///< set in the kernel process
 
         /// After a wait was interrupted: raises the KeyboardInterrupt the SIGINT handler prepared.
         [[noreturn]] void raise_keyboard_interrupt()
@@ -215,8 +216,28 @@ namespace atrium
         g_kernel_caller = std::move(caller);
     }
 
+    void set_kernel_magic_handler(kernel_magic_handler handler)
+    {
+        g_magic_handler = std::move(handler);
+    }
+
     nlohmann::json serve_worker_call(const std::string& op, const nlohmann::json& args, std::string& blob)
     {
+        if (op == "kernel.magic")
+        {
+            // Answered by the session manager itself, which knows every context (and takes no GIL here).
+            blob.clear();
+            try
+            {
+                if (!g_magic_handler)
+                    throw std::runtime_error("[magic.unavailable] no session manager in this process");
+                return {{"text", g_magic_handler(args.value("name", ""), args.value("argument", ""), t_user)}};
+            }
+            catch (const std::exception& e)
+            {
+                return {{"error", "RuntimeError"}, {"message", e.what()}};
+            }
+        }
         py::gil_scoped_acquire gil;
         try
         {
@@ -364,6 +385,31 @@ PYBIND11_EMBEDDED_MODULE(_atrium, m)
                   raise_keyboard_interrupt();
               }
               return py::make_tuple(py::cast(answer.first), py::bytes(answer.second));
+          });
+    m.def("kernel_magic",
+          [](const std::string& name, const std::string& argument) -> std::string
+          {
+              if (g_kernel_caller)
+              {
+                  std::pair<nlohmann::json, std::string> answer;
+                  try
+                  {
+                      py::gil_scoped_release release;
+                      answer = g_kernel_caller("kernel.magic", {{"name", name}, {"argument", argument}}, {});
+                  }
+                  catch (const interrupted&)
+                  {
+                      raise_keyboard_interrupt();
+                  }
+                  if (answer.first.contains("error"))
+                      throw std::runtime_error(answer.first.value("message", "[magic.failed]"));
+                  return answer.first.value("text", "");
+              }
+              if (!g_magic_handler)
+                  throw std::runtime_error("[magic.unavailable] no session manager in this process");
+              std::string user = t_user;
+              py::gil_scoped_release release; // the handler locks the session manager's contexts
+              return g_magic_handler(name, argument, user);
           });
     m.def("comm_register_target", [](const std::string& target) { comms().register_target(target); });
 }

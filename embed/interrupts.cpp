@@ -34,6 +34,11 @@ namespace atrium
         sigemptyset(&action.sa_mask);
         action.sa_flags = 0; // no SA_RESTART: a sleeping cell must wake with EINTR
         sigaction(SIGINT, &action, nullptr);
+        // A blocked SIGINT is inherited through exec as well: unblock it here, on the thread it is meant for.
+        sigset_t interrupt_only;
+        sigemptyset(&interrupt_only);
+        sigaddset(&interrupt_only, SIGINT);
+        pthread_sigmask(SIG_UNBLOCK, &interrupt_only, nullptr);
     }
 
     interruptible_scope::interruptible_scope()

@@ -19,6 +19,14 @@ namespace atrium
     /// Python runtime starts: the runtime installs a by-value pool when it sees it runs in a worker.
     void set_kernel_caller(kernel_caller caller);
 
+    /// In the kernel: answers one of Atrium's own magics for the user `username` (`%contexts` among code).
+    using kernel_magic_handler =
+        std::function<std::string(const std::string& name, const std::string& argument, const std::string& username)>;
+
+    /// Makes `_atrium.kernel_magic(name, argument)` (and a worker's `kernel.magic` call) ask `handler`, which is
+    /// called without the GIL.
+    void set_kernel_magic_handler(kernel_magic_handler handler);
+
     /// In the kernel: serves a worker's service call with the kernel's own pool and compute context, on behalf
     /// of the user the caller's thread was marked with (set_thread_requester). Takes the GIL. Never throws:
     /// failures come back as `{"error": class name, "message": text}`.

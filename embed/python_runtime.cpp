@@ -7,8 +7,10 @@
 #include "embed/runtime_sources.hpp"
 
 #include <pybind11/embed.h>
+#include <pybind11/stl.h>
 #include <pybind11_json/pybind11_json.hpp>
 
+#include <signal.h>
 #include <unistd.h>
 
 #include <ext/stdio_filebuf.h>
@@ -52,15 +54,15 @@ namespace atrium
             }
         }
 
+        std::vector<std::string> g_arguments{""};
+
         void install_io()
         {
             py::module_ sys = py::module_::import("sys");
             py::module_ atrium_module = py::module_::import("_atrium");
             sys.attr("stdout") = atrium_module.attr("OutStream")("stdout");
             sys.attr("stderr") = atrium_module.attr("OutStream")("stderr");
-            py::list argv;
-            argv.append("");
-            sys.attr("argv") = argv;
+            sys.attr("argv") = py::cast(g_arguments);
             py::module_::import("atrium_runtime.display").attr("install")();
             py::module_::import("atrium_runtime.stdin").attr("install")();
             py::module_::import("atrium_runtime.execution").attr("install")();
@@ -134,6 +136,11 @@ namespace atrium
         }
         p_impl->interpreter.emplace(&config, 0, nullptr, false); // takes ownership of (and clears) config
 
+        // A launcher that ignored SIGINT (a server started in a script's background) passes SIG_IGN on, and
+        // Python then leaves SIGINT ignored: PyErr_SetInterruptEx drops signals Python does not handle, so no
+        // interrupt would ever reach a cell. ipykernel installs its handler regardless; so does Atrium.
+        py::module_ signal_module = py::module_::import("signal");
+        signal_module.attr("signal")(SIGINT, signal_module.attr("default_int_handler"));
         install_interrupt_handler();
         try
         {
@@ -190,6 +197,11 @@ namespace atrium
         {
             PyErr_Clear();
         }
+    }
+
+    void set_program_arguments(std::vector<std::string> arguments)
+    {
+        g_arguments = arguments.empty() ? std::vector<std::string>{""} : std::move(arguments);
     }
 
     std::string describe_compute()

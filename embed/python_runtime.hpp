@@ -6,6 +6,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 namespace atrium
 {
@@ -38,6 +39,9 @@ namespace atrium
     /// Runs `work` holding the GIL (taken if this thread does not hold it). What Python code and this thread both
     /// touch, such as xeus's comm registry, is then never touched by two threads at once.
     void with_gil(const std::function<void()>& work);
+    /// What cells see as `sys.argv` (ipykernel gives its launcher's command line: `[launcher, "-f", FILE]`).
+    /// Call before the runtime starts; without it `sys.argv` is `[""]`.
+    void set_program_arguments(std::vector<std::string> arguments);
 
     /// One line on the compute context's state for %contexts (takes the GIL; starts nothing).
     std::string describe_compute();

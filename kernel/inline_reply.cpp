@@ -21,6 +21,19 @@ namespace atrium
         finish_execute(server, request, std::move(reply));
     }
 
+    void reply_as_cell(zmq_server& server, const xeus::xmessage& request, int executions, nl::json reply,
+                       const std::string& text)
+    {
+        server.publish_output("status", request.header(), {{"execution_state", "busy"}});
+        if (!request.content().value("silent", false))
+            server.publish_output("execute_input", request.header(),
+                                  {{"code", request.content().value("code", "")}, {"execution_count", executions}});
+        if (!text.empty())
+            server.publish_output("stream", request.header(), {{"name", "stdout"}, {"text", text}});
+        reply["execution_count"] = executions;
+        finish_execute(server, request, std::move(reply));
+    }
+
     void publish_execute_start(zmq_server& server, const xeus::xmessage& request, int executions)
     {
         server.publish_output("status", request.header(), {{"execution_state", "busy"}});

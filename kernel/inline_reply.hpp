@@ -16,6 +16,13 @@ namespace atrium
     /// `text` on stdout, the error when `reply` is one, the reply, idle, all under the request's header.
     void reply_inline(zmq_server& server, const xeus::xmessage& request, nl::json reply, const std::string& text = "");
 
+    /// Answers an execute_request the session manager serves itself (Atrium's magics, refused cells) as a cell
+    /// that is not stored in history: busy, execute_input and the reply both numbered `executions` (the
+    /// context's count so far, as ipykernel numbers such a cell), the optional `text` on stdout, an error as an
+    /// `error` output, idle. Front ends need that number: jupyter console adds 1 to it, JupyterLab shows it.
+    void reply_as_cell(zmq_server& server, const xeus::xmessage& request, int executions, nl::json reply,
+                       const std::string& text = "");
+
     /// busy, then (unless the request is silent) execute_input, numbered as ipykernel does: only cells stored
     /// in history advance the count, so it reads `executions` + 1 for a stored cell.
     void publish_execute_start(zmq_server& server, const xeus::xmessage& request, int executions);

@@ -448,8 +448,12 @@ namespace atrium
             {
                 discard_worker();
                 forget_losses();
-                reply_inline(server, request, {{"status", "ok"}},
-                             "Context " + m_key + " was reset: a fresh worker process replaces the old one.\n");
+                {
+                    std::lock_guard<std::mutex> lock(m_mutex);
+                    m_executions = 0; // the fresh worker counts from 0: the next cell is 1 again
+                }
+                reply_as_cell(server, request, 0, {{"status", "ok"}},
+                              "Context " + m_key + " was reset: a fresh worker process replaces the old one.\n");
                 unqueue();
                 continue;
             }

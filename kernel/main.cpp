@@ -7,6 +7,8 @@
 #include "kernel/python_interpreter.hpp"
 #include "kernel/zmq_server.hpp"
 
+#include "embed/python_runtime.hpp"
+
 #include <xeus/xkernel.hpp>
 #include <zmq.hpp>
 
@@ -66,6 +68,10 @@ int main(int argc, char* argv[])
                   << " (--max-workers): the cap is lowered to " << workers_allowed << std::endl;
         options.workers.max_workers = std::max<std::size_t>(workers_allowed, 1);
     }
+    // sys.argv as ipykernel's: the program, then the kernel's own arguments (`-f CONNECTION_FILE`, ...).
+    std::vector<std::string> arguments{own_directory() + "/atrium"};
+    arguments.insert(arguments.end(), argv + 1, argv + argc);
+    set_program_arguments(std::move(arguments));
 
     python_interpreter* interpreter = nullptr;
     std::unique_ptr<xeus::xkernel> kernel;

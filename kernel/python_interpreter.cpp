@@ -13,10 +13,12 @@
 
 #include "embed/channel_scope.hpp"
 #include "embed/execution_context.hpp"
+#include "embed/kernel_services.hpp"
 #include "embed/python_runtime.hpp"
 #include "session/abort_line.hpp"
 #include "session/context_scheduler.hpp"
 #include "session/history_store.hpp"
+#include "session/kernel_magic.hpp"
 
 #include <pthread.h>
 #include <signal.h>
@@ -78,27 +80,6 @@ namespace atrium
             return std::chrono::duration_cast<std::chrono::milliseconds>(
                        std::chrono::steady_clock::now().time_since_epoch())
                 .count();
-        }
-
-        /// `%name rest-of-line` on the first line of `code`, or an empty name.
-        std::pair<std::string, std::string> line_magic(const std::string& code)
-        {
-            auto begin = code.find_first_not_of(" \t\n");
-            if (begin == std::string::npos || code[begin] != '%' || code.compare(begin, 2, "%%") == 0)
-                return {};
-            auto end = code.find('\n', begin);
-            std::string line = code.substr(begin + 1, end == std::string::npos ? std::string::npos : end - begin - 1);
-            auto space = line.find_first_of(" \t");
-            std::string name = line.substr(0, space);
-            std::string argument = space == std::string::npos ? "" : line.substr(line.find_first_not_of(" \t", space));
-            argument.erase(argument.find_last_not_of(" \t\r") + 1);
-            return {name, argument};
-        }
-
-        std::string after_first_line(const std::string& code)
-        {
-            auto end = code.find('\n', code.find_first_not_of(" \t\n"));
-            return end == std::string::npos ? std::string() : code.substr(end + 1);
         }
     }
 
@@ -177,6 +158,15 @@ namespace atrium
             },
             std::move(access));
         set_comm_bridge(p_comms.get());
+        set_kernel_magic_handler(
+            [this](const std::string& name, const std::string&, const std::string& username)
+            {
+                if (name != "contexts")
+                    throw std::runtime_error("[magic.whole_cell] %" + name + " needs a cell of its own");
+                request_identity who;
+                who.username = username;
+                return describe_contexts(who);
+            });
         m_kernel_info = {{"implementation", "atrium"},
                          {"implementation_version", ATRIUM_VERSION},
                          {"language_info", p_runtime->language_info()},
@@ -397,7 +387,15 @@ namespace atrium
         const bool comm_message = msg_type == "comm_open" || msg_type == "comm_msg" || msg_type == "comm_close";
         if (!comm_message && msg_type != "comm_info_request")
             return false;
-        if (p_remote_comms)
+        if (!p_remote_comms && msg_type == "comm_open" &&
+            !p_comms->has_target(request.content().value("target_name", "")))
+        {
+            // xeus would log "received bad message" and never answer.
+            p_server->publish_output("status", request.header(), {{"execution_state", "busy"}});
+            refuse_comm_open(request);
+            p_server->publish_output("status", request.header(), {{"execution_state", "idle"}});
+        }
+        else if (p_remote_comms)
         {
             serve_remote_comm(request);
         }
@@ -473,13 +471,34 @@ namespace atrium
 
     void python_interpreter::interrupt(const xeus::xmessage& request)
     {
-        // Only the requester's own context: its key comes from the interrupt request's own header.
-        std::string key = m_keys.key_for(identity_of(request));
+        // The requester's own context: its key comes from the interrupt request's own header.
+        request_identity who = identity_of(request);
+        std::string key;
+        try
+        {
+            key = m_keys.key_for(who);
+        }
+        catch (const std::exception& e)
+        {
+            std::cerr << "[atrium] " << e.what() << " (interrupt_request ignored)" << std::endl;
+            return;
+        }
         std::lock_guard<std::mutex> lock(m_contexts_mutex);
         auto it = m_contexts.find(key);
         if (it != m_contexts.end())
         {
             interrupt_context(*it->second);
+            return;
+        }
+        // A requester that owns no context is a server acting for its clients: jupyter_server (JupyterLab,
+        // Notebook 7, Kernel Gateway) sends interrupt_request from its own session, never the browser's.
+        // It gets what those clients expect: the running cells of every context it may reach (per-user
+        // modes: only its own user's, which it has not got, so nothing).
+        for (auto& [other, state] : m_contexts)
+        {
+            bool running = state->remote ? state->remote->busy() : state->running.load();
+            if (running && m_keys.may_access(who, other, false))
+                interrupt_context(*state);
         }
     }
 
@@ -520,24 +539,25 @@ namespace atrium
     void python_interpreter::serve_execute(std::shared_ptr<xeus::xmessage> request, std::uint64_t sequence)
     {
         request_identity who = identity_of(*request);
-        std::string code = request->content().value("code", "");
         try
         {
-            if (serve_magic(*request, who, code))
+            magic_cell cell = read_magic_cell(request->content().value("code", ""));
+            if (serve_magic(*request, who, cell))
                 return;
             context_state& state = claim(m_keys.resolve(who));
-            if (code != request->content().value("code", ""))
+            bool reset_magic = cell.what == magic_cell::kind::magics; // what serve_magic leaves to the context
+            if (!reset_magic && cell.code != request->content().value("code", ""))
             {
-                // %note on the first line: the rest of the cell runs in the note it named.
+                // The rest after a leading %note, or %contexts made a call: what the context runs.
                 nl::json content = request->content();
-                content["code"] = code;
+                content["code"] = cell.code;
                 request = std::make_shared<xeus::xmessage>(request->identities(), request->header(),
                                                            request->parent_header(), request->metadata(),
                                                            std::move(content), xeus::buffer_sequence());
             }
             if (state.remote)
             {
-                state.remote->execute(request, sequence, line_magic(code).first == "reset_context");
+                state.remote->execute(request, sequence, reset_magic);
                 release(state);
                 return;
             }
@@ -550,7 +570,7 @@ namespace atrium
         }
         catch (const std::exception& e)
         {
-            reply_inline(*p_server, *request, error_content("SessionError", e.what()));
+            reply_as_cell(*p_server, *request, executions_of(who), error_content("SessionError", e.what()));
         }
     }
 
@@ -587,12 +607,13 @@ namespace atrium
         {
             reset(state);
         }
-        if (line_magic(content.value("code", "")).first == "reset_context")
+        if (read_magic_cell(content.value("code", "")).what == magic_cell::kind::magics)
         {
-            // In the context's own order, so cells queued before it still run in the old namespace.
+            // %reset_context, in the context's own order, so cells queued before it still run in the old
+            // namespace. Numbered by the fresh count: the next cell is 1 again.
             reset(state);
             return [this, &request, text = "Context " + state.key + " was reset: fresh namespace and history.\n"]
-            { reply_inline(*p_server, request, {{"status", "ok"}}, text); };
+            { reply_as_cell(*p_server, request, 0, {{"status", "ok"}}, text); };
         }
         state.running = true;
         state.ended = false;
@@ -663,35 +684,61 @@ namespace atrium
         };
     }
 
-    bool python_interpreter::serve_magic(const xeus::xmessage& request, const request_identity& who, std::string& code)
+    bool python_interpreter::serve_magic(const xeus::xmessage& request, const request_identity& who,
+                                         const magic_cell& cell)
     {
-        auto [magic, argument] = line_magic(code);
-        if (magic == "note")
+        if (cell.what == magic_cell::kind::refused)
         {
-            if (argument.empty())
-            {
-                auto current = m_keys.remembered_note(who.session);
-                reply_inline(*p_server, request, {{"status", "ok"}},
-                             current ? "This session is attached to note '" + *current + "'.\n"
-                                     : "This session uses its own note (no %note given).\n");
-                return true;
-            }
-            m_keys.remember_note(who.session, argument);
-            code = after_first_line(code);
-            if (code.find_first_not_of(" \t\n") == std::string::npos)
-            {
-                reply_inline(*p_server, request, {{"status", "ok"}},
-                             "This session is now attached to note '" + argument + "'.\n");
-                return true;
-            }
-            return false;
-        }
-        if (magic == "contexts")
-        {
-            reply_inline(*p_server, request, {{"status", "ok"}}, describe_contexts(who));
+            reply_as_cell(*p_server, request, executions_of(who), error_content("UsageError", cell.error));
             return true;
         }
-        return false;
+        if (cell.what == magic_cell::kind::note_then_code)
+            m_keys.remember_note(who.session, cell.magics.front().argument); // the rest runs in that note
+        if (cell.what != magic_cell::kind::magics)
+            return false;
+        std::string text;
+        for (const kernel_magic& magic : cell.magics)
+        {
+            if (magic.name == "reset_context")
+                return false; // in the context's own order; the notes before it are remembered
+            if (magic.name == "contexts")
+            {
+                text += describe_contexts(who);
+            }
+            else if (magic.argument.empty())
+            {
+                auto current = m_keys.remembered_note(who.session);
+                text += current ? "This session is attached to note '" + *current + "'.\n"
+                                : "This session uses its own note (no %note given).\n";
+            }
+            else
+            {
+                m_keys.remember_note(who.session, magic.argument);
+                text += "This session is now attached to note '" + magic.argument + "'.\n";
+            }
+        }
+        reply_as_cell(*p_server, request, executions_of(who), {{"status", "ok"}}, text);
+        return true;
+    }
+
+    int python_interpreter::executions_of(const request_identity& who)
+    {
+        try
+        {
+            std::string key = m_keys.key_for(who);
+            std::lock_guard<std::mutex> lock(m_contexts_mutex);
+            auto it = m_contexts.find(key);
+            if (it == m_contexts.end())
+                return 0;
+            if (it->second->remote)
+                return it->second->remote->describe().executions;
+            std::lock_guard<std::mutex> context_lock(it->second->context_mutex); // a reset may replace it
+            return it->second->context->execution_count();
+        }
+        catch (const std::exception&)
+        {
+            return 0; // a bad note name: the error being answered says so
+        }
     }
 
     std::string python_interpreter::describe_contexts(const request_identity& who)
@@ -737,6 +784,7 @@ namespace atrium
             }
             else
             {
+                std::lock_guard<std::mutex> context_lock(state->context_mutex); // a reset may replace it
                 executions = state->context->execution_count();
             }
             const std::int64_t idle_for = (now_ms() - last) / 1000;
@@ -818,11 +866,11 @@ namespace atrium
             auto context = owner ? m_contexts.find(*owner) : m_contexts.end();
             if (context == m_contexts.end() || !context->second->remote)
             {
-                std::cerr << "[atrium] [comm.unknown] " << msg_type << " for "
-                          << (msg_type == "comm_open" ? "target '" + target_name + "'" : "comm " + comm_id)
-                          << ": no worker owns it" << std::endl;
-                if (msg_type == "comm_open") // tell the client its comm has no other end
-                    p_server->publish_output("comm_close", request.header(), {{"comm_id", comm_id}, {"data", nl::json::object()}});
+                if (msg_type == "comm_open")
+                    refuse_comm_open(request);
+                else
+                    std::cerr << "[atrium] [comm.unknown] " << msg_type << " for comm " << comm_id
+                              << ": no worker owns it" << std::endl;
             }
             else if (!m_keys.may_access(who, *owner, false))
             {
@@ -847,6 +895,19 @@ namespace atrium
             }
         }
         p_server->publish_output("status", request.header(), {{"execution_state", "idle"}});
+    }
+
+    void python_interpreter::refuse_comm_open(const xeus::xmessage& request)
+    {
+        std::string target_name = request.content().value("target_name", "");
+        // JupyterLab's widget manager probes this target on every notebook open, before any cell imported
+        // ipywidgets (which registers it): an expected miss, answered quietly.
+        if (target_name != "jupyter.widget.control")
+            std::cerr << "[atrium] [comm.unknown] comm_open for target '" << target_name
+                      << "': no such comm target registered" << std::endl;
+        // Tells the client its comm has no other end.
+        p_server->publish_output("comm_close", request.header(),
+                                 {{"comm_id", request.content().value("comm_id", "")}, {"data", nl::json::object()}});
     }
 
     // ---- xeus's interface: requests that reach the core (never contexts' requests, routed above) ----

@@ -27,6 +27,7 @@ namespace atrium
     class worker_pool;
     class zmq_server;
     struct context_state;
+    struct magic_cell;
 
     /// The session manager on xeus's interpreter interface. Every request that belongs to a context is
     /// resolved from its header to a note or user key and served by that key's context: in `shared` mode one
@@ -61,8 +62,13 @@ namespace atrium
         void serve_quick(xeus::xmessage& request);
         /// Isolated mode: the client's comm messages go to the worker that owns the comm or its target.
         void serve_remote_comm(const xeus::xmessage& request);
-        /// Kernel-level magics that act on contexts rather than in one (`%note`, `%contexts`): true when handled.
-        bool serve_magic(const xeus::xmessage& request, const request_identity& who, std::string& code);
+        /// A comm_open for a target nobody registered: closed at once, as ipykernel does.
+        void refuse_comm_open(const xeus::xmessage& request);
+        /// Kernel-level magics that act on contexts rather than in one (`%note`, `%contexts`; `%reset_context`
+        /// is left to the context): true when the request has been answered.
+        bool serve_magic(const xeus::xmessage& request, const request_identity& who, const magic_cell& cell);
+        /// The requester's context's execution count so far (0 without a context): what a magic is numbered.
+        int executions_of(const request_identity& who);
 
         request_identity identity_of(const xeus::xmessage& request) const;
         /// The key's context, created on first use, held (not culled or reclaimed) until `release`. At the cap

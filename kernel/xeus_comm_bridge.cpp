@@ -95,7 +95,12 @@ namespace atrium
         // A cell chooses the id (`Comm(comm_id=...)`); xeus copies it into a 55-character buffer unchecked.
         if (std::string problem = comm_id_problem(comm_id); !problem.empty())
             throw std::invalid_argument(problem);
-        if (m_targets.emplace(target_name, m_access.current_owner()).second)
+        bool added = false;
+        {
+            std::lock_guard<std::mutex> lock(m_targets_mutex);
+            added = m_targets.emplace(target_name, m_access.current_owner()).second;
+        }
+        if (added)
         {
             // xeus needs a kernel-side target to publish through, even for comms only the client handles.
             m_manager.register_comm_target(target_name, [](xeus::xcomm&& comm, xeus::xmessage) { drop(std::move(comm)); });
@@ -136,10 +141,19 @@ namespace atrium
         return comms;
     }
 
+    bool xeus_comm_bridge::has_target(const std::string& target_name) const
+    {
+        std::lock_guard<std::mutex> lock(m_targets_mutex);
+        return m_targets.count(target_name) != 0;
+    }
+
     void xeus_comm_bridge::register_target(const std::string& target_name)
     {
         std::string owner = m_access.current_owner();
-        m_targets[target_name] = owner;
+        {
+            std::lock_guard<std::mutex> lock(m_targets_mutex);
+            m_targets[target_name] = owner;
+        }
         m_manager.register_comm_target(target_name,
                                        [this, target_name, owner](xeus::xcomm&& comm, xeus::xmessage request)
                                        {

@@ -7,6 +7,7 @@
 
 #include <functional>
 #include <map>
+#include <mutex>
 #include <memory>
 #include <set>
 #include <string>
@@ -36,6 +37,8 @@ namespace atrium
         void close(const std::string& comm_id) override;
         void register_target(const std::string& target_name) override;
         void publish(const std::string& msg_type, nl::json content, nl::json metadata) override;
+        /// Whether a cell registered (or opened a comm of) this target. Any thread.
+        bool has_target(const std::string& target_name) const;
 
         /// comm_info_reply's `comms`: open comms (of `target_name` unless empty) whose owner `visible` accepts.
         /// Hold the GIL, as every other use of the bridge does.
@@ -61,6 +64,8 @@ namespace atrium
         /// so the bridge remembers which targets exist.
         std::map<std::string, std::string> m_targets; ///< target name -> owning context key
         std::map<std::string, owned_comm> m_comms;
+        mutable std::mutex m_targets_mutex; ///< cells register targets while the main thread routes comm_open
+
         /// Closed by the client: destroyed later, never inside the xcomm's own close handler.
         std::set<std::string> m_closed;
     };

@@ -23,7 +23,11 @@ apt_packages=(
     python3-dev python3-venv
     xpython tmux
     clang-14 libclang-rt-14-dev
+    chromium
 )
+# The browser tests run playwright-core under node; any node >= 18 with npm will do (Debian's, or one
+# already installed from elsewhere, which brings its own npm).
+command -v npm > /dev/null || apt_packages+=(nodejs npm)
 missing=()
 for package in "${apt_packages[@]}"; do
     dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
@@ -44,6 +48,13 @@ if [ ! -x "$venv/bin/python3" ] || ! "$venv/bin/python3" -c 'import sys; sys.exi
 fi
 echo "== installing Python packages into $venv"
 "$venv/bin/python3" -m pip install -q --disable-pip-version-check -r scripts/python-requirements.txt
+
+echo "== installing the browser driver (playwright-core, pinned by test/e2e/browser/package-lock.json)"
+# It drives Debian's chromium; it downloads no browser of its own.
+if ! cmp -s test/e2e/browser/package-lock.json test/e2e/browser/node_modules/.installed-lock.json; then
+    (cd test/e2e/browser && npm ci --no-audit --no-fund --loglevel=error &&
+        cp package-lock.json node_modules/.installed-lock.json)
+fi
 
 echo "== building"
 cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_INSTALL_PREFIX="$venv" \

@@ -88,6 +88,8 @@ int main(int argc, char* argv[])
                 worker_message answer = link.call(op, args, std::move(blob));
                 return std::make_pair(std::move(answer.header["result"]), std::move(answer.blob));
             });
+        // A worker's cells see the kernel program's name (the worker's own flags mean nothing to them).
+        set_program_arguments({own_directory() + "/atrium"});
         python_runtime runtime(default_python_executable());
         worker_service service(context, link, key, arguments.lane); // says hello: the kernel may hand it a note now
         runtime.release_gil();

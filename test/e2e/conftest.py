@@ -19,6 +19,11 @@ VENV_BIN = pathlib.Path(sys.executable).parent
 
 
 @pytest.fixture
+def build_dir():
+    return BUILD_DIR
+
+
+@pytest.fixture
 def kernel_name():
     return KERNEL_NAME
 
@@ -38,3 +43,14 @@ def client_env(tmp_path):
     env["PATH"] = os.pathsep.join([str(VENV_BIN), env.get("PATH", "")])
     env["TERM"] = "dumb"
     return env
+
+
+def pytest_collection_modifyitems(config, items):
+    """ATRIUM_SKIP_E2E=1 skips this suite on a developer's machine; CI (CI=true) never skips it."""
+    if os.environ.get("ATRIUM_SKIP_E2E") != "1":
+        return
+    if os.environ.get("CI", "").lower() == "true":
+        raise pytest.UsageError("ATRIUM_SKIP_E2E=1 is for local runs only: CI runs the end-to-end suite")
+    skip = pytest.mark.skip(reason="ATRIUM_SKIP_E2E=1 (local runs only)")
+    for item in items:
+        item.add_marker(skip)

@@ -20,9 +20,8 @@ def kernels_started_in(runtime_dir):
     ]
 
 
-@pytest.fixture
-def console(client_env, kernel_name, venv_bin):
-    child = pexpect.spawn(
+def spawn_console(client_env, kernel_name, venv_bin):
+    return pexpect.spawn(
         str(venv_bin / "jupyter"),
         ["console", "--kernel", kernel_name, "--simple-prompt"],
         env=client_env,
@@ -30,8 +29,9 @@ def console(client_env, kernel_name, venv_bin):
         timeout=15,
         dimensions=(40, 200),
     )
-    runtime_dir = pathlib.Path(client_env["JUPYTER_RUNTIME_DIR"])
-    yield child, runtime_dir
+
+
+def close_console(child, runtime_dir):
     if child.isalive():
         child.terminate(force=True)
     # A console killed mid-test leaves its kernel behind.
@@ -40,6 +40,32 @@ def console(client_env, kernel_name, venv_bin):
             proc.kill()
         except psutil.NoSuchProcess:
             pass
+
+
+@pytest.fixture
+def console(client_env, kernel_name, venv_bin):
+    child = spawn_console(client_env, kernel_name, venv_bin)
+    runtime_dir = pathlib.Path(client_env["JUPYTER_RUNTIME_DIR"])
+    yield child, runtime_dir
+    close_console(child, runtime_dir)
+
+
+def exit_cleanly(child, runtime_dir):
+    """`exit`, then no connection file and no kernel process (nor isolated worker) is left."""
+    started = kernels_started_in(runtime_dir)
+    assert started, "no kernel found for this console"
+    family = started + [sub for proc in started for sub in proc.children(recursive=True)]
+    child.sendline("exit")
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 0, child.before
+    assert not list(runtime_dir.glob("kernel-*.json"))
+    deadline = time.monotonic() + 5
+    while kernels_started_in(runtime_dir) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not kernels_started_in(runtime_dir), "kernel still running after the console exited"
+    _, alive = psutil.wait_procs(family, timeout=5)
+    assert not alive, f"left running: {alive}"
 
 
 def test_console_session(console):
@@ -56,16 +82,8 @@ def test_console_session(console):
     child.expect(r"Out\[\d+\]: 10")
     child.expect(PROMPT)
 
-    child.sendline("exit")
-    child.expect(pexpect.EOF)
-    child.close()
-    assert child.exitstatus == 0, child.before
-    # The console shut its kernel down and removed the connection file.
-    assert not list(runtime_dir.glob("kernel-*.json"))
-    deadline = time.monotonic() + 5
-    while kernels_started_in(runtime_dir) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    assert not kernels_started_in(runtime_dir), "kernel still running after the console exited"
+    # The console shuts its kernel down and removes the connection file.
+    exit_cleanly(child, runtime_dir)
 
 
 def test_console_ctrl_d(console):
@@ -81,3 +99,50 @@ def test_console_ctrl_d(console):
     child.expect(pexpect.EOF)
     child.close()
     assert child.exitstatus == 0, child.before
+
+
+# A scoped context's KeyboardInterrupt arrives between bytecodes, so its long wait is a loop of short sleeps.
+LONG_CELL = {
+    "atrium": "import time; time.sleep(30)",
+    "atrium-scoped": "import time\nfor i in range(600): time.sleep(0.05)\n",
+    "atrium-isolated": "import time; time.sleep(30)",
+}
+
+
+@pytest.mark.parametrize("name", sorted(LONG_CELL))
+def test_console_magics_and_ctrl_c(client_env, venv_bin, name):
+    child = spawn_console(client_env, name, venv_bin)
+    runtime_dir = pathlib.Path(client_env["JUPYTER_RUNTIME_DIR"])
+    try:
+        child.expect(PROMPT, timeout=60)
+        child.sendline("a = 6*7")
+        child.expect(r"In \[2\]: ")
+        # Atrium's magics are numbered cells: the console adds 1 to their count (it crashed on null).
+        child.sendline("%contexts")
+        child.expect(r"binding: ")
+        child.expect(r"In \[2\]: ")
+        child.sendline("%note console-note")
+        child.expect(r"attached to note 'console-note'")
+        child.expect(r"In \[(\d+)\]: ")
+        child.sendline("b = 1")
+        child.expect(PROMPT)
+        child.sendline("%reset_context")
+        child.expect(r"was reset")
+        child.expect(r"In \[1\]: ")
+
+        # Ctrl-C interrupts the running cell; the namespace survives.
+        child.sendline("c = 5")
+        child.expect(PROMPT)
+        child.send(LONG_CELL[name].replace("\n", "\r") + "\r")
+        if "\n" in LONG_CELL[name]:
+            child.send("\r")  # ends the multi-line cell
+        time.sleep(2)  # the cell is running
+        child.sendintr()
+        child.expect("KeyboardInterrupt", timeout=15)
+        child.expect(PROMPT)
+        child.sendline("print(c * 2)")
+        child.expect(r"\r\n10\r\n")
+        child.expect(PROMPT)
+        exit_cleanly(child, runtime_dir)
+    finally:
+        close_console(child, runtime_dir)

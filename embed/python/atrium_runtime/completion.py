@@ -25,9 +25,39 @@ def _jedi_complete(code, cursor_pos, namespace):
     if not completions:
         return None
     typed = len(completions[0].name_with_symbols) - len(completions[0].complete)
-    matches = [c.name_with_symbols for c in completions
-               if len(c.name_with_symbols) - len(c.complete) == typed]
-    return matches, cursor_pos - typed
+    kept = [c for c in completions if len(c.name_with_symbols) - len(c.complete) == typed]
+    start = cursor_pos - typed
+    types = [{"start": start, "end": cursor_pos, "text": c.name_with_symbols, "type": c.type,
+              "signature": _signature(c) if c.type == "function" else ""} for c in kept]
+    return [c.name_with_symbols for c in kept], start, types
+
+
+def _signature(completion):
+    """`(a, b=1)` as IPython shows it beside a function; empty when jedi cannot tell."""
+    try:
+        signatures = completion.get_signatures()
+    except Exception:
+        return ""
+    if not signatures:
+        return ""
+    return "(" + ", ".join(p.to_string() for p in signatures[0].params) + ")"
+
+
+def _type_of(name, namespace):
+    """The kind of a name the simple completer found, in jedi's words."""
+    import inspect as _inspect
+    import keyword
+
+    if keyword.iskeyword(name):
+        return "keyword"
+    obj = namespace.get(name, getattr(builtins, name, None))
+    if _inspect.ismodule(obj):
+        return "module"
+    if _inspect.isclass(obj):
+        return "class"
+    if callable(obj):
+        return "function"
+    return "instance" if name in namespace or hasattr(builtins, name) else "statement"
 
 
 def _in_string(text):
@@ -63,7 +93,7 @@ def _fallback_complete(code, cursor_pos, namespace):
     partial_path = _in_string(before)
     if partial_path is not None:
         matches = [p + ("/" if os.path.isdir(p) else "") for p in sorted(glob.glob(os.path.expanduser(partial_path) + "*"))]
-        return matches, cursor_pos - len(partial_path)
+        return matches, cursor_pos - len(partial_path), "path"
     token = re.search(_TOKEN, before)
     token = token.group(0) if token else ""
     if "." in token:
@@ -71,10 +101,10 @@ def _fallback_complete(code, cursor_pos, namespace):
         try:
             names = dir(_resolve(base, namespace))
         except Exception:
-            return [], cursor_pos
-        return [n for n in names if n.startswith(prefix)], cursor_pos - len(prefix)
+            return [], cursor_pos, "statement"
+        return [n for n in names if n.startswith(prefix)], cursor_pos - len(prefix), "attribute"
     names = set(namespace) | set(dir(builtins)) | set(keyword.kwlist)
-    return sorted(n for n in names if n.startswith(token)), cursor_pos - len(token)
+    return sorted(n for n in names if n.startswith(token)), cursor_pos - len(token), None
 
 
 def complete(code, cursor_pos, namespace):
@@ -85,11 +115,15 @@ def complete(code, cursor_pos, namespace):
         result = _jedi_complete(code, cursor_pos, namespace)
     except Exception:
         result = None  # jedi absent or confused: the simpler completer still answers
-    if not result or not result[0]:
-        result = _fallback_complete(code, cursor_pos, namespace)
-    matches, start = result
-    return {"matches": matches, "cursor_start": start, "cursor_end": cursor_pos, "metadata": {},
-            "status": "ok"}
+    if result and result[0]:
+        matches, start, types = result
+    else:
+        matches, start, kind = _fallback_complete(code, cursor_pos, namespace)
+        types = [{"start": start, "end": cursor_pos, "text": m, "type": kind or _type_of(m, namespace),
+                  "signature": ""} for m in matches]
+    # JupyterLab shows each item's type from ipykernel's experimental field (same shape as IPython's).
+    return {"matches": matches, "cursor_start": start, "cursor_end": cursor_pos,
+            "metadata": {"_jupyter_types_experimental": types}, "status": "ok"}
 
 
 def _name_at(code, cursor_pos):
