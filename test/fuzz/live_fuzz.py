@@ -170,10 +170,31 @@ class kernel_under_fuzz:
             except Exception:
                 return
 
+    def control_barrier(self):
+        """Waits until the kernel has handled every control message of the batch: control is served in order, so
+        the answer to one more request sent there comes after theirs. The batch's interrupt_requests, which a
+        kernel rightly applies to every running cell its sender may reach, are then done before the check cell."""
+        control = self.sockets["control"]
+        msg = self.session.msg("kernel_info_request", {})
+        self.session.send(control, msg)
+        deadline = time.monotonic() + TIMEOUT
+        while time.monotonic() < deadline:
+            if not control.poll(int(max(0.0, deadline - time.monotonic()) * 1000)):
+                break
+            _, frames = self.session.feed_identities(control.recv_multipart())
+            try:
+                reply = self.session.deserialize(frames)
+            except Exception:
+                continue  # a reply to a mangled request, signed: still not the one awaited
+            if reply["parent_header"].get("msg_id") == msg["header"]["msg_id"]:
+                return
+        raise RuntimeError(f"{self.name}: no answer on control within {TIMEOUT} s")
+
     def check_alive(self, serial):
         """kernel_info answered, and a cell's stream output delivered (retrying a cell aborted by stop_on_error)."""
         if not self.km.is_alive():
             raise RuntimeError(f"{self.name}: kernel process died (exit {self.km.provisioner.process.poll()})")
+        self.control_barrier()
         msg_id = self.kc.kernel_info()
         reply = self.kc.get_shell_msg(timeout=TIMEOUT)
         while reply["parent_header"].get("msg_id") != msg_id:

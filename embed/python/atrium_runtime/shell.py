@@ -312,26 +312,27 @@ def _define_shell_class():
 
     @magics_class
     class AtriumMagics(Magics):
-        """Atrium's own magics, listed by %lsmagic. The kernel serves them before a cell reaches Python, when
-        they are on the cell's first line; anywhere else they only say so."""
+        """Atrium's own magics, listed by %lsmagic. The kernel serves them before a cell reaches Python (see
+        session/kernel_magic); these serve what reaches IPython anyway (`get_ipython().run_line_magic`, a magic
+        inside a block)."""
 
-        def _first_line_only(self, name):
-            raise UsageError(f"%{name} is served by the Atrium kernel: put it on the first line of a cell.")
+        def _whole_cell(self, name):
+            raise UsageError(f"[magic.whole_cell] %{name} acts on the whole context: give it a cell of its own.")
 
         @line_magic
         def note(self, line):
-            """%note NAME: attach this client session to note NAME (first line of a cell)."""
-            self._first_line_only("note")
+            """%note NAME: attach this client session to note NAME (a cell of its own, or a cell's first line)."""
+            self._whole_cell("note")
 
         @line_magic
         def contexts(self, line):
-            """%contexts: the kernel's contexts, their state and queues (first line of a cell)."""
-            self._first_line_only("contexts")
+            """%contexts: the kernel's contexts, their state and queues."""
+            print(_atrium.kernel_magic("contexts", line), end="")
 
         @line_magic
         def reset_context(self, line):
-            """%reset_context: a fresh namespace, count and history for this context (first line of a cell)."""
-            self._first_line_only("reset_context")
+            """%reset_context: a fresh namespace, count and history for this context (a cell of its own)."""
+            self._whole_cell("reset_context")
 
     class AtriumShell(InteractiveShell):
         displayhook_class = Type(AtriumDisplayHook)
