@@ -13,6 +13,15 @@ def kernel(request):
         yield km, kc
 
 
+@pytest.fixture
+def kc(kernel):
+    """A client with a session (so a note) of its own, on the module's kernel."""
+    km, _ = kernel
+    own = client(km)
+    yield own
+    own.stop_channels()
+
+
 def as_cell(kc, code):
     """Runs `code`; checks the messages a front end needs; returns (reply, stdout text, execute_input count)."""
     msg_id = kc.execute(code)
@@ -29,42 +38,27 @@ def as_cell(kc, code):
     return reply, text, shown
 
 
-def test_magics_are_numbered_cells(kernel):
-    km, _ = kernel
-    kc = client(km)
-    try:
-        assert as_cell(kc, "a = 1")[0]["execution_count"] == 1
-        reply, text, shown = as_cell(kc, "%contexts")
-        assert reply["status"] == "ok" and "binding:" in text
-        # Not stored in history, as ipykernel numbers such a cell: the count so far, so the next prompt is right.
-        assert reply["execution_count"] == shown == 1
-        reply, text, _ = as_cell(kc, "%note")
-        assert "own note" in text
-        assert as_cell(kc, "b = 2")[0]["execution_count"] == 2
-    finally:
-        kc.stop_channels()
+def test_magics_are_numbered_cells(kc):
+    assert as_cell(kc, "a = 1")[0]["execution_count"] == 1
+    reply, text, shown = as_cell(kc, "%contexts")
+    assert reply["status"] == "ok" and "binding:" in text
+    # Not stored in history, as ipykernel numbers such a cell: the count so far, so the next prompt is right.
+    assert reply["execution_count"] == shown == 1
+    reply, text, _ = as_cell(kc, "%note")
+    assert "own note" in text
+    assert as_cell(kc, "b = 2")[0]["execution_count"] == 2
 
 
-def test_magic_with_blank_lines_and_comments(kernel):
-    km, _ = kernel
-    kc = client(km)
-    try:
-        reply, text, _ = as_cell(kc, "\n# which contexts?\n%contexts\n\n")
-        assert reply["status"] == "ok" and "binding:" in text
-    finally:
-        kc.stop_channels()
+def test_magic_with_blank_lines_and_comments(kc):
+    reply, text, _ = as_cell(kc, "\n# which contexts?\n%contexts\n\n")
+    assert reply["status"] == "ok" and "binding:" in text
 
 
-def test_contexts_on_a_later_line(kernel):
-    km, _ = kernel
-    kc = client(km)
-    try:
-        reply, text, _ = as_cell(kc, "print('before')\n%contexts\nprint('after')")
-        assert reply["status"] == "ok", reply
-        assert text.startswith("before\nbinding:") and text.endswith("after\n"), text
-        assert "busy" in text  # the table is read while this cell runs
-    finally:
-        kc.stop_channels()
+def test_contexts_on_a_later_line(kc):
+    reply, text, _ = as_cell(kc, "print('before')\n%contexts\nprint('after')")
+    assert reply["status"] == "ok", reply
+    assert text.startswith("before\nbinding:") and text.endswith("after\n"), text
+    assert "busy" in text  # the table is read while this cell runs
 
 
 def test_note_and_reset_context(kernel):
@@ -86,11 +80,6 @@ def test_note_and_reset_context(kernel):
         second.stop_channels()
 
 
-def test_misplaced_magic_is_a_numbered_error(kernel):
-    km, _ = kernel
-    kc = client(km)
-    try:
-        reply, _, _ = as_cell(kc, "x = 1\n%reset_context")
-        assert reply["status"] == "error" and "[magic.whole_cell]" in reply["evalue"], reply
-    finally:
-        kc.stop_channels()
+def test_misplaced_magic_is_a_numbered_error(kc):
+    reply, _, _ = as_cell(kc, "x = 1\n%reset_context")
+    assert reply["status"] == "error" and "[magic.whole_cell]" in reply["evalue"], reply
