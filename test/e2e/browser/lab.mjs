@@ -69,6 +69,11 @@ const scenarios = {
         cell = await run(page, "from IPython.display import HTML\nHTML('<b class=\"atrium-bold\">bold html</b>')");
         await cell.locator(".jp-RenderedHTMLCommon b.atrium-bold").waitFor();
 
+        // A matplotlib plot, inline: the kernel sends image/png and the output area renders it as a data URL.
+        cell = await run(page, "import matplotlib.pyplot as plt\nplt.plot([1, 2, 3])\nplt.show()");
+        await cell.locator(".jp-OutputArea-output img[src^='data:image/png']").waitFor();
+        await finished(cell);
+
         // A widget, moved by the user and read back in the kernel.
         cell = await run(page, "import ipywidgets as widgets\nslider = widgets.IntSlider(value=3, min=0, max=10)\nslider");
         const handle = cell.locator(".widget-slider .noUi-handle");
