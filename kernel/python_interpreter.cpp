@@ -67,6 +67,9 @@ namespace atrium
         /// Ended by exit() and not used since: reclaimable even when named (it holds nothing any more).
         std::atomic<bool> ended{false};
         std::atomic<std::int64_t> last_activity{0}; ///< steady clock, milliseconds
+        /// When it was last claimed or released, on the kernel's use counter: orders contexts for reclaiming
+        /// (milliseconds tie for requests served in the same one).
+        std::atomic<std::uint64_t> last_use{0};
     };
 
     namespace
@@ -218,7 +221,6 @@ namespace atrium
     std::map<std::string, std::unique_ptr<context_state>>::iterator python_interpreter::reclaimable_locked()
     {
         auto oldest = m_contexts.end();
-        std::int64_t oldest_activity = 0;
         for (auto it = m_contexts.begin(); it != m_contexts.end(); ++it)
         {
             std::int64_t last = 0;
@@ -226,11 +228,8 @@ namespace atrium
             const bool ended = state.ended || (state.remote && state.remote->ended());
             if ((state.named && !ended) || !idle_locked(*it->second, last))
                 continue;
-            if (oldest == m_contexts.end() || last < oldest_activity)
-            {
+            if (oldest == m_contexts.end() || state.last_use < oldest->second->last_use)
                 oldest = it;
-                oldest_activity = last;
-            }
         }
         return oldest;
     }
@@ -243,15 +242,8 @@ namespace atrium
         if (p_scheduler)
             p_scheduler->forget(key);
         // Remembered (boundedly) so that a client coming back to the note learns why its variables are gone.
-        constexpr std::size_t remembered = 4096;
-        if (m_reclaimed.emplace(key, "[session.reclaimed] this note's context was reclaimed (" + why +
-                                         "): its variables are gone and it starts afresh.\n").second)
-            m_reclaimed_order.push_back(key);
-        while (m_reclaimed_order.size() > remembered)
-        {
-            m_reclaimed.erase(m_reclaimed_order.front());
-            m_reclaimed_order.pop_front();
-        }
+        m_reclaimed.put(key, "[session.reclaimed] this note's context was reclaimed (" + why +
+                                 "): its variables are gone and it starts afresh.\n");
         std::unique_ptr<context_state> state = std::move(it->second);
         m_contexts.erase(it);
         return state;
@@ -281,13 +273,13 @@ namespace atrium
             bool main_module = m_binding.mode == binding_mode::shared;
             auto state = std::make_unique<context_state>(resolved.key, *p_server, main_module, p_isolated.get());
             state->named = resolved.named;
-            if (auto told = m_reclaimed.find(resolved.key); told != m_reclaimed.end())
+            if (const std::string* told = m_reclaimed.find(resolved.key))
             {
                 if (state->remote)
-                    state->remote->tell_next_cell(told->second);
+                    state->remote->tell_next_cell(*told);
                 else
-                    state->notice = told->second;
-                m_reclaimed.erase(told); // its key stays in m_reclaimed_order until it ages out: harmless
+                    state->notice = *told;
+                m_reclaimed.erase(resolved.key);
             }
             found = m_contexts.emplace(resolved.key, std::move(state)).first;
         }
@@ -295,6 +287,7 @@ namespace atrium
         state.named = state.named || resolved.named; // once a client names a note, it stays named
         ++state.claims;
         state.last_activity = now_ms();
+        state.last_use = ++m_uses;
         lock.unlock();
         reclaimed.reset();
         return state;
@@ -303,6 +296,7 @@ namespace atrium
     void python_interpreter::release(context_state& state)
     {
         state.last_activity = now_ms();
+        state.last_use = ++m_uses;
         --state.claims;
     }
 

@@ -4,12 +4,13 @@
 #include "kernel/kernel_options.hpp"
 #include "session/binding.hpp"
 #include "session/context_key.hpp"
+#include "session/recent_map.hpp"
 
 #include <xeus/xinterpreter.hpp>
 
+#include <atomic>
 #include <condition_variable>
 #include <functional>
-#include <deque>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -119,9 +120,9 @@ namespace atrium
 
         std::mutex m_contexts_mutex;
         std::map<std::string, std::unique_ptr<context_state>> m_contexts;
-        /// Keys of reclaimed notes -> what their next cell is told (bounded: oldest first out).
-        std::map<std::string, std::string> m_reclaimed;
-        std::deque<std::string> m_reclaimed_order;
+        /// Keys of the last 4096 reclaimed notes -> what their next cell is told.
+        recent_map<std::string> m_reclaimed{4096};
+        std::atomic<std::uint64_t> m_uses{0}; ///< numbers every claim and release (least recently used first)
 
         std::mutex m_sweeper_mutex;
         std::condition_variable m_sweeper_wake;

@@ -3,8 +3,6 @@
 
 #include "session/note_name.hpp"
 
-#include <algorithm>
-
 namespace atrium
 {
     namespace
@@ -20,7 +18,7 @@ namespace atrium
 
     key_resolver::key_resolver(binding_config config, std::size_t remembered_limit)
         : m_config(config)
-        , m_remembered_limit(std::max<std::size_t>(remembered_limit, 1))
+        , m_notes_by_session(remembered_limit)
     {
     }
 
@@ -40,9 +38,8 @@ namespace atrium
             return {note_prefix + identity.note_hint, true};
         }
         std::lock_guard<std::mutex> lock(m_mutex);
-        auto remembered = m_notes_by_session.find(identity.session);
-        if (remembered != m_notes_by_session.end())
-            return {note_prefix + remembered->second.note, true};
+        if (const std::string* remembered = m_notes_by_session.find(identity.session))
+            return {note_prefix + *remembered, true};
         return {note_prefix + or_anonymous(identity.session), false};
     }
 
@@ -55,39 +52,21 @@ namespace atrium
     {
         check_note_name(name);
         std::lock_guard<std::mutex> lock(m_mutex);
-        auto [it, inserted] = m_notes_by_session.try_emplace(session);
-        if (!inserted)
-            m_sessions_by_age.erase(it->second.stamp);
-        it->second = {name, ++m_next_stamp};
-        m_sessions_by_age.emplace(it->second.stamp, session);
-        if (m_notes_by_session.size() > m_remembered_limit)
-        {
-            // Sessions never say goodbye: without a bound, every client that ever used %note would be kept.
-            auto oldest = m_sessions_by_age.begin();
-            m_notes_by_session.erase(oldest->second);
-            m_sessions_by_age.erase(oldest);
-        }
+        m_notes_by_session.put(session, name);
     }
 
     std::optional<std::string> key_resolver::remembered_note(const std::string& session) const
     {
         std::lock_guard<std::mutex> lock(m_mutex);
-        auto found = m_notes_by_session.find(session);
-        if (found == m_notes_by_session.end())
-        {
-            return std::nullopt;
-        }
-        return found->second.note;
+        if (const std::string* found = m_notes_by_session.find(session))
+            return *found;
+        return std::nullopt;
     }
 
     void key_resolver::forget_session(const std::string& session)
     {
         std::lock_guard<std::mutex> lock(m_mutex);
-        auto found = m_notes_by_session.find(session);
-        if (found == m_notes_by_session.end())
-            return;
-        m_sessions_by_age.erase(found->second.stamp);
-        m_notes_by_session.erase(found);
+        m_notes_by_session.erase(session);
     }
 
     bool key_resolver::may_access(const request_identity& requester, const std::string& key,

@@ -2,9 +2,8 @@
 #pragma once
 
 #include "session/binding.hpp"
+#include "session/recent_map.hpp"
 
-#include <cstdint>
-#include <map>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -62,16 +61,8 @@ namespace atrium
 
     private:
         const binding_config m_config;
-        const std::size_t m_remembered_limit;
         mutable std::mutex m_mutex;
-        struct remembered
-        {
-            std::string note;
-            std::uint64_t stamp; ///< when it was chosen: its entry in m_sessions_by_age
-        };
-        std::map<std::string, remembered> m_notes_by_session;
-        std::map<std::uint64_t, std::string> m_sessions_by_age;
-        std::uint64_t m_next_stamp = 0;
+        recent_map<std::string> m_notes_by_session; ///< session -> note; sessions never say goodbye
     };
 
     /// The user a `user:` key belongs to; empty for every other key.
