@@ -2,7 +2,7 @@
 #include "embed/fd_capture.hpp"
 
 #include "embed/utf8.hpp"
-#include "session/signal_free_thread.hpp"
+#include "common/signal_free_thread.hpp"
 
 #include <fcntl.h>
 #include <poll.h>

@@ -2,7 +2,7 @@
 #include "embed/flush_timer.hpp"
 
 #include "embed/output_channel.hpp"
-#include "session/signal_free_thread.hpp"
+#include "common/signal_free_thread.hpp"
 
 
 namespace atrium

@@ -8,7 +8,7 @@
 #include "kernel/remote_comms.hpp"
 #include "kernel/request_check.hpp"
 #include "kernel/zmq_server.hpp"
-#include "session/signal_free_thread.hpp"
+#include "common/signal_free_thread.hpp"
 
 #include <signal.h>
 #include <sys/eventfd.h>

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 #include "kernel/parent_watch.hpp"
 
-#include "session/signal_free_thread.hpp"
+#include "common/signal_free_thread.hpp"
 
 #include <unistd.h>
 

@@ -2,7 +2,7 @@
 #include "kernel/python_interpreter.hpp"
 
 #include "kernel/context_sink.hpp"
-#include "kernel/history_reply.hpp"
+#include "common/history_reply.hpp"
 #include "kernel/inline_reply.hpp"
 #include "kernel/isolated_context.hpp"
 #include "kernel/message_header.hpp"
@@ -17,7 +17,7 @@
 #include "embed/python_runtime.hpp"
 #include "session/abort_line.hpp"
 #include "session/context_scheduler.hpp"
-#include "session/history_store.hpp"
+#include "common/history_store.hpp"
 #include "session/kernel_magic.hpp"
 
 #include <pthread.h>

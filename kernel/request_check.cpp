@@ -213,16 +213,6 @@ namespace atrium
         }
     }
 
-    std::string comm_id_problem(const std::string& comm_id)
-    {
-        if (comm_id.empty() || comm_id.size() > limits::guid_length)
-        {
-            return problem(error_id::comm_bad_id, "'comm_id' must be 1 to " + std::to_string(limits::guid_length) +
-                                                      " bytes, not " + std::to_string(comm_id.size()));
-        }
-        return {};
-    }
-
     std::string request_header_problem(const nlohmann::json& header, const nlohmann::json& parent_header)
     {
         static const char* const fields[] = {"msg_id", "msg_type", "session", "username", "version", "date"};

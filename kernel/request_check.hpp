@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
 #pragma once
 
-#include "kernel/error_ids.hpp"
+#include "common/comm_id.hpp"
+#include "common/error_ids.hpp"
 
 #include <nlohmann/json.hpp>
 
@@ -16,9 +17,7 @@ namespace atrium
     /// fixed-size buffer or make the kernel allocate without bound.
     namespace limits
     {
-        /// xeus 2.4's `xguid` is `xtl::xfixed_string<55>` with the *silent* error policy: a longer string
-        /// (a comm id, a routing identity) is copied past its 56-byte buffer. That was the comm_msg SIGSEGV.
-        inline constexpr std::size_t guid_length = 55;
+        // guid_length (the xeus xguid bound) sits in common/comm_id.hpp: the worker checks comm ids too.
         /// Frames before the delimiter: ZeroMQ adds one per ROUTER hop; a client may add more.
         inline constexpr std::size_t identity_count = 16;
         /// msg_id, session, username, msg_type, version, date (jupyter_client's are under 80 characters).
@@ -33,10 +32,6 @@ namespace atrium
         /// history session/start/stop: int in the C++ history store.
         inline constexpr std::int64_t history_index = 2'147'483'647;
     }
-
-    /// `[comm.bad_id] ...` unless `comm_id` is 1 to 55 bytes; empty when it is. Used for ids from clients and
-    /// from cells alike, so a comm a cell opens can always be addressed by a client.
-    std::string comm_id_problem(const std::string& comm_id);
 
     /// Why a request's header or parent header cannot be handled (a known field of the wrong type or too
     /// long), or empty when it can. Reading such a header would throw out of code that must not throw.

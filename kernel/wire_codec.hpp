@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 #pragma once
 
-#include "kernel/message_signer.hpp"
+#include "common/message_signer.hpp"
 
 #include <xeus/xmessage.hpp>
 

@@ -4,8 +4,8 @@
 #include "kernel/message_header.hpp"
 #include "kernel/request_check.hpp"
 #include "kernel/wire_codec.hpp"
-#include "kernel/zmq_retry.hpp"
-#include "session/signal_free_thread.hpp"
+#include "common/zmq_retry.hpp"
+#include "common/signal_free_thread.hpp"
 
 #include <xeus/xguid.hpp>
 #include <xeus/xkernel.hpp>

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 #include "session/context_scheduler.hpp"
 
-#include "session/signal_free_thread.hpp"
+#include "common/signal_free_thread.hpp"
 
 #include <algorithm>
 #include <iterator>

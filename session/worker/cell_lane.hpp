@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 #pragma once
 
-#include "session/worker/worker_wire.hpp"
+#include "common/worker_wire.hpp"
 
 #include <zmq.hpp>
 

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 #include "session/worker/worker_pool.hpp"
 
-#include "session/signal_free_thread.hpp"
+#include "common/signal_free_thread.hpp"
 
 #include <poll.h>
 #include <unistd.h>

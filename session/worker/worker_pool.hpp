@@ -3,7 +3,7 @@
 
 #include "session/worker/cell_lane.hpp"
 #include "session/worker/worker_process.hpp"
-#include "session/worker/worker_wire.hpp"
+#include "common/worker_wire.hpp"
 
 #include <zmq.hpp>
 

@@ -4,8 +4,8 @@
 // Input: a flags byte, then frames separated by NUL. Flag bit 0 signs frames 1 and 2 into frame 0 with the
 // channel's key, so mutations reach the header checks; bit 1 verifies the input twice (the replay guard).
 #include "fuzz_input.hpp"
-#include "kernel/message_signer.hpp"
-#include "session/worker/worker_wire.hpp"
+#include "common/message_signer.hpp"
+#include "common/worker_wire.hpp"
 
 using namespace atrium;
 

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-#include "kernel/message_signer.hpp"
+#include "common/message_signer.hpp"
 
 #include <catch2/catch.hpp>
 

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-#include "session/worker/worker_wire.hpp"
+#include "common/worker_wire.hpp"
 
 #include <catch2/catch.hpp>
 

@@ -2,8 +2,8 @@
 // atrium-worker: one isolated note's (or user's) Python, started and owned by the kernel. Not for users to run.
 #include "embed/kernel_services.hpp"
 #include "embed/python_runtime.hpp"
-#include "session/worker/worker_link.hpp"
-#include "session/worker/worker_service.hpp"
+#include "embed/worker/worker_link.hpp"
+#include "embed/worker/worker_service.hpp"
 
 #include <fcntl.h>
 #include <sys/prctl.h>

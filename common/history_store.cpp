@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-#include "session/history_store.hpp"
+#include "common/history_store.hpp"
 
 #include <algorithm>
 #include <set>

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: MIT
-#include "session/worker/worker_sink.hpp"
+#include "embed/worker/worker_sink.hpp"
 
+#include "common/comm_id.hpp"
 #include "embed/interrupts.hpp"
-#include "kernel/request_check.hpp"
 
 #include <chrono>
 

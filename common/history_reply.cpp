@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-#include "kernel/history_reply.hpp"
+#include "common/history_reply.hpp"
 
 namespace atrium
 {

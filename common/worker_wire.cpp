@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
-#include "session/worker/worker_wire.hpp"
+#include "common/worker_wire.hpp"
 
-#include "kernel/zmq_retry.hpp"
+#include "common/zmq_retry.hpp"
 
 #include <openssl/rand.h>
 

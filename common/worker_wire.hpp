@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 #pragma once
 
-#include "kernel/message_signer.hpp"
+#include "common/message_signer.hpp"
 
 #include <nlohmann/json.hpp>
 #include <zmq.hpp>

@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: MIT
-#include "session/worker/worker_link.hpp"
+#include "embed/worker/worker_link.hpp"
 
 #include "embed/interrupts.hpp"
 #include "embed/output_sink.hpp"
-#include "session/signal_free_thread.hpp"
+#include "common/signal_free_thread.hpp"
 
 #include <sys/eventfd.h>
 #include <unistd.h>

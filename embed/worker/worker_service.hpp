@@ -2,9 +2,9 @@
 #pragma once
 
 #include "embed/execution_context.hpp"
-#include "session/history_store.hpp"
-#include "session/worker/blocking_queue.hpp"
-#include "session/worker/worker_sink.hpp"
+#include "common/history_store.hpp"
+#include "embed/worker/blocking_queue.hpp"
+#include "embed/worker/worker_sink.hpp"
 
 #include <memory>
 #include <thread>

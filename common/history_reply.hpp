@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 #pragma once
 
-#include "session/history_store.hpp"
+#include "common/history_store.hpp"
 
 #include <nlohmann/json.hpp>
 

@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: MIT
-#include "session/worker/worker_service.hpp"
+#include "embed/worker/worker_service.hpp"
 
 #include "embed/channel_scope.hpp"
-#include "kernel/history_reply.hpp"
-#include "session/signal_free_thread.hpp"
+#include "common/history_reply.hpp"
+#include "common/signal_free_thread.hpp"
 
 #include <sys/eventfd.h>
 #include <sys/resource.h>

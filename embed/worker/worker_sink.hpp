@@ -3,7 +3,7 @@
 
 #include "embed/comm_bridge.hpp"
 #include "embed/output_sink.hpp"
-#include "session/worker/worker_link.hpp"
+#include "embed/worker/worker_link.hpp"
 
 #include <condition_variable>
 #include <mutex>
