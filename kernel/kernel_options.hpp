@@ -2,6 +2,7 @@
 #pragma once
 
 #include "session/binding.hpp"
+#include "session/worker_settings.hpp"
 
 #include <cstdint>
 #include <stdexcept>
@@ -10,21 +11,6 @@
 
 namespace atrium
 {
-    /// How many contexts and workers a kernel keeps, and the limits of each worker.
-    struct worker_settings
-    {
-        std::uint64_t memory_bytes = 0; ///< per worker address space; 0: unlimited
-        std::uint64_t cpu_seconds = 0;  ///< per worker CPU time; 0: unlimited
-        std::size_t warm = 1;           ///< workers kept started for new notes
-        /// Live contexts at most (scoped and isolated); at the cap the least recently used idle unnamed note is
-        /// reclaimed. About 40 KiB each when empty (docs/sessions.md).
-        std::size_t max_contexts = 4096;
-        /// Live worker processes at most (isolated; warm ones not counted). About 20 MiB each when idle.
-        std::size_t max_workers = 128;
-        /// Isolated: an unnamed note's worker idle this long is reclaimed; 0 never.
-        std::uint64_t idle_worker_seconds = 3600;
-    };
-
     /// "512M", "2G", "1048576" (bytes), with K/M/G/T suffixes (powers of 1024); throws usage_error.
     std::uint64_t parse_size(const std::string& text, const std::string& flag);
 

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: MIT
 #pragma once
 
+#include "common/utc_time.hpp"
+
 #include <nlohmann/json.hpp>
 
 #include <string>
@@ -12,7 +14,4 @@ namespace atrium
     /// generator for every message and costs several microseconds four times per request.
     nlohmann::json make_message_header(const std::string& msg_type, const std::string& username,
                                        const std::string& session);
-
-    /// ISO 8601 UTC with microseconds, e.g. `2026-11-22T04:50:01.123456Z`.
-    std::string iso8601_utc_now();
 }

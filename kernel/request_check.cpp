@@ -321,15 +321,4 @@ namespace atrium
     {
         return reply_type_for(msg_type) == msg_type;
     }
-
-    std::string reply_type_for(const std::string& request_type)
-    {
-        const std::string suffix = "_request";
-        if (request_type.size() > suffix.size() &&
-            request_type.compare(request_type.size() - suffix.size(), suffix.size(), suffix) == 0)
-        {
-            return request_type.substr(0, request_type.size() - suffix.size()) + "_reply";
-        }
-        return request_type;
-    }
 }

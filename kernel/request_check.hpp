@@ -3,6 +3,7 @@
 
 #include "common/comm_id.hpp"
 #include "common/error_ids.hpp"
+#include "common/reply_type.hpp"
 
 #include <nlohmann/json.hpp>
 
@@ -59,7 +60,4 @@ namespace atrium
     /// True for messages the protocol answers with no reply (comm_open, comm_msg, comm_close, input_reply, any
     /// type not ending in `_request`): a refused one is logged, with busy and idle published as for any other.
     bool has_no_reply(const std::string& msg_type);
-
-    /// `execute_request` -> `execute_reply`; anything without the `_request` suffix is returned unchanged.
-    std::string reply_type_for(const std::string& request_type);
 }

@@ -11,7 +11,7 @@
 // The harness defines the bridge's Python-side callbacks (embed/) itself: nothing here embeds Python.
 #include "embed/comm_bridge.hpp"
 #include "fuzz_input.hpp"
-#include "kernel/remote_comms.hpp"
+#include "session/remote_comms.hpp"
 #include "kernel/request_check.hpp"
 #include "kernel/xeus_comm_bridge.hpp"
 

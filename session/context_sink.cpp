@@ -1,19 +1,19 @@
 // SPDX-License-Identifier: MIT
-#include "kernel/context_sink.hpp"
+#include "session/context_sink.hpp"
 
 #include "embed/interrupts.hpp"
-#include "kernel/zmq_server.hpp"
+#include "session/client_port.hpp"
 
 #include <chrono>
 
 namespace atrium
 {
-    context_sink::context_sink(zmq_server& server)
+    context_sink::context_sink(client_port& server)
         : m_server(server)
     {
     }
 
-    void context_sink::begin_request(const xeus::xmessage& request)
+    void context_sink::begin_request(const client_request& request)
     {
         std::lock_guard<std::mutex> lock(m_mutex);
         p_request = &request;

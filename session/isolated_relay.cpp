@@ -1,291 +1,24 @@
 // SPDX-License-Identifier: MIT
-#include "kernel/isolated_context.hpp"
+// isolated_context's relay thread: owns the worker's channel, feeds it the note's cells one at a time, publishes
+// what the worker sends, and answers what a dead worker owed. (The class and its contract: isolated_context.hpp.)
+#include "session/isolated_context.hpp"
+#include "session/isolated_parts.hpp"
 
 #include "embed/channel_scope.hpp"
 #include "embed/kernel_services.hpp"
-#include "kernel/inline_reply.hpp"
-#include "kernel/message_header.hpp"
-#include "kernel/remote_comms.hpp"
-#include "kernel/request_check.hpp"
-#include "kernel/zmq_server.hpp"
-#include "common/signal_free_thread.hpp"
+#include "session/client_port.hpp"
+#include "session/inline_reply.hpp"
+#include "session/remote_comms.hpp"
 
 #include <signal.h>
-#include <sys/eventfd.h>
 #include <unistd.h>
 
-#include <algorithm>
 #include <iostream>
+#include <thread>
 
 namespace atrium
 {
-    namespace
-    {
-        using clock = std::chrono::steady_clock;
-        constexpr int crash_loop_limit = 5;
-        constexpr auto heartbeat_period = std::chrono::seconds(1);
-        constexpr auto heartbeat_timeout = std::chrono::seconds(10);
-
-        std::int64_t now_ms()
-        {
-            return std::chrono::duration_cast<std::chrono::milliseconds>(clock::now().time_since_epoch()).count();
-        }
-
-        nl::json execute_message(std::uint64_t id, const xeus::xmessage& request)
-        {
-            return {{"type", "execute"}, {"id", id}, {"header", request.header()}, {"content", request.content()}};
-        }
-
-        std::string reply_type_of(const xeus::xmessage& request)
-        {
-            return reply_type_for(request.header().value("msg_type", ""));
-        }
-    }
-
-    isolated_context::isolated_context(std::string key, isolated_environment environment)
-        : m_key(std::move(key))
-        , m_environment(environment)
-        , m_wake_fd(eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC))
-    {
-        if (m_wake_fd < 0)
-            throw std::runtime_error("[worker.relay] cannot create an eventfd for " + m_key);
-        m_last_activity = now_ms();
-        m_thread = start_signal_free_thread([this] { run(); });
-    }
-
-    isolated_context::~isolated_context()
-    {
-        post({"stop", {}, {}});
-        m_thread.join();
-        close(m_wake_fd);
-    }
-
-    // ---- any thread ----
-
-    void isolated_context::post(event e)
-    {
-        {
-            std::lock_guard<std::mutex> lock(m_mutex);
-            if (e.kind == "cell")
-                ++m_queued;
-            ++m_unhandled;
-            m_events.push_back(std::move(e));
-        }
-        wake_relay();
-    }
-
-    void isolated_context::wake_relay()
-    {
-        std::uint64_t one = 1;
-        (void)!write(m_wake_fd, &one, sizeof one);
-    }
-
-    void isolated_context::execute(std::shared_ptr<xeus::xmessage> request, std::uint64_t sequence, bool reset_magic)
-    {
-        if (!reset_magic && start_on_lane(request, sequence))
-            return;
-        post({"cell", {std::move(request), sequence, reset_magic}, {}});
-    }
-
-    // ---- the fast path (main thread) ----
-
-    bool isolated_context::start_on_lane(const std::shared_ptr<xeus::xmessage>& request, std::uint64_t sequence)
-    {
-        std::lock_guard<std::mutex> lock(m_mutex);
-        // Anything the relay has yet to do for this note (a reset, a queued cell, a notice) comes first.
-        if (m_lane_id.empty() || m_current || m_answering || m_queued > 0 || m_unhandled > 0 ||
-            !m_lost_state.empty() || m_aborts->aborts(sequence) || !m_environment.lane.proven(m_lane_id))
-            return false;
-        std::uint64_t id = begin_cell_locked({request, sequence, false});
-        // Should the worker be gone already, its relay sees the exit and answers this cell.
-        m_environment.lane.send(m_lane_id, execute_message(id, *request));
-        // The worker starts first. busy and execute_input still precede the cell's output: the relay publishes
-        // that under m_mutex, held here.
-        publish_start(*request, {});
-        return true;
-    }
-
-    void isolated_context::lane_message(worker_message message)
-    {
-        try
-        {
-            if (message.type() != "reply")
-                throw std::invalid_argument("unexpected " + message.type());
-            const std::uint64_t id = message.header.at("id").get<std::uint64_t>();
-            const std::uint64_t after = message.header.value("after", std::uint64_t{0});
-            std::unique_lock<std::mutex> lock(m_mutex);
-            if (!m_current || m_current->id != id)
-                return; // answered already: the worker died or the context was reset meanwhile
-            nl::json reply = std::move(message.header.at("content"));
-            if (m_relayed.load() < after)
-            {
-                // The relay has not published all of the cell's output yet: it answers once it has.
-                m_deferred = deferred_reply{std::move(reply), after};
-                lock.unlock();
-                wake_relay();
-                return;
-            }
-            running_cell cell = end_current_locked(reply);
-            lock.unlock();
-            send_finished(cell, std::move(reply));
-        }
-        catch (const std::exception& error)
-        {
-            std::cerr << "[atrium] [worker.bad_message] " << message.type() << " on the cell lane of " << m_key << ": "
-                      << error.what() << std::endl;
-        }
-    }
-
-    std::uint64_t isolated_context::begin_cell_locked(pending_cell cell)
-    {
-        m_ended = false;
-        m_current.emplace();
-        m_current->id = ++m_next_id;
-        m_current->started = iso8601_utc_now();
-        m_current->cell = std::move(cell);
-        return m_current->id;
-    }
-
-    void isolated_context::publish_start(const xeus::xmessage& request, const std::string& notice)
-    {
-        // Published by the kernel, not the worker, so that even a cell that kills its worker at once shows.
-        zmq_server& server = m_environment.server;
-        publish_execute_start(server, request, m_executions);
-        if (!notice.empty())
-            server.publish_output("stream", request.header(), {{"name", "stderr"}, {"text", notice}});
-    }
-
-    isolated_context::running_cell isolated_context::end_current_locked(const nl::json& reply)
-    {
-        running_cell cell = std::move(*m_current);
-        m_current.reset();
-        m_answering = true;
-        m_deferred.reset();
-        m_prompt.clear();
-        m_consecutive_deaths = 0;
-        if (reply.contains("execution_count") && reply["execution_count"].is_number_integer())
-            m_executions = reply["execution_count"].get<int>();
-        if (stops_queue(*cell.cell.request, reply))
-            m_aborts->hold(); // this note's queue only, until send_finished's reply is written
-        return cell;
-    }
-
-    void isolated_context::send_finished(const running_cell& cell, nl::json reply)
-    {
-        zmq_server& server = m_environment.server;
-        const xeus::xmessage& request = *cell.cell.request;
-        const bool ends = asks_to_end(reply);
-        zmq_server::reply_written settle;
-        if (stops_queue(request, reply))
-            settle = [line = m_aborts](std::uint64_t arrived_before) { line->settle(arrived_before); };
-        nl::json metadata = execute_metadata(cell.started, reply.value("status", "error"));
-        server.send_reply(request, "execute_reply", std::move(reply), std::move(metadata), std::move(settle));
-        server.publish_output("status", request.header(), {{"execution_state", "idle"}});
-        m_last_activity = now_ms();
-        if (ends)
-        {
-            m_ended = true; // before the reset is posted: a next cell, which clears it, can only start after that
-            post({"reset", {}, {}}); // exit(): this note's worker ends; its next cell starts a fresh one
-        }
-        bool queued;
-        {
-            std::lock_guard<std::mutex> lock(m_mutex);
-            m_answering = false;
-            queued = m_queued > 0;
-        }
-        if (queued)
-            wake_relay(); // the next queued cell may start now
-    }
-
-    void isolated_context::finish_deferred(bool now)
-    {
-        std::unique_lock<std::mutex> lock(m_mutex);
-        if (!m_deferred || (!now && m_relayed.load() < m_deferred->after))
-            return;
-        nl::json reply = std::move(m_deferred->content);
-        running_cell cell = end_current_locked(reply);
-        lock.unlock();
-        send_finished(cell, std::move(reply));
-    }
-
-    void isolated_context::quick(std::shared_ptr<xeus::xmessage> request)
-    {
-        post({"quick", {std::move(request), 0, false}, {}});
-    }
-
-    void isolated_context::comm(const std::string& msg_type, nl::json forwarded, nl::json parent_header)
-    {
-        forwarded["type"] = msg_type;
-        forwarded["parent"] = std::move(parent_header);
-        post({"comm", {}, std::move(forwarded)});
-    }
-
-    void isolated_context::interrupt()
-    {
-        // Under the lock: the pid is cleared before the worker is reaped, so it can never name a recycled pid.
-        std::lock_guard<std::mutex> lock(m_mutex);
-        if (m_pid > 0)
-            ::kill(m_pid, SIGINT);
-    }
-
-    void isolated_context::reset()
-    {
-        post({"reset", {}, {}});
-    }
-
-    bool isolated_context::ended() const
-    {
-        return m_ended.load();
-    }
-
-    void isolated_context::tell_next_cell(std::string notice)
-    {
-        std::lock_guard<std::mutex> lock(m_mutex);
-        m_lost_state = std::move(notice);
-    }
-
-    int isolated_context::input_match(const std::string& parent_msg_id, const std::string& session)
-    {
-        std::lock_guard<std::mutex> lock(m_mutex);
-        return m_prompt.match(parent_msg_id, session);
-    }
-
-    void isolated_context::answer_input(const std::string& value)
-    {
-        {
-            std::lock_guard<std::mutex> lock(m_mutex);
-            m_prompt.clear();
-        }
-        post({"input", {}, {{"type", "input_reply"}, {"value", value}}});
-    }
-
-    isolated_context::snapshot isolated_context::describe()
-    {
-        snapshot result;
-        {
-            std::lock_guard<std::mutex> lock(m_mutex);
-            result.running = m_current.has_value();
-            result.queued = m_queued;
-            result.executions = m_executions;
-            result.pid = m_pid;
-        }
-        result.resident_bytes = result.pid > 0 ? resident_bytes_of(result.pid) : 0;
-        result.last_activity_ms = m_last_activity.load();
-        return result;
-    }
-
-    std::int64_t isolated_context::last_activity_ms() const
-    {
-        return m_last_activity.load();
-    }
-
-    bool isolated_context::busy()
-    {
-        std::lock_guard<std::mutex> lock(m_mutex);
-        // Not m_answering: a cell whose reply is being sent is over, and its reply is sent whatever happens next
-        // (by the main thread now, or by the relay before it handles a stop).
-        return m_current || m_queued > 0 || (m_unhandled > 0 && !m_ended);
-    }
+    using namespace isolated_parts;
 
     // ---- the relay thread ----
 
@@ -359,7 +92,7 @@ namespace atrium
         }
         else if (e.kind == "quick")
         {
-            const xeus::xmessage& request = *e.cell.request;
+            const client_request& request = *e.cell.request;
             m_environment.server.publish_output("status", request.header(), {{"execution_state", "busy"}});
             try
             {
@@ -419,7 +152,7 @@ namespace atrium
 
     void isolated_context::start_next_cell()
     {
-        zmq_server& server = m_environment.server;
+        client_port& server = m_environment.server;
         // A cell stays counted in m_queued until it is started or answered: the main thread's fast path never
         // overtakes it.
         auto unqueue = [this]
@@ -436,7 +169,7 @@ namespace atrium
             }
             pending_cell cell = std::move(m_cells.front());
             m_cells.pop_front();
-            const xeus::xmessage& request = *cell.request;
+            const client_request& request = *cell.request;
             if (m_aborts->aborts(cell.sequence))
             {
                 // Queued behind a failure of this note with stop_on_error: answered, never run.
@@ -565,7 +298,7 @@ namespace atrium
 
     void isolated_context::handle_worker_message(worker_message& message)
     {
-        zmq_server& server = m_environment.server;
+        client_port& server = m_environment.server;
         const std::string type = message.type();
         nl::json& header = message.header;
         if (type == "publish")
@@ -580,7 +313,7 @@ namespace atrium
             auto it = m_quick.find(header.at("id").get<std::uint64_t>());
             if (it == m_quick.end())
                 return;
-            const xeus::xmessage& request = *it->second;
+            const client_request& request = *it->second;
             server.send_reply(request, reply_type_of(request), std::move(header.at("content")));
             server.publish_output("status", request.header(), {{"execution_state", "idle"}});
             m_quick.erase(it);
@@ -592,7 +325,7 @@ namespace atrium
             std::lock_guard<std::mutex> lock(m_mutex);
             if (!m_current)
                 return;
-            const xeus::xmessage& request = *m_current->cell.request;
+            const client_request& request = *m_current->cell.request;
             m_prompt.id = server.send_to_stdin(request, "input_request",
                                                {{"prompt", header.value("prompt", "")},
                                                 {"password", header.value("password", false)}});
@@ -704,7 +437,7 @@ namespace atrium
     void isolated_context::answer_pending(const std::string& ename, const std::string& why_running,
                                           const std::string& why_queued)
     {
-        zmq_server& server = m_environment.server;
+        client_port& server = m_environment.server;
         finish_deferred(true); // that cell had finished: its reply stands, whatever output was lost
         std::optional<running_cell> running;
         {

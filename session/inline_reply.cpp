@@ -1,7 +1,10 @@
 // SPDX-License-Identifier: MIT
-#include "kernel/inline_reply.hpp"
+#include "session/inline_reply.hpp"
 
-#include "kernel/zmq_server.hpp"
+#include "common/reply_type.hpp"
+#include "session/client_port.hpp"
+
+#include <iostream>
 
 namespace atrium
 {
@@ -13,7 +16,7 @@ namespace atrium
                 {"traceback", nl::json::array({ename + ": " + evalue})}};
     }
 
-    void reply_inline(zmq_server& server, const xeus::xmessage& request, nl::json reply, const std::string& text)
+    void reply_inline(client_port& server, const client_request& request, nl::json reply, const std::string& text)
     {
         server.publish_output("status", request.header(), {{"execution_state", "busy"}});
         if (!text.empty())
@@ -21,7 +24,7 @@ namespace atrium
         finish_execute(server, request, std::move(reply));
     }
 
-    void reply_as_cell(zmq_server& server, const xeus::xmessage& request, int executions, nl::json reply,
+    void reply_as_cell(client_port& server, const client_request& request, int executions, nl::json reply,
                        const std::string& text)
     {
         server.publish_output("status", request.header(), {{"execution_state", "busy"}});
@@ -34,7 +37,7 @@ namespace atrium
         finish_execute(server, request, std::move(reply));
     }
 
-    void publish_execute_start(zmq_server& server, const xeus::xmessage& request, int executions)
+    void publish_execute_start(client_port& server, const client_request& request, int executions)
     {
         server.publish_output("status", request.header(), {{"execution_state", "busy"}});
         const nl::json& content = request.content();
@@ -55,7 +58,7 @@ namespace atrium
         }
     }
 
-    bool stops_queue(const xeus::xmessage& request, const nl::json& reply)
+    bool stops_queue(const client_request& request, const nl::json& reply)
     {
         const nl::json& content = request.content();
         return reply.value("status", "error") == "error" && flag(content, "stop_on_error", true) &&
@@ -78,7 +81,7 @@ namespace atrium
         return {{"started", started}, {"status", status}, {"dependencies_met", true}};
     }
 
-    void finish_execute(zmq_server& server, const xeus::xmessage& request, nl::json reply, nl::json metadata)
+    void finish_execute(client_port& server, const client_request& request, nl::json reply, nl::json metadata)
     {
         const nl::json& parent = request.header();
         if (reply.value("status", "") == "error")
@@ -90,5 +93,25 @@ namespace atrium
         reply["payload"] = nl::json::array();
         server.send_reply(request, "execute_reply", std::move(reply), std::move(metadata));
         server.publish_output("status", parent, {{"execution_state", "idle"}});
+    }
+
+    void answer_quick(client_port& server, const client_request& request, nl::json reply)
+    {
+        server.publish_output("status", request.header(), {{"execution_state", "busy"}});
+        server.send_reply(request, reply_type_for(request.header().value("msg_type", "")), std::move(reply));
+        server.publish_output("status", request.header(), {{"execution_state", "idle"}});
+    }
+
+    void refuse_comm_open(client_port& server, const client_request& request)
+    {
+        std::string target_name = request.content().value("target_name", "");
+        // JupyterLab's widget manager probes this target on every notebook open, before any cell imported
+        // ipywidgets (which registers it): an expected miss, answered quietly.
+        if (target_name != "jupyter.widget.control")
+            std::cerr << "[atrium] [comm.unknown] comm_open for target '" << target_name
+                      << "': no such comm target registered" << std::endl;
+        // Tells the client its comm has no other end.
+        server.publish_output("comm_close", request.header(),
+                              {{"comm_id", request.content().value("comm_id", "")}, {"data", nl::json::object()}});
     }
 }

@@ -2,11 +2,11 @@
 #pragma once
 
 #include "session/abort_line.hpp"
+#include "session/client_request.hpp"
+#include "session/context.hpp"
 #include "session/pending_prompt.hpp"
 #include "session/worker/cell_lane.hpp"
 #include "session/worker/worker_pool.hpp"
-
-#include <xeus/xmessage.hpp>
 
 #include <atomic>
 #include <deque>
@@ -19,13 +19,13 @@
 
 namespace atrium
 {
+    class client_port;
     class remote_comms;
-    class zmq_server;
 
     /// What every isolated context shares: the server, the warm pool, the cells channel and the comm registry.
     struct isolated_environment
     {
-        zmq_server& server;
+        client_port& server; ///< the way back to clients
         worker_pool& pool;
         cell_lane& lane; ///< polled by the main thread, which owns it
         remote_comms& comms;
@@ -46,58 +46,44 @@ namespace atrium
     /// which answers the client at once when the relay has already published all the cell's output (else the
     /// relay answers once it has). The state both threads touch is under `m_mutex`; lock order: `m_mutex`
     /// before the lane's lock, and the relay never takes the lane's lock while holding `m_mutex`.
-    class isolated_context
+    class isolated_context final : public context
     {
     public:
         isolated_context(std::string key, isolated_environment environment);
         /// Stops the worker (no process is left behind), answering any request still pending.
-        ~isolated_context();
-        isolated_context(const isolated_context&) = delete;
-        isolated_context& operator=(const isolated_context&) = delete;
+        ~isolated_context() override;
 
-        /// Starts or queues a cell; `reset_magic` marks `%reset_context`, which replaces the worker in the cell's
-        /// turn. Main thread.
-        void execute(std::shared_ptr<xeus::xmessage> request, std::uint64_t sequence, bool reset_magic);
-        /// complete, inspect, is_complete and history requests: answered by the worker, even while a cell runs.
-        void quick(std::shared_ptr<xeus::xmessage> request);
-        /// A client's comm_open / comm_msg / comm_close for a comm or target of this context; its idle status
-        /// is published once the worker's handler has run (busy was published by the caller).
-        void comm(const std::string& msg_type, nl::json forwarded, nl::json parent_header);
+    private:
+        /// Starts or queues a cell (the fast path or the relay); `reset_magic` marks `%reset_context`, which
+        /// replaces the worker in the cell's turn. Releases at once: the queue is the context's. Main thread.
+        void execute_impl(client_request_ptr request, std::uint64_t sequence, bool reset_magic,
+                          release_fn release) override;
+        /// Answered by the worker, asynchronously, even while a cell runs: a busy worker never holds up other notes.
+        void quick_impl(client_request_ptr request, release_fn release) override;
+        void comm_impl(const std::string& msg_type, nl::json forwarded, nl::json parent_header) override;
         /// SIGINT to the worker: KeyboardInterrupt in its running cell, also inside blocking calls. Any thread.
-        void interrupt();
+        void interrupt_impl() override;
         /// Replaces the worker now (control message): the running cell ends, queued cells run in a fresh one.
-        void reset();
-
+        void reset_impl() override;
+        void tell_next_cell_impl(std::string notice) override;
         /// Ended by exit() and not used since: the worker is gone, so the context holds nothing. Any thread.
-        bool ended() const;
+        bool ended_impl() const override;
+        int input_match_impl(const std::string& parent_msg_id, const std::string& session) override;
+        void answer_input_impl(const std::string& value) override;
+        /// Not busy (below); the last activity is when the context last finished a cell.
+        bool idle_impl(std::int64_t& last_activity) override;
+        bool running_impl() override;
+        int executions_impl() override;
+        /// Reads the worker's memory from /proc.
+        snapshot describe_impl(int claims) override;
 
-        /// `notice` (a line on stderr) opens this note's next cell: why its earlier state is gone. Any thread.
-        void tell_next_cell(std::string notice);
-
-        /// How well an input_reply fits this context's pending prompt (pending_prompt::match).
-        int input_match(const std::string& parent_msg_id, const std::string& session);
-        void answer_input(const std::string& value);
-
-        struct snapshot
-        {
-            bool running = false;
-            std::size_t queued = 0;
-            int executions = 0;
-            pid_t pid = 0;                 ///< 0 without a worker
-            std::uint64_t resident_bytes = 0;
-            std::int64_t last_activity_ms = 0; ///< steady clock
-        };
-        snapshot describe(); ///< reads the worker's memory from /proc
-        /// When the context last finished a cell (steady clock, ms): what the idle culler needs, cheaply.
-        std::int64_t last_activity_ms() const;
         /// A cell running or queued, or events not yet handled: an idle culler must leave the context alone. After
         /// exit(), only cells count: its pending reset and requests are answered if it is closed.
         bool busy();
 
-    private:
         struct pending_cell
         {
-            std::shared_ptr<xeus::xmessage> request;
+            client_request_ptr request;
             std::uint64_t sequence = 0;
             bool reset_magic = false;
         };
@@ -118,13 +104,13 @@ namespace atrium
         void wake_relay();
         /// Main thread: sends the cell over the cell lane when nothing of this note is queued or running and
         /// its worker is ready; false to leave it to the relay.
-        bool start_on_lane(const std::shared_ptr<xeus::xmessage>& request, std::uint64_t sequence);
+        bool start_on_lane(const client_request_ptr& request, std::uint64_t sequence);
         /// The worker's message on the cell lane (main thread): a cell's reply.
         void lane_message(worker_message message);
         /// Makes `cell` the running one; returns its id. Under m_mutex.
         std::uint64_t begin_cell_locked(pending_cell cell);
         /// busy and execute_input (and a lost-state notice): before anything the cell prints. Under m_mutex.
-        void publish_start(const xeus::xmessage& request, const std::string& notice);
+        void publish_start(const client_request& request, const std::string& notice);
         /// Ends the running cell with `reply` (state only, under m_mutex); returns it for send_finished, which
         /// must follow: until it has sent the reply and idle, no other cell of this note starts.
         running_cell end_current_locked(const nl::json& reply);
@@ -185,7 +171,7 @@ namespace atrium
         // Relay thread only.
         std::unique_ptr<worker_handle> m_worker;
         std::deque<pending_cell> m_cells;
-        std::map<std::uint64_t, std::shared_ptr<xeus::xmessage>> m_quick;
+        std::map<std::uint64_t, client_request_ptr> m_quick;
         std::map<std::uint64_t, nl::json> m_comm_handling; ///< comm messages the worker handles: their headers
         std::string m_last_death;
         std::chrono::steady_clock::time_point m_last_ping{};

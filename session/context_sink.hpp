@@ -4,7 +4,7 @@
 #include "embed/output_sink.hpp"
 #include "session/pending_prompt.hpp"
 
-#include <xeus/xmessage.hpp>
+#include "session/client_request.hpp"
 
 #include <atomic>
 #include <condition_variable>
@@ -14,7 +14,7 @@
 
 namespace atrium
 {
-    class zmq_server;
+    class client_port;
 
     /// Where one context's output and input prompts go: iopub under the parent header of the request the
     /// context is serving, stdin to the client that sent it. One per context, so contexts running side by
@@ -22,11 +22,11 @@ namespace atrium
     class context_sink final : public output_sink
     {
     public:
-        explicit context_sink(zmq_server& server);
+        explicit context_sink(client_port& server);
 
         /// The request being served (it must outlive `finish_request`); output from threads the cell
         /// started keeps this parent until the next request begins.
-        void begin_request(const xeus::xmessage& request);
+        void begin_request(const client_request& request);
         void finish_request();
 
         /// How well an input_reply fits this sink's pending prompt: 2 it names the prompt as its parent,
@@ -42,10 +42,10 @@ namespace atrium
         std::optional<std::string> request_input(const std::string& prompt, bool password) override;
 
     private:
-        zmq_server& m_server;
+        client_port& m_server;
         std::mutex m_mutex;
         std::condition_variable m_input_ready;
-        const xeus::xmessage* p_request = nullptr;
+        const client_request* p_request = nullptr;
         nlohmann::json m_parent = nlohmann::json::object();
         bool m_allow_stdin = false;
         pending_prompt m_prompt;

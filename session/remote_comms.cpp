@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-#include "kernel/remote_comms.hpp"
+#include "session/remote_comms.hpp"
 
 namespace atrium
 {
