@@ -1,8 +1,11 @@
 // SPDX-License-Identifier: MIT
 #include "kernel/zmq_server.hpp"
 
+#include "kernel/frame_send.hpp"
+#include "kernel/iopub_publisher.hpp"
 #include "kernel/message_header.hpp"
 #include "kernel/request_check.hpp"
+#include "kernel/wake_signal.hpp"
 #include "kernel/wire_codec.hpp"
 #include "common/zmq_retry.hpp"
 #include "common/signal_free_thread.hpp"
@@ -12,31 +15,22 @@
 #include <zmq.hpp>
 #include <zmq_addon.hpp>
 
-#include <signal.h>
-#include <sys/eventfd.h>
-#include <unistd.h>
-
 #include <atomic>
-#include <condition_variable>
 #include <deque>
 #include <iostream>
 #include <mutex>
 #include <optional>
 #include <thread>
-#include <variant>
 
 namespace atrium
 {
     namespace
     {
-        using outgoing = std::variant<xeus::xmessage, xeus::xpub_message>;
-
         enum class destination
         {
             shell,
             control,
-            stdin_,
-            iopub
+            stdin_
         };
 
         struct queued_request
@@ -45,10 +39,20 @@ namespace atrium
             xeus::xmessage message;
         };
 
+        /// A message to a client, and the place in iopub's order of the newest message published before it was
+        /// sent: it leaves only once that one has (iopub_publisher::wait_written).
+        struct outgoing
+        {
+            destination to;
+            xeus::xmessage message;
+            std::uint64_t published_before = 0;
+        };
+
         struct shell_reply
         {
             xeus::xmessage message;
             zmq_server::reply_written on_written;
+            std::uint64_t published_before = 0;
         };
 
         class null_control_messenger final : public xeus::xcontrol_messenger
@@ -72,19 +76,6 @@ namespace atrium
 
         /// Messages queued for one iopub subscriber at most (see impl's constructor).
         constexpr int iopub_backlog_limit = 100000;
-
-        /// Hands a frame to ZeroMQ without copying it: stream chunks are megabytes.
-        zmq::message_t frame_message(std::string&& frame)
-        {
-            if (frame.size() < 256)
-            {
-                return zmq::message_t(frame.data(), frame.size());
-            }
-            auto* owned = new std::string(std::move(frame));
-            return zmq::message_t(
-                owned->data(), owned->size(), [](void*, void* hint) { delete static_cast<std::string*>(hint); },
-                owned);
-        }
     }
 
     struct zmq_server::impl
@@ -99,10 +90,9 @@ namespace atrium
             , stdin_socket(context, zmq::socket_type::router)
             , iopub(context, zmq::socket_type::xpub)
             , heartbeat(context, zmq::socket_type::rep)
-            , wake_fd(eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC))
-            , main_wake_fd(eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC))
             , session_id(xeus::new_xguid())
             , user_name(xeus::get_user_name())
+            , publisher(iopub, signer, user_name, session_id)
         {
             for (zmq::socket_t* socket : {&shell, &control, &stdin_socket, &iopub, &heartbeat})
             {
@@ -114,7 +104,7 @@ namespace atrium
             // kernel queue every message for it, for good: measured, ~3 KiB per cell anyone runs. A client this
             // many messages behind is stuck, not slow; messages beyond it are dropped for that subscriber alone.
             iopub.set(zmq::sockopt::sndhwm, iopub_backlog_limit);
-            // Subscriptions are applied by hand (manual) and every one is reported (verbose): the I/O thread
+            // Subscriptions are applied by hand (manual) and every one is reported (verbose): the publisher
             // applies a client's subscription and sends iopub_welcome in one step, so the welcome is always the
             // first message that client sees, and it knows its subscription is live before sending requests.
             iopub.set(zmq::sockopt::xpub_verbose, 1);
@@ -130,58 +120,37 @@ namespace atrium
         {
             stop_threads();
             close_all();
-            ::close(wake_fd);
-            ::close(main_wake_fd);
         }
 
         // ---- sending, from any thread ----
 
-        /// Queues a message for the I/O thread, which serialises and signs it. Callers (the main thread
-        /// holding the GIL, the flush timer) only move it: a megabyte stream chunk is encoded and signed while
-        /// Python goes on producing the next one.
-        void enqueue(destination to, outgoing message)
+        /// Sends a message on shell (through the main thread), control or stdin (through the I/O thread, which
+        /// serialises and signs it). Callers only move it.
+        void enqueue(destination to, xeus::xmessage message)
         {
             if (to == destination::shell)
             {
-                send_shell({std::get<xeus::xmessage>(std::move(message)), {}});
+                send_shell({std::move(message), {}});
                 return;
             }
             bool was_empty;
             {
                 std::lock_guard<std::mutex> lock(outbox_mutex);
                 was_empty = outbox.empty();
-                outbox.emplace_back(to, std::move(message));
+                outbox.push_back({to, std::move(message), publisher.latest()});
             }
-            // The I/O thread takes the whole outbox after each wake-up, so only the message that finds it empty
-            // needs to wake it: busy, execute_input and idle of one request cost one wake-up, not three.
             if (was_empty)
-                wake_io();
+                io_wake.raise();
         }
 
-        static void wake(int fd)
-        {
-            std::uint64_t one = 1;
-            // A full counter still leaves the fd readable, so a failed write loses no wake-up.
-            [[maybe_unused]] auto n = ::write(fd, &one, sizeof(one));
-        }
-
-        static void clear(int fd)
-        {
-            std::uint64_t count;
-            [[maybe_unused]] auto n = ::read(fd, &count, sizeof(count));
-        }
-
-        void wake_io()
-        {
-            wake(wake_fd);
-        }
-
+        /// Callers (the main thread holding the GIL, the flush timer) only move the message: a megabyte stream
+        /// chunk is encoded and signed on the publisher's thread while Python goes on producing the next one.
         void publish(const std::string& msg_type, const nl::json& parent, nl::json content,
                      nl::json metadata = nl::json::object())
         {
-            xeus::xpub_message message("atrium." + msg_type, make_message_header(msg_type, user_name, session_id),
-                                       parent, std::move(metadata), std::move(content), {});
-            enqueue(destination::iopub, std::move(message));
+            publisher.publish(xeus::xpub_message("atrium." + msg_type,
+                                                 make_message_header(msg_type, user_name, session_id), parent,
+                                                 std::move(metadata), std::move(content), {}));
         }
 
         std::string send_to(destination to, const xeus::xmessage& request, const std::string& msg_type,
@@ -225,16 +194,15 @@ namespace atrium
         {
             zmq::pollitem_t items[] = {{control.handle(), 0, ZMQ_POLLIN, 0},
                                        {stdin_socket.handle(), 0, ZMQ_POLLIN, 0},
-                                       {iopub.handle(), 0, ZMQ_POLLIN, 0},
-                                       {nullptr, wake_fd, ZMQ_POLLIN, 0}};
+                                       {nullptr, io_wake.fd(), ZMQ_POLLIN, 0}};
             try
             {
                 while (true)
                 {
-                    retry_on_eintr([&] { return zmq::poll(items, 4, std::chrono::milliseconds(-1)); });
-                    if (items[3].revents & ZMQ_POLLIN)
+                    retry_on_eintr([&] { return zmq::poll(items, 3, std::chrono::milliseconds(-1)); });
+                    if (items[2].revents & ZMQ_POLLIN)
                     {
-                        clear(wake_fd);
+                        io_wake.clear();
                         flush_outbox();
                         if (io_stop.load())
                         {
@@ -245,8 +213,6 @@ namespace atrium
                         drain(control, destination::control);
                     if (items[1].revents & ZMQ_POLLIN)
                         drain(stdin_socket, destination::stdin_);
-                    if (items[2].revents & ZMQ_POLLIN)
-                        welcome_subscribers();
                 }
             }
             catch (const zmq::error_t& e)
@@ -258,30 +224,17 @@ namespace atrium
 
         void flush_outbox()
         {
-            std::deque<std::pair<destination, outgoing>> batch;
+            std::deque<outgoing> batch;
             {
                 std::lock_guard<std::mutex> lock(outbox_mutex);
                 batch.swap(outbox);
             }
-            for (auto& [to, message] : batch)
+            for (auto& message : batch)
             {
-                frame_list frames = std::holds_alternative<xeus::xmessage>(message)
-                                        ? encode_message(std::get<xeus::xmessage>(message), signer)
-                                        : encode_pub_message(std::get<xeus::xpub_message>(message), signer);
-                zmq::socket_t& socket = to == destination::control ? control
-                                        : to == destination::stdin_  ? stdin_socket
-                                                                     : iopub;
-                send_frames(socket, std::move(frames));
-            }
-        }
-
-        void send_frames(zmq::socket_t& socket, frame_list frames)
-        {
-            for (std::size_t i = 0; i < frames.size(); ++i)
-            {
-                auto flags = i + 1 < frames.size() ? zmq::send_flags::sndmore : zmq::send_flags::none;
-                zmq::message_t part = frame_message(std::move(frames[i]));
-                retry_on_eintr([&] { return socket.send(part, flags); });
+                // An input_request leaves after the prompt's preceding output, a control reply after its busy.
+                publisher.wait_written(message.published_before);
+                send_frames(message.to == destination::control ? control : stdin_socket,
+                            encode_message(message.message, signer));
             }
         }
 
@@ -373,8 +326,6 @@ namespace atrium
                         owner.notify_stdin_listener(std::move(message));
                     }
                     break;
-                case destination::iopub:
-                    break;
                 }
             }
             catch (const std::exception& e)
@@ -408,39 +359,8 @@ namespace atrium
         {
             if (first_subscriber_awaited)
                 return; // the common case: no lock on a request's way
-            std::unique_lock<std::mutex> lock(subscribed_mutex);
-            subscribed_changed.wait_until(lock, listening_since + std::chrono::seconds(1), [this] { return subscribed; });
+            publisher.wait_for_subscriber(listening_since + std::chrono::seconds(1));
             first_subscriber_awaited = true;
-        }
-
-        void welcome_subscribers()
-        {
-            for (int i = 0; i < 64; ++i)
-            {
-                zmq::message_t event;
-                if (!retry_on_eintr([&] { return iopub.recv(event, zmq::recv_flags::dontwait); }))
-                    return;
-                auto data = static_cast<const char*>(event.data());
-                if (event.size() < 1)
-                    continue;
-                std::string topic(data + 1, event.size() - 1);
-                if (data[0] == 0)
-                {
-                    iopub.set(zmq::sockopt::unsubscribe, topic);
-                    continue;
-                }
-                iopub.set(zmq::sockopt::subscribe, topic);
-                {
-                    std::lock_guard<std::mutex> lock(subscribed_mutex);
-                    subscribed = true;
-                }
-                subscribed_changed.notify_all();
-                // Protocol 5.4's iopub_welcome, sent at once rather than queued behind the outbox.
-                xeus::xpub_message welcome("atrium.iopub_welcome",
-                                           make_message_header("iopub_welcome", user_name, session_id),
-                                           nl::json::object(), nl::json::object(), {{"subscription", topic}}, {});
-                send_frames(iopub, encode_pub_message(welcome, signer));
-            }
         }
 
         void run_heartbeat()
@@ -479,7 +399,7 @@ namespace atrium
         std::optional<queued_request> pop_shell()
         {
             zmq::pollitem_t items[] = {{shell.handle(), 0, ZMQ_POLLIN, 0},
-                                       {nullptr, main_wake_fd, ZMQ_POLLIN, 0},
+                                       {nullptr, main_wake.fd(), ZMQ_POLLIN, 0},
                                        {main_extra ? main_extra->handle() : nullptr, 0, ZMQ_POLLIN, 0}};
             const int count = main_extra ? 3 : 2;
             while (!stopping.load())
@@ -503,7 +423,7 @@ namespace atrium
                 retry_on_eintr([&] { return zmq::poll(items, count, wait); });
                 if (items[1].revents & ZMQ_POLLIN)
                 {
-                    clear(main_wake_fd);
+                    main_wake.clear();
                     send_pending_shell();
                 }
                 if (count == 3 && (items[2].revents & ZMQ_POLLIN))
@@ -516,6 +436,7 @@ namespace atrium
 
         void send_shell(shell_reply reply)
         {
+            reply.published_before = publisher.latest();
             {
                 std::lock_guard<std::mutex> lock(shell_outbox_mutex);
                 shell_outbox.push_back(std::move(reply));
@@ -526,7 +447,7 @@ namespace atrium
             if (std::this_thread::get_id() == main_thread)
                 send_pending_shell();
             else
-                wake(main_wake_fd);
+                main_wake.raise();
         }
 
         /// Main thread. Not re-entered: a reply made while one is written (an error reply to a request read by
@@ -554,6 +475,8 @@ namespace atrium
         /// Main thread.
         void write_shell(shell_reply& reply)
         {
+            // The cell's output leaves before its reply: a client that reads the reply first finds it waiting.
+            publisher.wait_written(reply.published_before);
             // Everything that reached the socket before this reply is queued and numbered first, so
             // `replied_after` separates requests sent before the client saw this reply from later ones.
             drain(shell, destination::shell, /*limit=*/0);
@@ -576,6 +499,7 @@ namespace atrium
 
         void start_threads()
         {
+            publisher.start();
             io_thread = start_signal_free_thread([this] { run_io(); });
             heartbeat_thread = start_signal_free_thread([this] { run_heartbeat(); });
         }
@@ -583,11 +507,12 @@ namespace atrium
         void stop_threads()
         {
             io_stop.store(true);
-            wake_io(); // the I/O thread sends what is queued (the shutdown reply) before it returns
+            io_wake.raise(); // the I/O thread sends what is queued (the shutdown reply) before it returns
             if (io_thread.joinable())
                 io_thread.join();
             if (heartbeat_thread.joinable())
                 heartbeat_thread.join();
+            publisher.stop(); // last: the I/O thread publishes until it stops
         }
 
         void close_all()
@@ -610,10 +535,10 @@ namespace atrium
 
         zmq::socket_t* main_extra = nullptr; ///< a socket the main thread serves besides shell
         std::function<void()> main_extra_readable;
-        int wake_fd;      ///< wakes the I/O thread: the outbox has messages
-        int main_wake_fd; ///< wakes the main thread: shell replies from other threads, or stop
+        wake_signal io_wake;   ///< wakes the I/O thread: the outbox has messages
+        wake_signal main_wake; ///< wakes the main thread: shell replies from other threads, or stop
         std::mutex outbox_mutex;
-        std::deque<std::pair<destination, outgoing>> outbox;
+        std::deque<outgoing> outbox; ///< for control and stdin
         std::mutex shell_outbox_mutex;
         std::deque<shell_reply> shell_outbox;
 
@@ -627,9 +552,6 @@ namespace atrium
         std::atomic<bool> stopping{false};
         std::optional<std::chrono::steady_clock::time_point> stop_at; ///< main thread: stop_soon's deadline
         std::chrono::steady_clock::time_point listening_since = std::chrono::steady_clock::now();
-        std::mutex subscribed_mutex;
-        std::condition_variable subscribed_changed;
-        bool subscribed = false; ///< an iopub subscriber has come
         bool first_subscriber_awaited = false; ///< main thread: requests no longer wait for one
         std::atomic<bool> io_stop{false};
         std::thread io_thread;
@@ -637,6 +559,7 @@ namespace atrium
 
         std::string session_id;
         std::string user_name;
+        iopub_publisher publisher; ///< owns `iopub` from start() on
         std::function<void(const xeus::xmessage&)> interrupt_handler;
         request_router router;
         /// xeus's kernel core keeps one parent header and one comm table, unguarded: the main thread (shell) and
@@ -750,7 +673,7 @@ namespace atrium
 
     void zmq_server::publish_impl(xeus::xpub_message message, xeus::channel)
     {
-        p_impl->enqueue(destination::iopub, std::move(message));
+        p_impl->publisher.publish(std::move(message));
     }
 
     void zmq_server::start_impl(xeus::xpub_message message)
@@ -795,7 +718,7 @@ namespace atrium
     void zmq_server::stop_impl()
     {
         p_impl->stopping.store(true);
-        impl::wake(p_impl->main_wake_fd);
+        p_impl->main_wake.raise();
     }
 
     void zmq_server::update_config_impl(xeus::xconfiguration& config) const

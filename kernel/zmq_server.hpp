@@ -25,11 +25,14 @@ namespace atrium
     ///   authenticates and validates requests and serves them one at a time (`execute_request` through
     ///   Atrium's execute handler, the rest through xeus's kernel core), writing replies itself. Python runs
     ///   on this thread, so SIGINT reaches running cells;
-    /// - one I/O thread owns the control, stdin and iopub sockets: it answers control requests at once (even
-    ///   while a cell runs) and serialises, signs and writes everything published;
+    /// - one I/O thread owns the control and stdin sockets: it answers control requests at once (even while a
+    ///   cell runs);
+    /// - the iopub publisher's thread owns the iopub socket: it serialises, signs and writes everything
+    ///   published (iopub_publisher.hpp);
     /// - one heartbeat thread echoes pings.
-    /// Any thread may send or publish: iopub messages go through one outbox to the I/O thread, so the order
-    /// of calls is the order on the wire; shell replies from other threads are handed to the main thread.
+    /// Any thread may send or publish: iopub messages go through one queue, so the order of calls is the order
+    /// on the wire; shell replies from other threads are handed to the main thread. No reply (shell, control)
+    /// and no input_request leaves before what was published before it was sent.
     class zmq_server final : public xeus::xserver
     {
     public:

@@ -1,0 +1,55 @@
+// SPDX-License-Identifier: MIT
+#pragma once
+
+#include "common/message_signer.hpp"
+
+#include <xeus/xmessage.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+namespace zmq
+{
+    class socket_t;
+}
+
+namespace atrium
+{
+    /// Owns the iopub socket on a thread of its own: it applies clients' subscriptions (welcoming each one) and
+    /// serialises, signs and writes what any thread publishes, in the order it was published.
+    ///
+    /// Every published message gets a place in that order. A reply waits (`wait_written`) until what was
+    /// published before it is on the wire, so a client never holds a cell's reply while that cell's output is
+    /// still inside the kernel: jupyter console, seeing idle from its own interrupt_request, stops reading
+    /// iopub at the execute reply, and a KeyboardInterrupt published before the reply but written after it was
+    /// never shown. The publisher's thread waits on nothing but its socket and its queue, so waiting for it
+    /// from any thread, holding any lock, cannot deadlock.
+    class iopub_publisher
+    {
+    public:
+        /// `socket`: a bound XPUB socket with manual, verbose subscriptions; from `start()` on it belongs to
+        /// the publisher's thread.
+        iopub_publisher(zmq::socket_t& socket, const message_signer& signer, std::string user_name,
+                        std::string session_id);
+        ~iopub_publisher();
+
+        void start();
+        /// Writes what is queued, then stops the thread. Idempotent.
+        void stop();
+
+        /// Queues `message`. Any thread.
+        void publish(xeus::xpub_message message);
+        /// The place of the newest message queued so far (0 before the first). Any thread.
+        std::uint64_t latest() const;
+        /// Returns once every message up to `place` has been written, or the publisher has stopped. Any thread.
+        void wait_written(std::uint64_t place);
+        /// Returns once a first client has subscribed, or at `deadline`. Any thread.
+        void wait_for_subscriber(std::chrono::steady_clock::time_point deadline);
+
+    private:
+        struct impl;
+        std::unique_ptr<impl> p_impl;
+    };
+}
