@@ -231,7 +231,7 @@ namespace atrium
             }
             for (auto& message : batch)
             {
-                // An input_request leaves after the prompt's preceding output, a control reply after its busy.
+                // An input_request leaves after the output printed before the prompt.
                 publisher.wait_written(message.published_before);
                 send_frames(message.to == destination::control ? control : stdin_socket,
                             encode_message(message.message, signer));
