@@ -262,6 +262,7 @@ def _define_shell_class():
     from IPython.core.displayhook import DisplayHook
     from IPython.core.displaypub import DisplayPublisher
     from IPython.core.error import UsageError
+    from IPython.core.history import HistoryManager
     from IPython.core.interactiveshell import ExecutionInfo, ExecutionResult, InteractiveShell
     from IPython.core.magic import Magics, line_magic, magics_class
     from traitlets import All, Type
@@ -298,6 +299,12 @@ def _define_shell_class():
         def unobserve_all(self, *args, **kwargs):
             super().unobserve_all(*args, **kwargs)
             self._atrium_update_quiet()
+
+    class AtriumHistoryManager(HistoryManager):
+        # store_inputs shifts IPython's _i00/_i/_ii/_iii on every stored cell. As its Unicode traits each shift
+        # was validated and notified (~50k instructions a cell); as plain attributes (the values are always
+        # str) these are four stores. They are private to the history manager: nothing observes them.
+        _i00 = _i = _ii = _iii = ""
 
     class KeepBuiltins(BuiltinTrap):
         """Builtins are shared by every context: get_ipython, exit and quit are set once, routed per context."""
@@ -426,6 +433,10 @@ def _define_shell_class():
 
         def init_prefilter(self):
             pass
+
+        def init_history(self):
+            self.history_manager = AtriumHistoryManager(shell=self, parent=self)
+            self.configurables.append(self.history_manager)
 
         def prefilter(self, line, continue_prompt=False):
             return self.prefilter_manager.prefilter_lines(line, continue_prompt)
