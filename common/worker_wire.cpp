@@ -23,6 +23,60 @@ namespace atrium
         {
             return {static_cast<const char*>(frame.data()), frame.size()};
         }
+
+        constexpr std::size_t signature_length_bytes = 4;
+        constexpr std::size_t part_length_bytes = 8;
+        constexpr std::size_t prefix_bytes = signature_length_bytes + 2 * part_length_bytes;
+
+        void put_length(std::string& out, std::uint64_t length, std::size_t width)
+        {
+            for (std::size_t shift = width; shift-- > 0;)
+                out.push_back(static_cast<char>((length >> (8 * shift)) & 0xff));
+        }
+
+        struct packed_parts
+        {
+            std::string_view signature, header, blob;
+        };
+
+        /// Splits a packed frame; every length is bounded before it is compared with what is left, so neither
+        /// a huge length nor a short frame can make it read outside the frame.
+        packed_parts unpack(std::string_view frame)
+        {
+            if (frame.size() < prefix_bytes)
+                throw worker_wire_error("[worker.bad_message] truncated: a frame of " + std::to_string(frame.size()) +
+                                        " bytes is shorter than its length prefixes (" +
+                                        std::to_string(prefix_bytes) + " bytes)");
+            std::size_t at = 0;
+            auto part = [&](const char* name, std::size_t width, std::uint64_t bound)
+            {
+                if (frame.size() - at < width)
+                    throw worker_wire_error(std::string("[worker.bad_message] truncated: the frame ends inside the "
+                                                        "length of its ") + name);
+                std::uint64_t length = 0;
+                for (std::size_t i = 0; i < width; ++i)
+                    length = (length << 8) | static_cast<unsigned char>(frame[at + i]);
+                at += width;
+                if (length > bound)
+                    throw worker_wire_error(std::string("[worker.bad_message] oversize ") + name + ": " +
+                                            std::to_string(length) + " bytes, at most " + std::to_string(bound));
+                if (length > frame.size() - at)
+                    throw worker_wire_error(std::string("[worker.bad_message] truncated: the ") + name + " of " +
+                                            std::to_string(length) + " bytes runs past the end of the frame (" +
+                                            std::to_string(frame.size() - at) + " bytes left)");
+                std::string_view value = frame.substr(at, static_cast<std::size_t>(length));
+                at += value.size();
+                return value;
+            };
+            packed_parts parts;
+            parts.signature = part("signature", signature_length_bytes, worker_wire::max_signature_bytes);
+            parts.header = part("header", part_length_bytes, worker_wire::max_header_bytes);
+            parts.blob = part("blob", part_length_bytes, worker_wire::max_blob_bytes);
+            if (at != frame.size())
+                throw worker_wire_error("[worker.bad_message] " + std::to_string(frame.size() - at) +
+                                        " stray bytes after the blob");
+            return parts;
+        }
     }
 
     worker_wire::worker_wire(const std::string& key, std::string channel)
@@ -33,19 +87,37 @@ namespace atrium
             throw std::invalid_argument("[worker.no_key] a worker channel needs a key");
     }
 
+    std::string worker_wire::pack(std::string_view signature, std::string_view header, std::string_view blob)
+    {
+        std::string frame;
+        frame.reserve(prefix_bytes + signature.size() + header.size() + blob.size());
+        put_length(frame, signature.size(), signature_length_bytes);
+        frame.append(signature);
+        put_length(frame, header.size(), part_length_bytes);
+        frame.append(header);
+        put_length(frame, blob.size(), part_length_bytes);
+        frame.append(blob);
+        return frame;
+    }
+
     void worker_wire::send(zmq::socket_t& socket, nlohmann::json header, std::string blob, const std::string* peer)
     {
         header["n"] = ++m_sent;
         std::string text = header.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+        if (text.size() > max_header_bytes || blob.size() > max_blob_bytes)
+            throw worker_wire_error("[worker.too_large] a " + header.value("type", std::string("?")) +
+                                    " message of " + std::to_string(text.size()) + " + " +
+                                    std::to_string(blob.size()) + " bytes is over the channel's bounds");
         std::string signature = m_signer.sign(m_channel, text, blob, {});
+        // One copy of the blob into the frame: the price of never having half a message in a pipe.
+        zmq::message_t frame = adopt(pack(signature, text, blob));
         // A worker's main thread owns a socket and receives SIGINT: an interrupted frame is sent again.
-        auto send_frame = [&socket](zmq::message_t frame, zmq::send_flags flags)
-        { retry_on_eintr([&] { return socket.send(frame, flags); }); };
         if (peer)
-            send_frame(zmq::message_t(peer->data(), peer->size()), zmq::send_flags::sndmore);
-        send_frame(adopt(std::move(signature)), zmq::send_flags::sndmore);
-        send_frame(adopt(std::move(text)), zmq::send_flags::sndmore);
-        send_frame(adopt(std::move(blob)), zmq::send_flags::none);
+        {
+            zmq::message_t route(peer->data(), peer->size());
+            (void)retry_on_eintr([&] { return socket.send(route, zmq::send_flags::sndmore); });
+        }
+        (void)retry_on_eintr([&] { return socket.send(frame, zmq::send_flags::none); });
     }
 
     bool worker_wire::read_frames(zmq::socket_t& socket, std::vector<zmq::message_t>& frames)
@@ -78,14 +150,32 @@ namespace atrium
         return verify(frames);
     }
 
+    std::optional<nlohmann::json> worker_wire::unverified_header(const std::vector<zmq::message_t>& frames)
+    {
+        if (frames.size() != 1)
+            return std::nullopt;
+        try
+        {
+            auto header = nlohmann::json::parse(unpack(view(frames.front())).header, nullptr, false);
+            if (header.is_discarded())
+                return std::nullopt;
+            return header;
+        }
+        catch (const worker_wire_error&)
+        {
+            return std::nullopt;
+        }
+    }
+
     worker_message worker_wire::verify(std::vector<zmq::message_t>& frames)
     {
-        if (frames.size() != 3)
-            throw worker_wire_error("[worker.bad_message] expected 3 frames, got " + std::to_string(frames.size()));
-        if (!m_signer.verify(view(frames[0]), m_channel, view(frames[1]), view(frames[2]), {}))
+        if (frames.size() != 1)
+            throw worker_wire_error("[worker.bad_message] expected 1 frame, got " + std::to_string(frames.size()));
+        packed_parts parts = unpack(view(frames.front()));
+        if (!m_signer.verify(parts.signature, m_channel, parts.header, parts.blob, {}))
             throw worker_wire_error("[worker.bad_message] missing or wrong signature");
         worker_message message;
-        message.header = nlohmann::json::parse(view(frames[1]), nullptr, false);
+        message.header = nlohmann::json::parse(parts.header, nullptr, false);
         // `type` must be a string: worker_message::type() reads it with json::value, which throws otherwise.
         if (!message.header.is_object() || !message.header["type"].is_string() || !message.header["n"].is_number_unsigned())
             throw worker_wire_error("[worker.bad_message] the header is not an object with a `type` string and `n`");
@@ -93,7 +183,7 @@ namespace atrium
         if (number <= m_received)
             throw worker_wire_error("[worker.bad_message] replayed or reordered message " + std::to_string(number));
         m_received = number;
-        message.blob.assign(view(frames[2]));
+        message.blob.assign(parts.blob);
         return message;
     }
 

@@ -6,10 +6,13 @@
 #include <nlohmann/json.hpp>
 #include <zmq.hpp>
 
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <string_view>
+#include <vector>
 
 namespace atrium
 {
@@ -33,17 +36,29 @@ namespace atrium
         using std::runtime_error::runtime_error;
     };
 
-    /// The kernel–worker channel's framing: `[signature, header, blob]`, HMAC-SHA256 over the channel's name,
-    /// header and blob with a key the kernel makes for that one worker. Each side numbers what it sends (`n`
-    /// in the header) and accepts only increasing numbers, so a captured message cannot be replayed; the
-    /// channel's name in the signature keeps a message of one channel (`link`, `cells`) from being replayed
-    /// on the other. One object per channel and per thread: sending and receiving both update counters.
+    /// The kernel–worker channel's framing: every message is ONE ZeroMQ frame (a ROUTER's routing id aside),
+    /// so a connection dropped mid-message (a worker killed while a message is in flight) never leaves half a
+    /// multipart message in a pipe: libzmq 4.3.4 aborts in `session_base_t::clean_pipes` on that (its #3442).
+    /// The frame is `u32 S, signature, u64 H, header, u64 B, blob` (big-endian lengths), nothing before or
+    /// after; each length is bounded (below) and must fit in what is left of the frame. The signature is
+    /// HMAC-SHA256 (hex) over the channel's name, header and blob with a key the kernel makes for that one
+    /// worker. Each side numbers what it sends (`n` in the header) and accepts only increasing numbers, so a
+    /// captured message cannot be replayed; the channel's name in the signature keeps a message of one channel
+    /// (`link`, `cells`) from being replayed on the other. One object per channel and per thread: sending and
+    /// receiving both update counters.
     class worker_wire
     {
     public:
+        /// Bounds on the three parts: far beyond anything real (cells are at most 16 MiB of code, output is
+        /// cut into 1 MiB chunks), low enough that no length arithmetic can overflow.
+        static constexpr std::size_t max_signature_bytes = 128;
+        static constexpr std::size_t max_header_bytes = std::size_t{1} << 30;
+        static constexpr std::size_t max_blob_bytes = std::size_t{8} << 30;
+
         worker_wire(const std::string& key, std::string channel);
 
         /// Sends on `socket`; on a ROUTER, `peer` names the worker (its routing id) as the first frame.
+        /// Throws worker_wire_error (`[worker.too_large]`) for a part over its bound, before sending anything.
         void send(zmq::socket_t& socket, nlohmann::json header, std::string blob = {},
                   const std::string* peer = nullptr);
         /// Reads one message if one is waiting (nullopt otherwise). On a ROUTER the sender's routing id is
@@ -51,10 +66,17 @@ namespace atrium
         /// or replayed; it has then been read completely, so the channel stays usable.
         std::optional<worker_message> receive(zmq::socket_t& socket, std::string* peer = nullptr);
 
-        /// Reads one whole multipart message if one is waiting; false otherwise.
+        /// Reads one whole multipart message if one is waiting; false otherwise. (Ours are one frame; a
+        /// forged multipart one is still read whole, so that verify can refuse it.)
         static bool read_frames(zmq::socket_t& socket, std::vector<zmq::message_t>& frames);
-        /// Checks `[signature, header, blob]` (routing frames removed); throws worker_wire_error.
+        /// Checks one packed frame (routing frames removed); throws worker_wire_error.
         worker_message verify(std::vector<zmq::message_t>& frames);
+
+        /// The packed frame of three parts, as send writes it (tests and fuzzers forge messages with it).
+        static std::string pack(std::string_view signature, std::string_view header, std::string_view blob);
+        /// The header of a well-framed message, parsed but NOT verified (the cells channel reads an unproven
+        /// connection's hello claim with it before choosing the key to verify with); nullopt otherwise.
+        static std::optional<nlohmann::json> unverified_header(const std::vector<zmq::message_t>& frames);
 
     private:
 

@@ -28,6 +28,15 @@ namespace atrium
             return result;
         }
 
+        /// An interrupt that landed in the runtime's own code around the cell (its bookkeeping before or after
+        /// the cell's code) rather than in the cell: the user interrupted the cell, and that is what they see.
+        nlohmann::json interrupted_around_the_cell(output_channel& channel)
+        {
+            nlohmann::json traceback = format_traceback({}, "KeyboardInterrupt", "", false);
+            channel.publish("error", {{"ename", "KeyboardInterrupt"}, {"evalue", ""}, {"traceback", traceback}});
+            return {{"status", "error"}, {"ename", "KeyboardInterrupt"}, {"evalue", ""}, {"traceback", traceback}};
+        }
+
         /// Errors raised by the kernel's own Python code (not the user's) become error replies too.
         nlohmann::json internal_error(const py::error_already_set& error)
         {
@@ -148,7 +157,8 @@ namespace atrium
             }
             catch (py::error_already_set& error)
             {
-                reply = internal_error(error);
+                reply = error.matches(PyExc_KeyboardInterrupt) ? interrupted_around_the_cell(p_impl->channel)
+                                                               : internal_error(error);
                 reply["execution_count"] = count;
                 reply["user_expressions"] = nlohmann::json::object();
             }

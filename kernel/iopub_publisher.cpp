@@ -117,7 +117,8 @@ namespace atrium
         std::mutex mutex;
         std::deque<xeus::xpub_message> queue;
         std::atomic<std::uint64_t> queued{0};  ///< written under `mutex`, with the queue
-        std::atomic<std::uint64_t> written{0}; ///< written under `mutex`
+        std::atomic<std::uint64_t> latest_output{0}; ///< written under `mutex`
+        std::atomic<std::uint64_t> written{0};       ///< written under `mutex`
         std::condition_variable written_changed;
         bool stopped = false;
         bool subscribed = false;
@@ -160,8 +161,11 @@ namespace atrium
         {
             std::lock_guard<std::mutex> lock(p_impl->mutex);
             was_empty = p_impl->queue.empty();
+            const std::string type = message.header().value("msg_type", std::string());
             p_impl->queue.push_back(std::move(message));
             p_impl->queued.store(p_impl->queued.load() + 1);
+            if (type != "status" && type != "execute_input")
+                p_impl->latest_output.store(p_impl->queued.load());
         }
         // The thread takes the whole queue after each wake-up, so only the message that finds it empty needs to
         // wake it: busy, execute_input and idle of one request cost one wake-up, not three.
@@ -169,9 +173,9 @@ namespace atrium
             p_impl->wake.raise();
     }
 
-    std::uint64_t iopub_publisher::latest() const
+    std::uint64_t iopub_publisher::latest_output() const
     {
-        return p_impl->queued.load();
+        return p_impl->latest_output.load();
     }
 
     void iopub_publisher::wait_written(std::uint64_t place)

@@ -20,12 +20,14 @@ namespace atrium
     /// Owns the iopub socket on a thread of its own: it applies clients' subscriptions (welcoming each one) and
     /// serialises, signs and writes what any thread publishes, in the order it was published.
     ///
-    /// Every published message gets a place in that order. A reply waits (`wait_written`) until what was
+    /// Every published message gets a place in that order. A reply waits (`wait_written`) until the output
     /// published before it is on the wire, so a client never holds a cell's reply while that cell's output is
     /// still inside the kernel: jupyter console, seeing idle from its own interrupt_request, stops reading
     /// iopub at the execute reply, and a KeyboardInterrupt published before the reply but written after it was
-    /// never shown. The publisher's thread waits on nothing but its socket and its queue, so waiting for it
-    /// from any thread, holding any lock, cannot deadlock.
+    /// never shown. Status and execute_input only announce work, and clients do not need them first: a reply
+    /// does not wait for them, so a `pass` cell's reply does not wait for the publisher at all. The publisher's
+    /// thread waits on nothing but its socket and its queue, so waiting for it from any thread, holding any
+    /// lock, cannot deadlock.
     class iopub_publisher
     {
     public:
@@ -41,8 +43,9 @@ namespace atrium
 
         /// Queues `message`. Any thread.
         void publish(xeus::xpub_message message);
-        /// The place of the newest message queued so far (0 before the first). Any thread.
-        std::uint64_t latest() const;
+        /// The place of the newest output queued so far: any message but status and execute_input (0 before
+        /// the first). Any thread.
+        std::uint64_t latest_output() const;
         /// Returns once every message up to `place` has been written, or the publisher has stopped. Any thread.
         void wait_written(std::uint64_t place);
         /// Returns once a first client has subscribed, or at `deadline`. Any thread.

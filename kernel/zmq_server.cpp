@@ -39,7 +39,7 @@ namespace atrium
             xeus::xmessage message;
         };
 
-        /// A message to a client, and the place in iopub's order of the newest message published before it was
+        /// A message to a client, and the place in iopub's order of the newest output published before it was
         /// sent: it leaves only once that one has (iopub_publisher::wait_written).
         struct outgoing
         {
@@ -137,7 +137,7 @@ namespace atrium
             {
                 std::lock_guard<std::mutex> lock(outbox_mutex);
                 was_empty = outbox.empty();
-                outbox.push_back({to, std::move(message), publisher.latest()});
+                outbox.push_back({to, std::move(message), publisher.latest_output()});
             }
             if (was_empty)
                 io_wake.raise();
@@ -231,7 +231,7 @@ namespace atrium
             }
             for (auto& message : batch)
             {
-                // An input_request leaves after the prompt's preceding output, a control reply after its busy.
+                // An input_request leaves after the output printed before the prompt.
                 publisher.wait_written(message.published_before);
                 send_frames(message.to == destination::control ? control : stdin_socket,
                             encode_message(message.message, signer));
@@ -436,7 +436,7 @@ namespace atrium
 
         void send_shell(shell_reply reply)
         {
-            reply.published_before = publisher.latest();
+            reply.published_before = publisher.latest_output();
             {
                 std::lock_guard<std::mutex> lock(shell_outbox_mutex);
                 shell_outbox.push_back(std::move(reply));

@@ -32,7 +32,7 @@ namespace atrium
     /// - one heartbeat thread echoes pings.
     /// Any thread may send or publish: iopub messages go through one queue, so the order of calls is the order
     /// on the wire; shell replies from other threads are handed to the main thread. No reply (shell, control)
-    /// and no input_request leaves before what was published before it was sent.
+    /// and no input_request leaves before the output published before it was sent.
     class zmq_server final : public xeus::xserver
     {
     public:

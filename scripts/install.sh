@@ -49,6 +49,21 @@ fi
 echo "== installing Python packages into $venv"
 "$venv/bin/python3" -m pip install -q --disable-pip-version-check -r scripts/python-requirements.txt
 
+# IPython's own tests (its wheel ships none), from the pinned version's source distribution on PyPI:
+# test/protocol/test_ipython_own_tests.py runs them against an Atrium context's shell.
+ipython_version=$(sed -n 's/^ipython==//p' scripts/python-requirements.txt)
+ipython_tests="$venv/share/ipython-tests/$ipython_version"
+if [ ! -f "$ipython_tests/tests/test_magic.py" ]; then
+    echo "== fetching IPython $ipython_version's tests (its source distribution)"
+    download=$(mktemp -d)
+    "$venv/bin/python3" -m pip download -q --disable-pip-version-check --no-deps --no-binary :all: \
+        -d "$download" "ipython==$ipython_version"
+    rm -rf "$ipython_tests" && mkdir -p "$ipython_tests"
+    tar -xzf "$download/ipython-$ipython_version.tar.gz" -C "$ipython_tests" --strip-components=1 \
+        "ipython-$ipython_version/tests"
+    rm -rf "$download"
+fi
+
 echo "== installing the browser driver (playwright-core, pinned by test/e2e/browser/package-lock.json)"
 # It drives Debian's chromium; it downloads no browser of its own.
 if ! cmp -s test/e2e/browser/package-lock.json test/e2e/browser/node_modules/.installed-lock.json; then

@@ -95,14 +95,11 @@ namespace atrium
         else
         {
             // An unproven connection: only a hello is heard, looked up by the name it claims, then verified.
-            if (frames.size() != 3)
+            auto claim = worker_wire::unverified_header(frames);
+            if (!claim || !claim->is_object() || !(*claim)["type"].is_string() || (*claim)["type"] != "hello" ||
+                !(*claim)["lane"].is_string())
                 return nullptr;
-            auto claim = nlohmann::json::parse(static_cast<const char*>(frames[1].data()),
-                                               static_cast<const char*>(frames[1].data()) + frames[1].size(), nullptr,
-                                               false);
-            if (!claim.is_object() || claim.value("type", "") != "hello" || !claim["lane"].is_string())
-                return nullptr;
-            id = claim["lane"].get<std::string>();
+            id = (*claim)["lane"].get<std::string>();
         }
         auto it = m_peers.find(id);
         if (it == m_peers.end() || (named == m_names.end() && !it->second->route.empty()))

@@ -3,6 +3,7 @@
 
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/prctl.h>
@@ -84,7 +85,23 @@ namespace atrium
         }
         close(key_pipe[0]);
         std::string key_line = launch.key + "\n";
+        // A child gone before it reads (exec failed) makes this write raise SIGPIPE, whose default ends the
+        // kernel (or the unit tests, seen under load): block it here and swallow the one this write raised.
+        sigset_t pipe_signal, previous;
+        sigemptyset(&pipe_signal);
+        sigaddset(&pipe_signal, SIGPIPE);
+        pthread_sigmask(SIG_BLOCK, &pipe_signal, &previous);
         ssize_t written = write(key_pipe[1], key_line.data(), key_line.size());
+        const int write_error = errno;
+        if (written < 0 && write_error == EPIPE && !sigismember(&previous, SIGPIPE))
+        {
+            const timespec now{0, 0};
+            while (sigtimedwait(&pipe_signal, nullptr, &now) < 0 && errno == EINTR)
+            {
+            }
+        }
+        pthread_sigmask(SIG_SETMASK, &previous, nullptr);
+        errno = write_error;
         close(key_pipe[1]);
         m_pid = child;
         m_exit_fd = static_cast<int>(syscall(SYS_pidfd_open, child, 0));

@@ -1,8 +1,11 @@
 // SPDX-License-Identifier: MIT
 // The kernel–worker channel's verify step on arbitrary frames: it must accept only signed, well-formed,
 // increasing messages and throw worker_wire_error for everything else, never anything worse.
-// Input: a flags byte, then frames separated by NUL. Flag bit 0 signs frames 1 and 2 into frame 0 with the
-// channel's key, so mutations reach the header checks; bit 1 verifies the input twice (the replay guard).
+// Input: a flags byte, then a body. Bit 2 clear: the body is parts separated by NUL; three parts are
+// `signature, header, blob`, packed into one frame as worker_wire::send would (bit 0 re-signs them with the
+// channel's key, so mutations reach the header checks), any other count is sent as that many raw frames.
+// Bit 2 set: the body is one raw frame, verbatim (its length prefixes hold NULs), so mutations reach the
+// length parsing. Bit 1 verifies the input twice (the replay guard).
 #include "fuzz_input.hpp"
 #include "common/message_signer.hpp"
 #include "common/worker_wire.hpp"
@@ -14,24 +17,47 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     if (size == 0)
         return 0;
     const std::uint8_t flags = data[0];
-    auto parts = fuzz::split_parts(data + 1, size - 1);
     static const std::string key = "0123456789abcdef0123456789abcdef";
     static const message_signer signer("hmac-sha256", key);
-    if ((flags & 1) && parts.size() == 3)
-        parts[0] = signer.sign("cells", parts[1], parts[2], {});
+    std::vector<std::string> frames;
+    std::string blob; // what an accepted message must carry, when known
+    bool blob_known = false;
+    if (flags & 4)
+    {
+        frames.emplace_back(reinterpret_cast<const char*>(data + 1), size - 1);
+    }
+    else
+    {
+        auto parts = fuzz::split_parts(data + 1, size - 1);
+        if (parts.size() == 3)
+        {
+            if (flags & 1)
+                parts[0] = signer.sign("cells", parts[1], parts[2], {});
+            frames.push_back(worker_wire::pack(parts[0], parts[1], parts[2]));
+            blob = parts[2];
+            blob_known = true;
+        }
+        else
+        {
+            frames = std::move(parts);
+        }
+    }
 
     worker_wire wire(key, "cells");
     for (int round = 0; round < ((flags & 2) ? 2 : 1); ++round)
     {
-        std::vector<zmq::message_t> frames;
-        for (const auto& part : parts)
-            frames.emplace_back(part.data(), part.size());
+        std::vector<zmq::message_t> message_frames;
+        for (const auto& frame : frames)
+            message_frames.emplace_back(frame.data(), frame.size());
+        auto claim = worker_wire::unverified_header(message_frames); // must never throw
         try
         {
-            worker_message message = wire.verify(frames);
+            worker_message message = wire.verify(message_frames);
             fuzz::require(round == 0, "a replayed message is refused");
+            fuzz::require(frames.size() == 1, "only one frame is a message");
             fuzz::require(message.header.is_object(), "an accepted header is an object");
-            fuzz::require(message.blob == parts[2], "the blob is delivered whole");
+            fuzz::require(claim && *claim == message.header, "the unverified header is the verified one");
+            fuzz::require(!blob_known || message.blob == blob, "the blob is delivered whole");
             (void)message.type(); // must not throw for an accepted message
         }
         catch (const worker_wire_error& e)

@@ -8,6 +8,7 @@ import hmac
 import json
 import pathlib
 import shutil
+import struct
 
 HERE = pathlib.Path(__file__).resolve().parent
 WIRE_KEY = b"fuzz-key"
@@ -86,6 +87,18 @@ def worker_seeds():
         signature = hmac.new(WORKER_KEY, b"cells" + text + blob, hashlib.sha256).hexdigest().encode()
         write("fuzz_worker_wire", f"signed_{i}", b"\x00" + b"\x00".join([signature, text, blob]))
         write("fuzz_worker_wire", f"resign_{i}", b"\x03" + b"\x00".join([b"", text, blob]))
+        frame = pack_worker_frame(signature, text, blob)
+        write("fuzz_worker_wire", f"raw_{i}", b"\x06" + frame)
+        write("fuzz_worker_wire", f"raw_truncated_{i}", b"\x04" + frame[:-1])
+    write("fuzz_worker_wire", "raw_oversize", b"\x04" + b"\xff" * 4 + pack_worker_frame(b"", b"{}", b"")[4:])
+    write("fuzz_worker_wire", "three_frames", b"\x00" + b"\x00".join([b"sig", b"{}", b"", b"extra"]))
+
+
+def pack_worker_frame(signature, header, blob):
+    """worker_wire::pack: big-endian u32 signature length, signature, u64 header length, header, u64 blob
+    length, blob."""
+    return (struct.pack(">I", len(signature)) + signature + struct.pack(">Q", len(header)) + header +
+            struct.pack(">Q", len(blob)) + blob)
 
 
 def comm_seeds():

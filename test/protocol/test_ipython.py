@@ -146,6 +146,20 @@ def test_history_names(kc):
     assert "hist_a = 1" in stream_text(msgs)
 
 
+def test_plain_cells_notify_observers_and_events(kc):
+    # Plain cells skip traitlets' machinery while nothing observes the traits they set (atrium_runtime.shell
+    # _assign): an observer registered later must still be called, and the events must see the cell.
+    execute_ok(kc, "seen_counts, seen_results, seen_infos = [], [], []\n"
+                   "get_ipython().observe(lambda change: seen_counts.append(change['new']), 'execution_count')\n"
+                   "get_ipython().observe(lambda change: seen_results.append(change['new']), 'last_execution_result')\n"
+                   "get_ipython().events.register('pre_run_cell', lambda info: seen_infos.append(info.raw_cell))")
+    reply, _ = execute_ok(kc, "observed_probe = 1")
+    count = reply["content"]["execution_count"]
+    _, msgs = execute_ok(kc, "(seen_counts.count(%d), seen_results[-1].info.raw_cell, seen_results[-1].success, "
+                             "seen_infos.count('observed_probe = 1'))" % (count + 1))
+    assert result_data(msgs)["text/plain"] == "(1, 'observed_probe = 1', True, 1)"
+
+
 def test_tqdm_auto_is_a_widget(kc):
     _, msgs = execute_ok(kc, "from tqdm.auto import tqdm\nfor _ in tqdm(range(3)): pass")
     assert displays(msgs, "application/vnd.jupyter.widget-view+json"), outputs(msgs)

@@ -6,6 +6,7 @@ import hmac
 import json
 import os
 import secrets
+import struct
 import subprocess
 
 import pytest
@@ -13,6 +14,24 @@ import zmq
 from protocol_helpers import BUILD_DIR
 
 WORKER = BUILD_DIR / "bin" / "atrium-worker"
+
+
+def pack(signature, header, blob):
+    """One message, one frame (common/worker_wire.hpp): big-endian u32 signature length, signature, u64
+    header length, header, u64 blob length, blob."""
+    return (struct.pack(">I", len(signature)) + signature + struct.pack(">Q", len(header)) + header +
+            struct.pack(">Q", len(blob)) + blob)
+
+
+def unpack(frame):
+    (length,) = struct.unpack_from(">I", frame)
+    signature, at = frame[4:4 + length], 4 + length
+    (length,) = struct.unpack_from(">Q", frame, at)
+    header, at = frame[at + 8:at + 8 + length], at + 8 + length
+    (length,) = struct.unpack_from(">Q", frame, at)
+    blob, at = frame[at + 8:at + 8 + length], at + 8 + length
+    assert at == len(frame), "nothing may follow the blob"
+    return signature, header, blob
 
 
 class FakeChannel:
@@ -34,15 +53,17 @@ class FakeChannel:
     def receive(self, timeout_ms=10000):
         if not self.socket.poll(timeout_ms):
             return None
-        peer, signature, header, blob = self.socket.recv_multipart()
+        peer, frame = self.socket.recv_multipart()  # one frame per message, after the routing id
+        signature, header, blob = unpack(frame)
         assert hmac.compare_digest(signature, self.sign(header, blob)), "the worker must sign with its key"
         self.peer = peer
         return json.loads(header)
 
-    def frames(self, message):
+    def frames(self, message, sign=None):
+        """[routing id, packed frame]; `sign(header)` stands in for the genuine signature."""
         self.sent += 1
         header = json.dumps({**message, "n": self.sent}).encode()
-        return [self.peer, self.sign(header), header, b""]
+        return [self.peer, pack((sign or self.sign)(header), header, b"")]
 
 
 class FakeKernel:
@@ -105,28 +126,28 @@ def test_only_signed_fresh_messages_run(worker, tmp_path, channel):
     marker = tmp_path / "ran"
     append = f"open({str(marker)!r}, 'a').write('{{}}\\n')"
 
-    unsigned = lane.frames(execute(append.format("unsigned"), 1))
-    unsigned[1] = b""
-    lane.socket.send_multipart(unsigned)
-    forged = lane.frames(execute(append.format("forged"), 2))
-    forged[1] = lane.sign(forged[2], key=b"not-the-key")
+    lane.socket.send_multipart(lane.frames(execute(append.format("unsigned"), 1), sign=lambda header: b""))
+    forged = lane.frames(execute(append.format("forged"), 2), sign=lambda header: lane.sign(header, key=b"not-the-key"))
     lane.socket.send_multipart(forged)
     lane.socket.send_multipart([lane.peer, b"garbage"])
     # Signed with the right key for the other channel: a message captured there cannot be replayed here.
-    crossed = lane.frames(execute(append.format("crossed"), 4))
-    crossed[1] = other.sign(crossed[2])
-    lane.socket.send_multipart(crossed)
+    lane.socket.send_multipart(lane.frames(execute(append.format("crossed"), 4), sign=other.sign))
     genuine = lane.frames(execute(append.format("genuine"), 3))
     lane.socket.send_multipart(genuine)
     lane.socket.send_multipart(genuine)  # a replay of a genuine message
+    # Genuinely signed, but with a frame too many, or cut one byte short.
+    lane.socket.send_multipart(lane.frames(execute(append.format("extra"), 5)) + [b""])
+    cut = lane.frames(execute(append.format("cut"), 6))
+    lane.socket.send_multipart([cut[0], cut[1][:-1]])
 
     assert replies(kernel) == [3]
     assert marker.read_text() == "genuine\n"
     assert process.poll() is None  # refusing is not dying
     process.kill()
     log = process.stderr.read().decode()
-    assert log.count("refused") == 5, log
+    assert log.count("refused") == 7, log
     assert "replayed" in log and log.count("signature") == 3
+    assert "expected 1 frame, got 2" in log and log.count("truncated") == 2, log
 
 
 def test_output_is_numbered_before_the_reply(worker):

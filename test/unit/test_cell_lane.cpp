@@ -81,6 +81,9 @@ TEST_CASE("the cells channel")
         stranger.send(worker.socket, {{"type", "hello"}, {"lane", id}});
         worker_wire link(key, "link");
         link.send(worker.socket, {{"type", "hello"}, {"lane", id}});
+        // An unsigned claim whose `type` is not a string is read (unverified) without throwing.
+        const std::string odd = worker_wire::pack("", "{\"type\":5,\"lane\":\"" + id + "\"}", "");
+        worker.socket.send(zmq::buffer(odd.data(), odd.size()), zmq::send_flags::none);
         serve(lane, [] { return false; });
         CHECK_FALSE(lane.proven(id));
     }

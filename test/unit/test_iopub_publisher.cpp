@@ -22,6 +22,12 @@ namespace
                                   {{"name", "stdout"}, {"text", std::move(text)}}, {});
     }
 
+    xeus::xpub_message announcement(const std::string& msg_type)
+    {
+        return xeus::xpub_message("atrium." + msg_type, atrium::make_message_header(msg_type, "user", "session"),
+                                  nl::json::object(), nl::json::object(), nl::json::object(), {});
+    }
+
     /// The content frame of the next message waiting on `socket`, or "" when none is waiting.
     std::string take_content(zmq::socket_t& socket, zmq::recv_flags flags = zmq::recv_flags::dontwait)
     {
@@ -80,20 +86,25 @@ TEST_CASE("wait_written returns once what was published before is written, in or
     {
         f.publisher->publish(stream_message(large));
         f.publisher->publish(stream_message("marker " + std::to_string(round)));
-        f.publisher->wait_written(f.publisher->latest());
+        f.publisher->wait_written(f.publisher->latest_output());
         // Both are in the subscriber's pipe already: reading without waiting finds them.
         CHECK(take_content(f.sub).size() > large.size());
         CHECK(take_content(f.sub).find("marker " + std::to_string(round)) != std::string::npos);
     }
 }
 
-TEST_CASE("places count what was published")
+TEST_CASE("places count what was published; status and execute_input are not output")
 {
     publisher_fixture f;
-    const std::uint64_t before = f.publisher->latest();
+    const std::uint64_t before = f.publisher->latest_output();
     f.publisher->publish(stream_message("a"));
     f.publisher->publish(stream_message("b"));
-    CHECK(f.publisher->latest() == before + 2);
+    CHECK(f.publisher->latest_output() == before + 2);
+    f.publisher->publish(announcement("status"));
+    f.publisher->publish(announcement("execute_input"));
+    CHECK(f.publisher->latest_output() == before + 2);
+    f.publisher->publish(announcement("error"));
+    CHECK(f.publisher->latest_output() == before + 5);
 }
 
 TEST_CASE("stop writes what is queued, and nobody waits on a stopped publisher")
@@ -103,6 +114,6 @@ TEST_CASE("stop writes what is queued, and nobody waits on a stopped publisher")
     f.publisher->stop();
     CHECK(take_content(f.sub).find("last words") != std::string::npos);
     f.publisher->publish(stream_message("never written"));
-    f.publisher->wait_written(f.publisher->latest()); // returns: the thread is gone
+    f.publisher->wait_written(f.publisher->latest_output()); // returns: the thread is gone
     CHECK(take_content(f.sub).empty());
 }

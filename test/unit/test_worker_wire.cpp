@@ -50,47 +50,116 @@ TEST_CASE("worker channel framing")
         CHECK(key.size() == 64);
         CHECK(make_worker_key() != key);
     }
-    SECTION("another key, a tampered header or payload, missing frames and replays are refused")
+    SECTION("every message is one frame")
+    {
+        worker_side.send(c.worker, {{"type", "reply"}}, "payload");
+        std::vector<zmq::message_t> frames;
+        zmq::pollitem_t item{c.kernel.handle(), 0, ZMQ_POLLIN, 0};
+        zmq::poll(&item, 1, std::chrono::milliseconds(1000));
+        REQUIRE(worker_wire::read_frames(c.kernel, frames));
+        CHECK(frames.size() == 1);
+        CHECK(worker_wire::unverified_header(frames).value()["type"] == "reply");
+        CHECK(kernel_side.verify(frames).blob == "payload");
+    }
+    SECTION("another key, a tampered header or payload, bad framing and replays are refused")
     {
         worker_wire stranger(make_worker_key(), "link");
         stranger.send(c.worker, {{"type", "publish"}});
         CHECK_THROWS_WITH(c.receive(kernel_side), Catch::Contains("[worker.bad_message]"));
 
-        c.worker.send(zmq::str_buffer("deadbeef"), zmq::send_flags::sndmore);
-        c.worker.send(zmq::str_buffer("{\"type\":\"publish\",\"n\":1}"), zmq::send_flags::sndmore);
-        c.worker.send(zmq::str_buffer(""), zmq::send_flags::none);
-        CHECK_THROWS_WITH(c.receive(kernel_side), Catch::Contains("signature"));
+        const std::string header = "{\"type\":\"publish\",\"n\":1}";
+        auto send_raw = [&c](const std::string& frame)
+        { c.worker.send(zmq::buffer(frame.data(), frame.size()), zmq::send_flags::none); };
+        auto refusal = [&c, &kernel_side]() -> std::string
+        {
+            try
+            {
+                c.receive(kernel_side);
+            }
+            catch (const worker_wire_error& e)
+            {
+                return e.what();
+            }
+            return "accepted";
+        };
 
-        c.worker.send(zmq::str_buffer("only one frame"), zmq::send_flags::none);
-        CHECK_THROWS_WITH(c.receive(kernel_side), Catch::Contains("3 frames"));
+        send_raw(worker_wire::pack("deadbeef", header, ""));
+        CHECK_THAT(refusal(), Catch::StartsWith("[worker.bad_message]") && Catch::Contains("signature"));
+        send_raw(worker_wire::pack("", header, ""));
+        CHECK_THAT(refusal(), Catch::Contains("missing or wrong signature"));
 
-        // A genuine message, captured and sent again, is a replay.
+        // Lengths: a frame too short for its prefixes, lengths past its end, over their bounds, bytes after it.
+        const std::string good = worker_wire::pack("deadbeef", header, "blob");
+        send_raw("only one frame");
+        CHECK_THAT(refusal(), Catch::Contains("truncated") && Catch::Contains("shorter than its length prefixes"));
+        for (std::size_t cut : {good.size() - 1, good.size() - 4, std::size_t{30}})
+        {
+            send_raw(good.substr(0, cut));
+            CHECK_THAT(refusal(), Catch::StartsWith("[worker.bad_message] truncated"));
+        }
+        std::string long_signature = good;
+        long_signature[3] = 9; // says 9 bytes of signature: the header's length prefix is read one byte late
+        send_raw(long_signature);
+        CHECK_THAT(refusal(), Catch::StartsWith("[worker.bad_message]"));
+        std::string past_end = good;
+        past_end[4 + 8 + 7] = static_cast<char>(200); // a header of 200 bytes in a frame with far fewer left
+        send_raw(past_end);
+        CHECK_THAT(refusal(), Catch::Contains("the header of 200 bytes runs past the end of the frame"));
+        std::string huge_signature = good;
+        huge_signature[0] = 1; // 2^24 + 8 bytes of signature
+        send_raw(huge_signature);
+        CHECK_THAT(refusal(), Catch::Contains("oversize signature"));
+        std::string huge_header = good;
+        huge_header[4 + 8] = 1; // 2^56 + ... bytes of header
+        send_raw(huge_header);
+        CHECK_THAT(refusal(), Catch::Contains("oversize header"));
+        std::string huge_blob = good;
+        huge_blob[4 + 8 + 8 + header.size()] = static_cast<char>(0xff);
+        send_raw(huge_blob);
+        CHECK_THAT(refusal(), Catch::Contains("oversize blob"));
+        send_raw(good + "x");
+        CHECK_THAT(refusal(), Catch::Contains("1 stray bytes after the blob"));
+        CHECK_FALSE(worker_wire::unverified_header({}).has_value());
+
+        // A genuine message with an extra frame, or split back into the old three frames, is refused.
         zmq::context_t context(1);
         zmq::socket_t tap_in(context, zmq::socket_type::pair), tap_out(context, zmq::socket_type::pair);
         tap_in.bind("inproc://tap");
         tap_out.connect("inproc://tap");
-        worker_side.send(tap_out, {{"type", "reply"}});
-        std::vector<zmq::message_t> captured;
-        for (bool more = true; more;)
+        auto capture = [&](worker_wire& wire, nlohmann::json message)
         {
+            wire.send(tap_out, std::move(message));
             zmq::message_t frame;
             (void)tap_in.recv(frame);
-            more = frame.more();
-            captured.push_back(std::move(frame));
-        }
-        for (int round = 0; round < 2; ++round)
-        {
-            for (std::size_t i = 0; i < captured.size(); ++i)
-                c.worker.send(zmq::buffer(captured[i].data(), captured[i].size()),
-                              i + 1 < captured.size() ? zmq::send_flags::sndmore : zmq::send_flags::none);
-        }
+            REQUIRE_FALSE(frame.more());
+            return std::string(static_cast<const char*>(frame.data()), frame.size());
+        };
+        const std::string extra = capture(worker_side, {{"type", "reply"}, {"id", 1}});
+        c.worker.send(zmq::buffer(extra.data(), extra.size()), zmq::send_flags::sndmore);
+        c.worker.send(zmq::str_buffer(""), zmq::send_flags::none);
+        CHECK_THAT(refusal(), Catch::Contains("expected 1 frame, got 2"));
+        c.worker.send(zmq::str_buffer("sig"), zmq::send_flags::sndmore);
+        c.worker.send(zmq::buffer(header), zmq::send_flags::sndmore);
+        c.worker.send(zmq::str_buffer(""), zmq::send_flags::none);
+        CHECK_THAT(refusal(), Catch::Contains("expected 1 frame, got 3"));
+
+        // A genuine message, captured and sent again, is a replay.
+        const std::string captured = capture(worker_side, {{"type", "reply"}});
+        send_raw(captured);
+        send_raw(captured);
         CHECK(c.receive(kernel_side)->type() == "reply");
-        CHECK_THROWS_WITH(c.receive(kernel_side), Catch::Contains("replayed"));
+        CHECK_THAT(refusal(), Catch::Contains("replayed"));
 
         // A genuine message of the same worker's other channel is refused too.
         worker_wire other_channel(key, "cells");
         other_channel.send(c.worker, {{"type", "execute"}, {"id", 7}});
-        CHECK_THROWS_WITH(c.receive(kernel_side), Catch::Contains("signature"));
+        CHECK_THAT(refusal(), Catch::Contains("signature"));
+
+        // A signed header without a `type` string is refused.
+        message_signer signer("hmac-sha256", key);
+        const std::string typeless = "{\"type\":5,\"n\":99}";
+        send_raw(worker_wire::pack(signer.sign("link", typeless, "", {}), typeless, ""));
+        CHECK_THAT(refusal(), Catch::Contains("`type` string"));
 
         // The channel still works after refusals.
         worker_side.send(c.worker, {{"type", "pong"}});

@@ -22,6 +22,7 @@ from atrium_runtime import display, execution
 
 _INLINE = ("inline", "module://matplotlib_inline.backend_inline")
 _shell_class = None
+_ExecutionInfo = _ExecutionResult = None  # IPython's types, set with the shell class
 
 
 def get_ipython():
@@ -161,39 +162,58 @@ def prepare_cell(shell):
 def plain_cells_allowed(shell):
     """Whether a cell that compiles as plain Python may skip shell.run_cell: nothing the user configured would
     transform it (AST transformers, autocall of bare names, other interactivity, a Trio runner, a log)."""
-    return (not shell.ast_transformers and not shell.autocall and shell.ast_node_interactivity == "last_expr"
-            and shell.trio_runner is None and not shell.logger.log_active)
+    values = shell._trait_values  # what traitlets' get returns once a trait has its value
+    try:
+        transformers, autocall = values["ast_transformers"], values["autocall"]
+        interactivity = values["ast_node_interactivity"]
+    except KeyError:  # not read yet: traitlets' get computes the default
+        transformers, autocall, interactivity = shell.ast_transformers, shell.autocall, shell.ast_node_interactivity
+    return (not transformers and not autocall and interactivity == "last_expr" and shell.trio_runner is None
+            and not shell.logger.log_active)
+
+
+def _assign(obj, name, value):
+    """`obj.name = value` for a trait a plain cell sets (`obj` a _QuietCellTraits), stored directly while nothing
+    observes or cross-validates it. traitlets' own set (validate, compare, build a change event, look for
+    observers) was most of what a `pass` cell cost more once its context had a shell. The values assigned here
+    are already of the trait's type (int, bool, ExecutionResult or None), so validating would return them as
+    they are."""
+    if obj._atrium_quiet and not obj._cross_validation_lock:
+        obj._trait_values[name] = value
+    else:
+        setattr(obj, name, value)
 
 
 def start_plain_cell(shell, code, execution_count, silent, store_history):
     """What run_cell does before running a cell: the count, the events, the input history. Returns the result
     object the post_run_cell event receives."""
-    from IPython.core.interactiveshell import ExecutionInfo, ExecutionResult
-
-    prepare_cell(shell)
-    info = ExecutionInfo(code, store_history, silent, True, None, transformed_cell=code)
-    outcome = ExecutionResult(info)
-    outcome.execution_count = shell.execution_count = execution_count
-    if store_history:
-        shell.execution_count += 1
-    shell.events.trigger("pre_execute")
-    if not silent:
-        shell.events.trigger("pre_run_cell", info)
+    if not shell._atrium_inline_ready:
+        prepare_cell(shell)
+    info = _ExecutionInfo(code, store_history, silent, True, None, transformed_cell=code)
+    outcome = _ExecutionResult(info)
+    outcome.execution_count = execution_count
+    _assign(shell, "execution_count", execution_count + 1 if store_history else execution_count)
+    events = shell.events
+    callbacks = events.callbacks
+    events.trigger("pre_execute")
+    if not silent and callbacks["pre_run_cell"]:  # triggering an event nobody listens to does nothing
+        events.trigger("pre_run_cell", info)
     if store_history:
         shell.history_manager.store_inputs(execution_count, code, code)
-    shell.displayhook.exec_result = outcome
+    _assign(shell.displayhook, "exec_result", outcome)
     return outcome
 
 
 def finish_plain_cell(shell, outcome, silent):
     """What run_cell does after running a cell (`outcome` None: the shell was made during the cell)."""
-    shell.displayhook.exec_result = None
+    _assign(shell.displayhook, "exec_result", None)
     if outcome is not None:
-        shell.last_execution_succeeded = outcome.error_in_exec is None
-        shell.last_execution_result = outcome
-    shell.events.trigger("post_execute")
-    if not silent and outcome is not None:
-        shell.events.trigger("post_run_cell", outcome)
+        _assign(shell, "last_execution_succeeded", outcome.error_in_exec is None)
+        _assign(shell, "last_execution_result", outcome)
+    events = shell.events
+    events.trigger("post_execute")
+    if not silent and outcome is not None and events.callbacks["post_run_cell"]:
+        events.trigger("post_run_cell", outcome)
 
 
 def _route_inline_backend(module):
@@ -230,6 +250,7 @@ def _route_getipython(module):
 
 def _define_shell_class():
     """Defines the shell class on first use: the subclass needs IPython imported."""
+    global _ExecutionInfo, _ExecutionResult
     import atexit
     import contextlib
     import subprocess
@@ -241,9 +262,49 @@ def _define_shell_class():
     from IPython.core.displayhook import DisplayHook
     from IPython.core.displaypub import DisplayPublisher
     from IPython.core.error import UsageError
-    from IPython.core.interactiveshell import InteractiveShell
+    from IPython.core.history import HistoryManager
+    from IPython.core.interactiveshell import ExecutionInfo, ExecutionResult, InteractiveShell
     from IPython.core.magic import Magics, line_magic, magics_class
-    from traitlets import Type
+    from traitlets import All, Type
+
+    _ExecutionInfo, _ExecutionResult = ExecutionInfo, ExecutionResult
+
+    class QuietCellTraits:
+        """Keeps `_atrium_quiet`: whether no observer or cross-validator watches any trait in `_atrium_cell_traits`
+        (those _assign sets on every plain cell). traitlets adds and removes observers and validators only
+        through the methods below, so the flag is recomputed there rather than on every cell."""
+
+        _atrium_cell_traits = ()
+        _atrium_quiet = False
+
+        def _atrium_update_quiet(self):
+            notifiers = self._trait_notifiers
+            watched = (*self._atrium_cell_traits, All)
+            # Empty lists stay behind when observers go (traitlets' config loading leaves one under All).
+            observed = any(callbacks for key in watched for callbacks in notifiers.get(key, {}).values())
+            self._atrium_quiet = not observed and set(self._atrium_cell_traits).isdisjoint(self._trait_validators)
+
+        def _add_notifiers(self, *args, **kwargs):
+            super()._add_notifiers(*args, **kwargs)
+            self._atrium_update_quiet()
+
+        def _remove_notifiers(self, *args, **kwargs):
+            super()._remove_notifiers(*args, **kwargs)
+            self._atrium_update_quiet()
+
+        def _register_validator(self, *args, **kwargs):
+            super()._register_validator(*args, **kwargs)
+            self._atrium_update_quiet()
+
+        def unobserve_all(self, *args, **kwargs):
+            super().unobserve_all(*args, **kwargs)
+            self._atrium_update_quiet()
+
+    class AtriumHistoryManager(HistoryManager):
+        # store_inputs shifts IPython's _i00/_i/_ii/_iii on every stored cell. As its Unicode traits each shift
+        # was validated and notified (~50k instructions a cell); as plain attributes (the values are always
+        # str) these are four stores. They are private to the history manager: nothing observes them.
+        _i00 = _i = _ii = _iii = ""
 
     class KeepBuiltins(BuiltinTrap):
         """Builtins are shared by every context: get_ipython, exit and quit are set once, routed per context."""
@@ -271,10 +332,15 @@ def _define_shell_class():
         def clear_output(self, wait=False):
             _atrium.publish("clear_output", {"wait": bool(wait)})
 
-    class AtriumDisplayHook(DisplayHook):
+    class AtriumDisplayHook(QuietCellTraits, DisplayHook):
         """execute_result with the shell's formatters (%precision, figure formats, pretty printing)."""
 
         _bundle = None
+        _atrium_cell_traits = ("exec_result",)
+
+        def __init__(self, **kwargs):
+            super().__init__(**kwargs)
+            self._atrium_update_quiet()
 
         def __call__(self, result=None):
             if isinstance(result, execution.ExitRequest):
@@ -334,15 +400,17 @@ def _define_shell_class():
             """%reset_context: a fresh namespace, count and history for this context (a cell of its own)."""
             self._whole_cell("reset_context")
 
-    class AtriumShell(InteractiveShell):
+    class AtriumShell(QuietCellTraits, InteractiveShell):
         displayhook_class = Type(AtriumDisplayHook)
         display_pub_class = Type(AtriumDisplayPublisher)
         compiler_class = Type(AtriumCompiler)
+        _atrium_cell_traits = ("execution_count", "last_execution_succeeded", "last_execution_result")
 
         def __init__(self, **kwargs):
             self._atrium_loop = None
             self._atrium_inline_ready = False
             super().__init__(**kwargs)
+            self._atrium_update_quiet()
             atexit.unregister(self.atexit_operations)  # else every context's shell lives until exit
             self.loop_runner = self._run_on_own_loop
             self.register_magics(AtriumMagics)
@@ -365,6 +433,10 @@ def _define_shell_class():
 
         def init_prefilter(self):
             pass
+
+        def init_history(self):
+            self.history_manager = AtriumHistoryManager(shell=self, parent=self)
+            self.configurables.append(self.history_manager)
 
         def prefilter(self, line, continue_prompt=False):
             return self.prefilter_manager.prefilter_lines(line, continue_prompt)

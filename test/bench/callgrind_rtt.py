@@ -1,0 +1,92 @@
+"""Instructions per `pass` round trip of Atrium kernels, counted by callgrind: a figure that, unlike wall time,
+does not move with the load of a shared machine.
+
+    .venv/bin/python test/bench/callgrind_rtt.py build /path/to/other/build [--cells 200] [--store-history]
+
+For each build directory, a kernel (its `share/jupyter/kernels/<--kernel>` spec) is started under
+`valgrind --tool=callgrind --instr-atstart=no`, warmed up with 20 cells, then counted (`callgrind_control -i on`)
+over --cells round trips (execute_request to its reply, iopub drained to idle), twice: in a context without an
+IPython shell, and after `get_ipython();` made one. Every thread of the kernel is counted; the client is not.
+"""
+import argparse
+import glob
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+import time
+
+from jupyter_client import KernelManager
+from jupyter_client.kernelspec import KernelSpec
+
+
+def _run(client, code, store_history):
+    msg_id = client.execute(code, store_history=store_history)
+    reply = client.get_shell_msg(timeout=120)
+    while reply["parent_header"].get("msg_id") != msg_id:  # kernel_info replies left by wait_for_ready
+        reply = client.get_shell_msg(timeout=120)
+    if reply["content"]["status"] != "ok":
+        raise RuntimeError(f"{code!r}: {reply['content'].get('ename')}: {reply['content'].get('evalue')}")
+    while True:
+        msg = client.get_iopub_msg(timeout=120)
+        if (msg["parent_header"].get("msg_id") == msg_id and msg["msg_type"] == "status"
+                and msg["content"]["execution_state"] == "idle"):
+            return
+
+
+def instructions_per_round_trip(build, kernel, cells, setup, store_history):
+    spec_dir = os.path.join(build, "share", "jupyter", "kernels", kernel)
+    with open(os.path.join(spec_dir, "kernel.json")) as spec_file:
+        spec = json.load(spec_file)
+    out = tempfile.mkdtemp(prefix="atrium-callgrind-")
+    spec["argv"] = ["valgrind", "--tool=callgrind", "--instr-atstart=no",
+                    f"--callgrind-out-file={out}/callgrind.out.%p"] + spec["argv"]
+    manager = KernelManager(kernel_name=kernel)
+    manager._kernel_spec = KernelSpec(resource_dir=spec_dir, **spec)
+    manager.start_kernel(stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    client = manager.blocking_client()
+    client.start_channels()
+    try:
+        client.wait_for_ready(timeout=300)
+        for code in setup + ["pass"] * 20:
+            _run(client, code, store_history)
+        pid = str(manager.provisioner.process.pid)  # valgrind runs the kernel in its own process
+        subprocess.run(["callgrind_control", "-z", pid], check=True, capture_output=True)
+        subprocess.run(["callgrind_control", "-i", "on", pid], check=True, capture_output=True)
+        for _ in range(cells):
+            _run(client, "pass", store_history)
+        subprocess.run(["callgrind_control", "-i", "off", pid], check=True, capture_output=True)
+        subprocess.run(["callgrind_control", "-d", pid], check=True, capture_output=True)
+        time.sleep(1)
+        total = 0
+        for path in glob.glob(f"{out}/callgrind.out.*"):
+            with open(path) as dump:
+                # "totals:" is the dump's whole count (its "summary:" line reads 0 after -z).
+                total += max([int(line.split()[1]) for line in dump if line.startswith("totals:")] or [0])
+        return total / cells
+    finally:
+        client.stop_channels()
+        manager.shutdown_kernel(now=True)
+        shutil.rmtree(out, ignore_errors=True)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("builds", nargs="+", help="build directories (each with share/jupyter/kernels)")
+    parser.add_argument("--kernel", default="atrium", help="kernelspec name (default atrium)")
+    parser.add_argument("--cells", type=int, default=200, help="counted round trips (default 200)")
+    parser.add_argument("--store-history", action="store_true", help="store_history=True (default False)")
+    args = parser.parse_args()
+    for build in args.builds:
+        for label, setup in (("no shell", []), ("shell", ["get_ipython();"])):
+            try:
+                count = instructions_per_round_trip(build, args.kernel, args.cells, setup, args.store_history)
+            except RuntimeError as error:  # e.g. a build from before IPython shells
+                print(f"{build}\t{label}\tn/a ({error})", flush=True)
+                continue
+            print(f"{build}\t{label}\t{count / 1000:.0f}k instructions per round trip", flush=True)
+
+
+if __name__ == "__main__":
+    main()
