@@ -176,6 +176,18 @@ namespace atrium
         return reply;
     }
 
+    std::optional<nlohmann::json> execution_context::answer_code_request(const std::string& msg_type,
+                                                                         const nlohmann::json& content)
+    {
+        if (msg_type == "complete_request")
+            return complete(content.value("code", ""), content.value("cursor_pos", -1));
+        if (msg_type == "inspect_request")
+            return inspect(content.value("code", ""), content.value("cursor_pos", -1), content.value("detail_level", 0));
+        if (msg_type == "is_complete_request")
+            return is_complete(content.value("code", ""));
+        return std::nullopt;
+    }
+
     nlohmann::json execution_context::complete(const std::string& code, int cursor_pos)
     {
         py::gil_scoped_acquire gil;

@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include <memory>
+#include <optional>
 #include <string>
 
 namespace atrium
@@ -36,6 +37,9 @@ namespace atrium
         nlohmann::json complete(const std::string& code, int cursor_pos);
         nlohmann::json inspect(const std::string& code, int cursor_pos, int detail_level);
         nlohmann::json is_complete(const std::string& code);
+        /// The reply to a complete, inspect or is_complete request (its content bounded by the kernel's request
+        /// checks); nullopt for any other type. Fields a request type does not use are never read.
+        std::optional<nlohmann::json> answer_code_request(const std::string& msg_type, const nlohmann::json& content);
 
         /// Raises KeyboardInterrupt in this context's running cell, whatever thread runs it. CPython delivers
         /// it at the cell's next bytecode, so a blocking call (time.sleep) finishes first. Returns false when

@@ -189,17 +189,12 @@ namespace atrium
     {
         const nl::json& content = request->content();
         const std::string msg_type = request->header().value("msg_type", "");
-        const std::string code = content.value("code", "");
         nl::json reply;
         try
         {
             std::unique_lock<std::mutex> context_lock(m_context_mutex);
-            if (msg_type == "complete_request")
-                reply = p_context->complete(code, content.value("cursor_pos", -1));
-            else if (msg_type == "inspect_request")
-                reply = p_context->inspect(code, content.value("cursor_pos", -1), content.value("detail_level", 0));
-            else if (msg_type == "is_complete_request")
-                reply = p_context->is_complete(code);
+            if (auto answer = p_context->answer_code_request(msg_type, content))
+                reply = std::move(*answer);
             else
                 reply = history_reply(m_history, content);
         }

@@ -184,18 +184,13 @@ namespace atrium
 
     void worker_service::serve_quick(const nlohmann::json& message)
     {
-        const std::string msg_type = message.value("msg_type", "");
-        const nlohmann::json& content = message["content"];
-        std::string code = content.value("code", "");
         nlohmann::json reply;
         try
         {
-            if (msg_type == "complete_request")
-                reply = m_context.complete(code, content.value("cursor_pos", -1));
-            else if (msg_type == "inspect_request")
-                reply = m_context.inspect(code, content.value("cursor_pos", -1), content.value("detail_level", 0));
-            else if (msg_type == "is_complete_request")
-                reply = m_context.is_complete(code);
+            const std::string msg_type = message.value("msg_type", "");
+            const nlohmann::json& content = message.at("content");
+            if (auto answer = m_context.answer_code_request(msg_type, content))
+                reply = std::move(*answer);
             else if (msg_type == "history_request")
             {
                 std::lock_guard<std::mutex> lock(m_history_mutex);

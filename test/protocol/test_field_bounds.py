@@ -108,6 +108,20 @@ def test_out_of_bounds_content_gets_an_error_reply(kc, msg_type, content, error_
     assert_runs_a_cell(kc)
 
 
+# Found by the live fuzzer: a history_request with a numeric `code` (a field it has no use for) got an error
+# reply with a JSON library message in shared mode, and no reply at all from an isolated worker.
+@pytest.mark.parametrize("msg_type, content", [
+    ("history_request", {"hist_access_type": "tail", "n": 3, "output": False, "raw": True, "code": 5}),
+    ("history_request", {"hist_access_type": "tail", "n": 3, "output": False, "raw": True, "cursor_pos": "x"}),
+    ("is_complete_request", {"code": "if True:", "cursor_pos": [], "detail_level": "x"}),
+])
+def test_fields_a_request_does_not_use_are_ignored(kc, msg_type, content):
+    reply = get_reply(kc, send(kc, msg_type, content))
+    assert reply["msg_type"] == msg_type.replace("_request", "_reply")
+    assert reply["content"]["status"] == ("incomplete" if msg_type == "is_complete_request" else "ok"), reply
+    assert_runs_a_cell(kc)
+
+
 @pytest.mark.parametrize("field, value", [
     ("msg_id", "m" * 2000), ("session", "s" * 2000), ("username", "u" * 2000), ("session", 12),
     ("username", ["a"]), ("version", {"v": 5}), ("date", 3.5), ("session", None),
