@@ -29,7 +29,7 @@ namespace atrium
     {
         if (m_wake_fd < 0)
             throw std::runtime_error("[worker.relay] cannot create an eventfd for " + m_key);
-        m_last_activity = now_ms();
+        m_last_activity = steady_now_ms();
         m_thread = start_signal_free_thread([this] { run(); });
     }
 
@@ -162,7 +162,7 @@ namespace atrium
         nl::json metadata = execute_metadata(cell.started, reply.value("status", "error"));
         server.send_reply(request, "execute_reply", std::move(reply), std::move(metadata), std::move(settle));
         server.publish_output("status", request.header(), {{"execution_state", "idle"}});
-        m_last_activity = now_ms();
+        m_last_activity = steady_now_ms();
         if (ends)
         {
             m_ended = true; // before the reset is posted: a next cell, which clears it, can only start after that

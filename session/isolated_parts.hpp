@@ -4,6 +4,7 @@
 
 #include "common/reply_type.hpp"
 #include "session/client_request.hpp"
+#include "session/steady_ms.hpp"
 
 #include <chrono>
 #include <cstdint>
@@ -15,11 +16,6 @@ namespace atrium::isolated_parts
     inline constexpr int crash_loop_limit = 5;
     inline constexpr auto heartbeat_period = std::chrono::seconds(1);
     inline constexpr auto heartbeat_timeout = std::chrono::seconds(10);
-
-    inline std::int64_t now_ms()
-    {
-        return std::chrono::duration_cast<std::chrono::milliseconds>(clock::now().time_since_epoch()).count();
-    }
 
     inline nl::json execute_message(std::uint64_t id, const client_request& request)
     {

@@ -7,22 +7,13 @@
 #include "session/context_kind.hpp"
 #include "session/inline_reply.hpp"
 #include "session/kernel_magic.hpp"
+#include "session/steady_ms.hpp"
 
 #include <algorithm>
 #include <sstream>
 
 namespace atrium
 {
-    namespace
-    {
-        std::int64_t now_ms()
-        {
-            return std::chrono::duration_cast<std::chrono::milliseconds>(
-                       std::chrono::steady_clock::now().time_since_epoch())
-                .count();
-        }
-    }
-
     bool session_manager::serve_magic(const client_request& request, const request_identity& who,
                                       const magic_cell& cell)
     {
@@ -101,7 +92,7 @@ namespace atrium
             std::int64_t last = 0;
             const bool idle = idle_locked(*held, last);
             context::snapshot shown = held->instance->describe(held->claims.load());
-            const std::int64_t idle_for = (now_ms() - last) / 1000;
+            const std::int64_t idle_for = (steady_now_ms() - last) / 1000;
             std::string reclaimed = "never (named)";
             if (!held->named)
                 reclaimed = !idle              ? "not while in use"

@@ -9,6 +9,7 @@
 #include "session/isolated_kind.hpp"
 #include "session/kernel_magic.hpp"
 #include "session/remote_comms.hpp"
+#include "session/steady_ms.hpp"
 
 #include <algorithm>
 #include <iostream>
@@ -17,13 +18,6 @@ namespace atrium
 {
     namespace
     {
-        std::int64_t now_ms()
-        {
-            return std::chrono::duration_cast<std::chrono::milliseconds>(
-                       std::chrono::steady_clock::now().time_since_epoch())
-                .count();
-        }
-
         /// The kind is chosen once, here, from the binding.
         std::unique_ptr<context_kind> make_context_kind(const binding_config& binding, const worker_settings& workers,
                                                         client_port& port)
@@ -140,7 +134,7 @@ namespace atrium
         slot& held = *found->second;
         held.named = held.named || resolved.named; // once a client names a note, it stays named
         ++held.claims;
-        held.last_activity = now_ms();
+        held.last_activity = steady_now_ms();
         held.last_use = ++m_uses;
         lock.unlock();
         reclaimed.reset();
@@ -149,7 +143,7 @@ namespace atrium
 
     void session_manager::release(slot& held)
     {
-        held.last_activity = now_ms();
+        held.last_activity = steady_now_ms();
         held.last_use = ++m_uses;
         --held.claims;
     }
@@ -366,7 +360,7 @@ namespace atrium
                         ++it;
                         continue;
                     }
-                    const std::int64_t idle_for = now_ms() - last;
+                    const std::int64_t idle_for = steady_now_ms() - last;
                     if (cull_after > 0 && idle_for > cull_after)
                     {
                         held.instance->detach();
