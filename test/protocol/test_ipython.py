@@ -78,6 +78,15 @@ def test_shell_escapes(kc):
     assert result_data(msgs)["text/plain"] == "['a', 'b']"
 
 
+def test_a_command_killed_by_a_signal_exits_with_minus_the_signal(kc):
+    # dash (Debian's /bin/sh, the shell when SHELL is unset) reports a child killed by SIGALRM as status 142; IPython
+    # reports -14 whichever shell ran the command.
+    execute_ok(kc, """!/bin/sh -c "/usr/bin/python3 -c 'import os; os.kill(os.getpid(), 14)'" """)
+    assert value_of(kc, "_exit_code")[1] == "-14"
+    execute_ok(kc, "!exit 3")
+    assert value_of(kc, "_exit_code")[1] == "3"
+
+
 def test_inline_plot(kc):
     code = "import matplotlib.pyplot as plt\nplt.plot([1, 2, 3])\nplt.show()"
     _, msgs = execute_ok(kc, code)

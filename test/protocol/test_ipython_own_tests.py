@@ -91,7 +91,8 @@ def _run_ipython_tests(tmp_path):
             f"import pytest\n"
             f"pytest.main({arguments!r})\n")
     # IPython's tests write to the profile directory (%store, %bookmark): a temporary one, as IPython's conftest.
-    environment = dict(os.environ, IPYTHONDIR=str(tmp_path / "ipython"))
+    # SHELL as CI has it (unset: /bin/sh, dash), where `!cmd`'s exit status differs from bash's.
+    environment = dict(os.environ, IPYTHONDIR=str(tmp_path / "ipython"), SHELL="/bin/sh")
     km, kc = start_new_kernel(kernel_name=KERNEL_NAME, startup_timeout=TIMEOUT, env=environment)
     try:
         reply, _ = execute_and_collect(kc, code, timeout=900)

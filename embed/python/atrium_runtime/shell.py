@@ -519,7 +519,7 @@ def _define_shell_class():
                     if not chunk:
                         break
                     sys.stdout.write(chunk.decode("utf-8", "replace"))
-                exit_code = process.wait()
+                exit_code = _exit_code(process.wait())
             except KeyboardInterrupt:
                 process.kill()
                 process.wait()
@@ -554,6 +554,12 @@ def _define_shell_class():
     InteractiveShell.instance = classmethod(lambda cls, *args, **kwargs: get_ipython())
     InteractiveShell.initialized = classmethod(lambda cls: execution.current_context() is not None)
     return AtriumShell
+
+
+def _exit_code(returncode):
+    """`!cmd`'s `_exit_code` as IPython sets it: a command killed by signal N gives -N, whether the shell lets Popen
+    see the signal (bash exec's a lone command) or reports 128 + N (dash, Debian's /bin/sh)."""
+    return -(returncode - 128) if returncode > 128 else returncode
 
 
 def _shell_executable():
