@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 #include "session/inline_reply.hpp"
 
+#include "common/queue_rules.hpp"
 #include "common/reply_type.hpp"
 #include "session/client_port.hpp"
 
@@ -48,32 +49,14 @@ namespace atrium
                               {{"code", content.value("code", "")}, {"execution_count", shown}});
     }
 
-    namespace
-    {
-        /// A boolean field of a request's content; absent, null or not a boolean reads as `fallback`.
-        bool flag(const nl::json& content, const char* name, bool fallback)
-        {
-            auto it = content.find(name);
-            return it != content.end() && it->is_boolean() ? it->get<bool>() : fallback;
-        }
-    }
-
     bool stops_queue(const client_request& request, const nl::json& reply)
     {
-        const nl::json& content = request.content();
-        return reply.value("status", "error") == "error" && flag(content, "stop_on_error", true) &&
-               !flag(content, "silent", false);
+        return queue_rules::stops_queue(request.content(), reply);
     }
 
     bool asks_to_end(const nl::json& reply)
     {
-        auto payload = reply.find("payload");
-        if (payload == reply.end() || !payload->is_array())
-            return false;
-        for (const nl::json& item : *payload)
-            if (item.is_object() && item.value("source", "") == "ask_exit" && !flag(item, "keepkernel", false))
-                return true;
-        return false;
+        return queue_rules::asks_to_end(reply);
     }
 
     nl::json execute_metadata(const std::string& started, const std::string& status)

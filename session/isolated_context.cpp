@@ -46,12 +46,17 @@ namespace atrium
     {
         {
             std::lock_guard<std::mutex> lock(m_mutex);
-            if (e.kind == "cell")
-                ++m_queued;
-            ++m_unhandled;
-            m_events.push_back(std::move(e));
+            post_locked(std::move(e));
         }
         wake_relay();
+    }
+
+    void isolated_context::post_locked(event e)
+    {
+        if (e.kind == "cell" || e.kind == "requeue")
+            ++m_queued;
+        ++m_unhandled;
+        m_events.push_back(std::move(e));
     }
 
     void isolated_context::wake_relay()
@@ -73,58 +78,18 @@ namespace atrium
     bool isolated_context::start_on_lane(const client_request_ptr& request, std::uint64_t sequence)
     {
         std::lock_guard<std::mutex> lock(m_mutex);
-        // Anything the relay has yet to do for this note (a reset, a queued cell, a notice) comes first.
-        if (m_lane_id.empty() || m_current || m_answering || m_queued > 0 || m_unhandled > 0 ||
-            !m_lost_state.empty() || m_aborts->aborts(sequence) || !m_environment.lane.proven(m_lane_id))
+        // Anything the relay has yet to do for this note (a reset, a queued cell, a notice) comes first. Cells
+        // still running do not: this one is pipelined behind them.
+        if (m_lane_id.empty() || m_queued > 0 || m_unhandled > 0 || !m_lost_state.empty() ||
+            m_aborts->aborts(sequence) || !m_environment.lane.proven(m_lane_id))
             return false;
         std::uint64_t id = begin_cell_locked({request, sequence, false});
         // Should the worker be gone already, its relay sees the exit and answers this cell.
-        m_environment.lane.send(m_lane_id, execute_message(id, *request));
-        // The worker starts first. busy and execute_input still precede the cell's output: the relay publishes
-        // that under m_mutex, held here.
-        publish_start(*request, {});
+        m_environment.lane.send(m_lane_id, execute_for_locked(id));
+        // The worker starts first. busy and execute_input still precede the cell's output: the relay holds that
+        // until the start is out (under m_mutex, held here).
+        start_front_locked();
         return true;
-    }
-
-    void isolated_context::lane_message(worker_message message)
-    {
-        try
-        {
-            if (message.type() != "reply")
-                throw std::invalid_argument("unexpected " + message.type());
-            const std::uint64_t id = message.header.at("id").get<std::uint64_t>();
-            const std::uint64_t after = message.header.value("after", std::uint64_t{0});
-            std::unique_lock<std::mutex> lock(m_mutex);
-            if (!m_current || m_current->id != id)
-                return; // answered already: the worker died or the context was reset meanwhile
-            nl::json reply = std::move(message.header.at("content"));
-            if (m_relayed.load() < after)
-            {
-                // The relay has not published all of the cell's output yet: it answers once it has.
-                m_deferred = deferred_reply{std::move(reply), after};
-                lock.unlock();
-                wake_relay();
-                return;
-            }
-            running_cell cell = end_current_locked(reply);
-            lock.unlock();
-            send_finished(cell, std::move(reply));
-        }
-        catch (const std::exception& error)
-        {
-            std::cerr << "[atrium] [worker.bad_message] " << message.type() << " on the cell lane of " << m_key << ": "
-                      << error.what() << std::endl;
-        }
-    }
-
-    std::uint64_t isolated_context::begin_cell_locked(pending_cell cell)
-    {
-        m_ended = false;
-        m_current.emplace();
-        m_current->id = ++m_next_id;
-        m_current->started = iso8601_utc_now();
-        m_current->cell = std::move(cell);
-        return m_current->id;
     }
 
     void isolated_context::publish_start(const client_request& request, const std::string& notice)
@@ -136,12 +101,12 @@ namespace atrium
             server.publish_output("stream", request.header(), {{"name", "stderr"}, {"text", notice}});
     }
 
-    isolated_context::running_cell isolated_context::end_current_locked(const nl::json& reply)
+    isolated_context::running_cell isolated_context::end_current_locked()
     {
-        running_cell cell = std::move(*m_current);
-        m_current.reset();
+        running_cell cell = std::move(m_running.front());
+        m_running.pop_front();
+        const nl::json& reply = cell.reply->content;
         m_answering = true;
-        m_deferred.reset();
         m_prompt.clear();
         m_consecutive_deaths = 0;
         if (reply.contains("execution_count") && reply["execution_count"].is_number_integer())
@@ -155,7 +120,6 @@ namespace atrium
     {
         client_port& server = m_environment.server;
         const client_request& request = *cell.cell.request;
-        const bool ends = asks_to_end(reply);
         client_port::reply_written settle;
         if (stops_queue(request, reply))
             settle = [line = m_aborts](std::uint64_t arrived_before) { line->settle(arrived_before); };
@@ -163,30 +127,6 @@ namespace atrium
         server.send_reply(request, "execute_reply", std::move(reply), std::move(metadata), std::move(settle));
         server.publish_output("status", request.header(), {{"execution_state", "idle"}});
         m_last_activity = steady_now_ms();
-        if (ends)
-        {
-            m_ended = true; // before the reset is posted: a next cell, which clears it, can only start after that
-            post({"reset", {}, {}}); // exit(): this note's worker ends; its next cell starts a fresh one
-        }
-        bool queued;
-        {
-            std::lock_guard<std::mutex> lock(m_mutex);
-            m_answering = false;
-            queued = m_queued > 0;
-        }
-        if (queued)
-            wake_relay(); // the next queued cell may start now
-    }
-
-    void isolated_context::finish_deferred(bool now)
-    {
-        std::unique_lock<std::mutex> lock(m_mutex);
-        if (!m_deferred || (!now && m_relayed.load() < m_deferred->after))
-            return;
-        nl::json reply = std::move(m_deferred->content);
-        running_cell cell = end_current_locked(reply);
-        lock.unlock();
-        send_finished(cell, std::move(reply));
     }
 
     void isolated_context::quick_impl(client_request_ptr request, release_fn release)
@@ -246,8 +186,8 @@ namespace atrium
         snapshot result;
         {
             std::lock_guard<std::mutex> lock(m_mutex);
-            result.running = m_current.has_value();
-            result.queued = static_cast<int>(m_queued);
+            result.running = !m_running.empty();
+            result.queued = static_cast<int>(m_queued + (m_running.empty() ? 0 : m_running.size() - 1));
             result.executions = m_executions;
             result.pid = m_pid;
         }
@@ -277,6 +217,6 @@ namespace atrium
         std::lock_guard<std::mutex> lock(m_mutex);
         // Not m_answering: a cell whose reply is being sent is over, and its reply is sent whatever happens next
         // (by the main thread now, or by the relay before it handles a stop).
-        return m_current || m_queued > 0 || (m_unhandled > 0 && !m_ended);
+        return !m_running.empty() || m_queued > 0 || (m_unhandled > 0 && !m_ended);
     }
 }

@@ -34,18 +34,26 @@ namespace atrium
 
     /// One note's (or user's) context in a worker process of its own.
     ///
-    /// A relay thread owns the worker's channel: it hands the note's requests to the worker one cell at a time
-    /// (the queue stays here, so stop_on_error and a crash can answer what is still queued), publishes the
+    /// A relay thread owns the worker's channel: it hands the note's requests to the worker (queued cells are
+    /// pipelined: sent without waiting for the previous reply), publishes the
     /// worker's output under each request's header, routes input prompts and comms, serves the worker's pool
     /// and compute calls, and pings it. When the worker dies the running request is told how (`[worker.died]
     /// ... killed by SIGSEGV`), queued ones are answered, and the next request starts a fresh worker, telling the
     /// user the state was lost. Repeated deaths back off and then stop (`[worker.crash_loop]`).
     ///
-    /// The fast path: a cell for an idle note with a ready worker is sent by the main thread straight to the
-    /// worker's main thread over the cell lane, and every cell's reply comes back there, to the main thread,
+    /// The fast path: a cell for a note with a ready worker and nothing queued here is sent by the main thread
+    /// straight to the worker's main thread over the cell lane, even while earlier cells run (pipelining: the
+    /// worker's `cell_order` runs them in order), and every cell's reply comes back there, to the main thread,
     /// which answers the client at once when the relay has already published all the cell's output (else the
-    /// relay answers once it has). The state both threads touch is under `m_mutex`; lock order: `m_mutex`
-    /// before the lane's lock, and the relay never takes the lane's lock while holding `m_mutex`.
+    /// relay answers once it has). Cells sent and not yet answered are `m_running`, in order; only the first
+    /// one's busy/execute_input is out (`started`), the next one's follows the first's reply and idle, and the
+    /// relay holds a later cell's output until then. A failure under stop_on_error pauses the worker; the
+    /// kernel answers every cell sent behind it `aborted` (they all reached the kernel before the failure's
+    /// reply left it) and then tells the worker to drop them and resume. exit() pauses it too; the cells
+    /// behind it go back to the queue for the fresh worker.
+    ///
+    /// The state both threads touch is under `m_mutex`; lock order: `m_finish_mutex` before `m_mutex` before
+    /// the lane's lock, and the relay never takes the lane's lock while holding `m_mutex`.
     class isolated_context final : public context
     {
     public:
@@ -87,36 +95,53 @@ namespace atrium
             std::uint64_t sequence = 0;
             bool reset_magic = false;
         };
+        struct cell_reply
+        {
+            nl::json content;
+            std::uint64_t after = 0; ///< the last output message of the cell
+            bool paused = false;     ///< the worker stopped its queue after this cell
+        };
         struct running_cell
         {
             pending_cell cell;
             std::uint64_t id = 0;
             std::string started;
+            bool started_out = false; ///< busy and execute_input are published
+            std::string notice;       ///< a lost-state notice to print first
+            std::optional<cell_reply> reply;
         };
         struct event
         {
-            std::string kind; ///< cell, quick, comm, input, reset, stop
+            std::string kind; ///< cell, requeue (a cell sent to a worker that exit()ed), quick, comm, input, reset,
+                              ///< resume, stop
             pending_cell cell;
             nl::json data;
         };
 
         void post(event e);
+        void post_locked(event e);
         void wake_relay();
-        /// Main thread: sends the cell over the cell lane when nothing of this note is queued or running and
+        /// Main thread: sends the cell over the cell lane when nothing of this note is queued on the relay and
         /// its worker is ready; false to leave it to the relay.
         bool start_on_lane(const client_request_ptr& request, std::uint64_t sequence);
         /// The worker's message on the cell lane (main thread): a cell's reply.
         void lane_message(worker_message message);
-        /// Makes `cell` the running one; returns its id. Under m_mutex.
-        std::uint64_t begin_cell_locked(pending_cell cell);
+        /// Appends `cell` to the cells sent to the worker; returns its id. Under m_mutex.
+        std::uint64_t begin_cell_locked(pending_cell cell, std::string notice = {});
+        /// The worker's message for the cell it is sent as (`n` orders it there). Under m_mutex.
+        nl::json execute_for_locked(std::uint64_t id);
+        /// Publishes the first sent cell's start unless it is out or a reply is being sent. Under m_mutex.
+        void start_front_locked();
         /// busy and execute_input (and a lost-state notice): before anything the cell prints. Under m_mutex.
         void publish_start(const client_request& request, const std::string& notice);
-        /// Ends the running cell with `reply` (state only, under m_mutex); returns it for send_finished, which
+        /// Ends the first sent cell with its reply (state only, under m_mutex); returns it for send_finished, which
         /// must follow: until it has sent the reply and idle, no other cell of this note starts.
-        running_cell end_current_locked(const nl::json& reply);
+        running_cell end_current_locked();
         void send_finished(const running_cell& cell, nl::json reply);
-        /// Relay: answers a reply that waited for the cell's output, once that is published (or `now`).
-        void finish_deferred(bool now);
+        /// Answers the first sent cell if its reply came and its output is published (or `now`); true if it did.
+        /// Any thread; one at a time (m_finish_mutex), so replies leave in order.
+        bool finish_front(bool now);
+        void finish_ready(bool now);
 
         void run();
         void handle(event& e);
@@ -124,6 +149,13 @@ namespace atrium
         void ensure_worker();
         void send(nl::json header, std::string blob = {});
         void receive_from_worker();
+        /// Relay: a cell's output (or prompt) waits while that cell's start is not out, and so does everything
+        /// after it. Decided under m_mutex.
+        bool holds_locked(const worker_message& message);
+        bool waits_for_start_locked(const worker_message& message);
+        /// Relay: handles held messages whose cell has started.
+        void release_held();
+        void relay(worker_message& message);
         void handle_worker_message(worker_message& message);
         void serve_call(worker_message& message);
         void heartbeat();
@@ -148,14 +180,11 @@ namespace atrium
         pid_t m_pid = 0;
         std::string m_lane_id; ///< the worker's id on the cell lane; empty while there is no usable worker
         pending_prompt m_prompt;
-        std::optional<running_cell> m_current;
-        struct deferred_reply
-        {
-            nl::json content;
-            std::uint64_t after = 0; ///< the last output message of the cell
-        };
-        std::optional<deferred_reply> m_deferred; ///< the running cell's reply, waiting for its output
+        std::mutex m_finish_mutex; ///< held while a cell's reply (and the aborts behind it) is sent
+        std::deque<running_cell> m_running; ///< sent to the worker, not answered yet, in order
+        std::uint64_t m_sent = 0; ///< the number of the last cell sent to the current worker
         bool m_answering = false; ///< a finished cell's reply and idle are being sent: no cell starts meanwhile
+        bool m_holding = false;   ///< the relay holds output of a cell not started yet
         std::size_t m_queued = 0;                 ///< cells posted and not yet started or answered
         int m_executions = 0;
         /// stop_on_error of this note's queue; shared with the settle hook of a failed cell's reply, which the main
@@ -173,6 +202,7 @@ namespace atrium
         std::deque<pending_cell> m_cells;
         std::map<std::uint64_t, client_request_ptr> m_quick;
         std::map<std::uint64_t, nl::json> m_comm_handling; ///< comm messages the worker handles: their headers
+        std::deque<worker_message> m_held; ///< worker messages waiting for their cell's start
         std::string m_last_death;
         std::chrono::steady_clock::time_point m_last_ping{};
         std::chrono::steady_clock::time_point m_last_pong{};

@@ -17,9 +17,15 @@ namespace atrium::isolated_parts
     inline constexpr auto heartbeat_period = std::chrono::seconds(1);
     inline constexpr auto heartbeat_timeout = std::chrono::seconds(10);
 
-    inline nl::json execute_message(std::uint64_t id, const client_request& request)
+    /// `cell` numbers the cells sent to one worker, 1, 2, 3 ...: the worker runs them in that order. (The wire's
+    /// own `n` numbers every message on one channel.)
+    inline nl::json execute_message(std::uint64_t id, std::uint64_t cell, const client_request& request)
     {
-        return {{"type", "execute"}, {"id", id}, {"header", request.header()}, {"content", request.content()}};
+        return {{"type", "execute"},
+                {"id", id},
+                {"cell", cell},
+                {"header", request.header()},
+                {"content", request.content()}};
     }
 
     inline std::string reply_type_of(const client_request& request)

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
-// isolated_context's relay thread: owns the worker's channel, feeds it the note's cells one at a time, publishes
-// what the worker sends, and answers what a dead worker owed. (The class and its contract: isolated_context.hpp.)
+// isolated_context's relay thread: owns the worker's channel, feeds it the note's queued cells, publishes what
+// the worker sends, and answers what a dead worker owed. (The class and its contract: isolated_context.hpp.)
 #include "session/isolated_context.hpp"
 #include "session/isolated_parts.hpp"
 
@@ -67,6 +67,7 @@ namespace atrium
                 std::lock_guard<std::mutex> lock(m_mutex);
                 --m_unhandled;
             }
+            release_held(); // the cell they wait for may have started
             if (m_worker && m_worker.get() == polled)
             {
                 if (items[1].revents & ZMQ_POLLIN)
@@ -78,7 +79,7 @@ namespace atrium
                     worker_ended(describe_ending(m_worker->process->ending().value_or("ended")));
                 }
             }
-            finish_deferred(false);
+            finish_ready(false);
             heartbeat();
             start_next_cell();
         }
@@ -89,6 +90,16 @@ namespace atrium
         if (e.kind == "cell")
         {
             m_cells.push_back(std::move(e.cell));
+        }
+        else if (e.kind == "requeue")
+        {
+            m_cells.push_front(std::move(e.cell)); // posted last first
+        }
+        else if (e.kind == "resume")
+        {
+            // Only to the worker that paused: a fresh one numbers its cells from 1 again.
+            if (m_worker && m_worker->lane_id == e.data.value("lane", ""))
+                send(std::move(e.data));
         }
         else if (e.kind == "quick")
         {
@@ -162,15 +173,19 @@ namespace atrium
         };
         while (!m_cells.empty())
         {
+            const bool aborted = m_aborts->aborts(m_cells.front().sequence);
             {
                 std::lock_guard<std::mutex> lock(m_mutex);
-                if (m_current || m_answering)
+                // Events first (a reset, a requeue). A cell answered or run here, not by the worker, waits for
+                // the cells sent before it; any other is pipelined behind them.
+                if (m_unhandled > 0 ||
+                    ((aborted || m_cells.front().reset_magic) && (!m_running.empty() || m_answering)))
                     return;
             }
             pending_cell cell = std::move(m_cells.front());
             m_cells.pop_front();
             const client_request& request = *cell.request;
-            if (m_aborts->aborts(cell.sequence))
+            if (aborted)
             {
                 // Queued behind a failure of this note with stop_on_error: answered, never run.
                 reply_inline(server, request, {{"status", "aborted"}});
@@ -209,9 +224,9 @@ namespace atrium
             // idle before it.
             std::lock_guard<std::mutex> lock(m_mutex);
             --m_queued;
-            send(execute_message(begin_cell_locked(std::move(cell)), request)); // the worker starts first
-            publish_start(request, m_lost_state);
+            send(execute_for_locked(begin_cell_locked(std::move(cell), std::move(m_lost_state)))); // the worker first
             m_lost_state.clear();
+            start_front_locked();
         }
     }
 
@@ -237,6 +252,7 @@ namespace atrium
             std::lock_guard<std::mutex> lock(m_mutex);
             m_pid = m_worker->process->pid();
             m_lane_id = m_worker->lane_id;
+            m_sent = 0;
             m_executions = 0; // a fresh worker counts from 1 again
         }
         m_last_ping = m_last_pong = clock::now();
@@ -281,19 +297,38 @@ namespace atrium
                 continue;
             }
             m_last_pong = clock::now();
-            const std::uint64_t queued_as = message->header.value("q", std::uint64_t{0});
+            bool held;
             try
             {
-                handle_worker_message(*message);
+                std::lock_guard<std::mutex> lock(m_mutex);
+                held = holds_locked(*message);
+                m_holding = m_holding || held;
             }
-            catch (const std::exception& error)
+            catch (const std::exception&)
             {
-                std::cerr << "[atrium] [worker.bad_message] " << message->type() << " from the worker of " << m_key
-                          << ": " << error.what() << std::endl;
+                held = false; // malformed: relay() says so
             }
-            if (queued_as > m_relayed.load())
-                m_relayed = queued_as;
+            if (held)
+                m_held.push_back(std::move(*message)); // a later cell's: it waits for that cell's start
+            else
+                relay(*message);
         }
+    }
+
+    void isolated_context::relay(worker_message& message)
+    {
+        const std::uint64_t queued_as = message.header.value("q", std::uint64_t{0});
+        try
+        {
+            handle_worker_message(message);
+        }
+        catch (const std::exception& error)
+        {
+            std::cerr << "[atrium] [worker.bad_message] " << message.type() << " from the worker of " << m_key << ": "
+                      << error.what() << std::endl;
+        }
+        if (queued_as > m_relayed.load())
+            m_relayed = queued_as;
     }
 
     void isolated_context::handle_worker_message(worker_message& message)
@@ -323,9 +358,13 @@ namespace atrium
             // Under the lock: the client may answer before send_to_stdin returns, and its answer is matched
             // against the prompt id under this lock.
             std::lock_guard<std::mutex> lock(m_mutex);
-            if (!m_current)
+            if (m_running.empty())
                 return;
-            const client_request& request = *m_current->cell.request;
+            // The prompt's cell (by the id the worker names; the first sent one for an older worker).
+            const std::string cell_id = header.value("parent_id", "");
+            auto cell = std::find_if(m_running.begin(), m_running.end(), [&](const running_cell& running)
+                                     { return running.cell.request->header().value("msg_id", "") == cell_id; });
+            const client_request& request = *(cell != m_running.end() ? cell : m_running.begin())->cell.request;
             m_prompt.id = server.send_to_stdin(request, "input_request",
                                                {{"prompt", header.value("prompt", "")},
                                                 {"password", header.value("password", false)}});
@@ -364,8 +403,8 @@ namespace atrium
         std::string user;
         {
             std::lock_guard<std::mutex> lock(m_mutex);
-            if (m_current)
-                user = m_current->cell.request->header().value("username", "");
+            if (!m_running.empty()) // with per-user pools all of this context's cells are that user's
+                user = m_running.front().cell.request->header().value("username", "");
         }
         set_thread_requester(user, m_environment.per_user);
         std::string blob = std::move(message.blob);
@@ -438,18 +477,41 @@ namespace atrium
                                           const std::string& why_queued)
     {
         client_port& server = m_environment.server;
-        finish_deferred(true); // that cell had finished: its reply stands, whatever output was lost
-        std::optional<running_cell> running;
+        // Cells that had finished: their replies stand, whatever output was lost.
+        do
+            release_held();
+        while (finish_front(true));
+        std::lock_guard<std::mutex> finishing(m_finish_mutex);
+        std::deque<running_cell> running;
         {
             std::lock_guard<std::mutex> lock(m_mutex);
-            running.swap(m_current);
-            m_deferred.reset();
+            running.swap(m_running);
             m_prompt.clear();
+            m_holding = false;
         }
-        if (running)
+        m_held.clear(); // output of cells that never started
+        std::deque<pending_cell> requeued;
+        for (auto& cell : running)
         {
-            finish_execute(server, *running->cell.request, error_content(ename, why_running),
-                           execute_metadata(running->started, "error"));
+            if (cell.started_out)
+            {
+                finish_execute(server, *cell.cell.request, error_content(ename, why_running),
+                               execute_metadata(cell.started, "error"));
+            }
+            else if (why_queued.empty())
+            {
+                // Sent to the worker being replaced and not started: they run in the next one.
+                requeued.push_back(std::move(cell.cell));
+            }
+            else
+                reply_inline(server, *cell.cell.request, error_content(ename, why_queued));
+        }
+        if (!requeued.empty())
+        {
+            std::lock_guard<std::mutex> lock(m_mutex);
+            m_queued += requeued.size();
+            m_cells.insert(m_cells.begin(), std::make_move_iterator(requeued.begin()),
+                           std::make_move_iterator(requeued.end()));
         }
         for (auto& [id, request] : m_quick)
         {

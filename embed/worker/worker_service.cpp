@@ -3,6 +3,7 @@
 
 #include "embed/channel_scope.hpp"
 #include "common/history_reply.hpp"
+#include "common/queue_rules.hpp"
 #include "common/signal_free_thread.hpp"
 
 #include <sys/eventfd.h>
@@ -56,7 +57,7 @@ namespace atrium
     void worker_service::dispatch(worker_message message)
     {
         const std::string type = message.type();
-        if (type == "execute")
+        if (type == "execute" || type == "resume")
         {
             {
                 std::lock_guard<std::mutex> lock(m_linked_mutex);
@@ -90,6 +91,17 @@ namespace atrium
 
     void worker_service::serve_waiting_cells()
     {
+        collect_cells();
+        while (auto cell = m_order.next())
+        {
+            if (execute(*cell))
+                m_order.pause();
+            collect_cells(); // a resume, or the next cell, may have come meanwhile
+        }
+    }
+
+    void worker_service::collect_cells()
+    {
         std::uint64_t drained;
         (void)!read(m_linked_fd, &drained, sizeof drained);
         std::deque<nlohmann::json> linked;
@@ -97,8 +109,8 @@ namespace atrium
             std::lock_guard<std::mutex> lock(m_linked_mutex);
             linked.swap(m_linked_cells);
         }
-        for (const auto& cell : linked)
-            execute(cell);
+        for (auto& cell : linked)
+            m_order.add(std::move(cell));
         while (true)
         {
             std::optional<worker_message> message;
@@ -114,15 +126,15 @@ namespace atrium
             }
             if (!message)
                 return;
-            if (message->type() == "execute")
-                execute(message->header);
+            if (message->type() == "execute" || message->type() == "resume")
+                m_order.add(std::move(message->header));
             else
                 std::cerr << "[atrium-worker " << getpid() << "] refused on the cells channel: a "
                           << message->type() << " message" << std::endl;
         }
     }
 
-    void worker_service::execute(const nlohmann::json& message)
+    bool worker_service::execute(const nlohmann::json& message)
     {
         const nlohmann::json& header = message["header"];
         const nlohmann::json& content = message["content"];
@@ -154,11 +166,15 @@ namespace atrium
             std::lock_guard<std::mutex> lock(m_history_mutex);
             m_history.append(m_context.execution_count(), code);
         }
+        // The kernel's rule, and exit(): either way the cells it sent behind this one must not run here.
+        const bool paused = queue_rules::stops_queue(content, reply) || queue_rules::asks_to_end(reply);
         // After everything the cell printed: the kernel publishes idle once it has relayed message `after`.
         m_lane_wire.send(m_lane, {{"type", "reply"},
                                   {"id", message["id"]},
                                   {"content", std::move(reply)},
-                                  {"after", m_link.last_queued()}});
+                                  {"after", m_link.last_queued()},
+                                  {"paused", paused}});
+        return paused;
     }
 
     void worker_service::serve_quick_forever()

@@ -4,6 +4,7 @@
 #include "embed/execution_context.hpp"
 #include "common/history_store.hpp"
 #include "embed/worker/blocking_queue.hpp"
+#include "embed/worker/cell_order.hpp"
 #include "embed/worker/worker_sink.hpp"
 
 #include <memory>
@@ -24,7 +25,9 @@ namespace atrium
     ///
     /// The main thread owns a socket of its own to the kernel's main thread (the `cells` channel): an idle
     /// note's cell arrives there and every reply leaves there, so a round trip costs no thread hand-off in the
-    /// worker. Cells the kernel had to queue come through the link instead.
+    /// worker. Cells the kernel had to queue come through the link instead. The kernel pipelines a note's cells
+    /// (sends the next before the last is answered); `cell_order` runs them in the kernel's order and pauses
+    /// the queue after a failure under stop_on_error until the kernel says which cells it aborted.
     class worker_service
     {
     public:
@@ -37,9 +40,12 @@ namespace atrium
 
     private:
         void dispatch(worker_message message);
-        /// Runs the cells that came through the link, then what waits on the cells channel.
+        /// Runs every cell that has arrived (on the link or the cells channel), in the kernel's order.
         void serve_waiting_cells();
-        void execute(const nlohmann::json& message);
+        /// Moves what arrived on either channel into m_order without blocking.
+        void collect_cells();
+        /// Runs one cell and replies; true when its end stops the queue (m_order is paused).
+        bool execute(const nlohmann::json& message);
         void serve_quick_forever();
         void serve_quick(const nlohmann::json& message);
         void deliver_comm(const nlohmann::json& message);
@@ -53,7 +59,8 @@ namespace atrium
         zmq::socket_t m_lane;   ///< main thread only
         worker_wire m_lane_wire; ///< main thread only
         std::mutex m_linked_mutex;
-        std::deque<nlohmann::json> m_linked_cells; ///< cells that came through the link
+        std::deque<nlohmann::json> m_linked_cells; ///< cells (and resumes) that came through the link
+        cell_order m_order;                         ///< main thread only
         int m_linked_fd = -1;                        ///< readable while m_linked_cells may hold some
         blocking_queue<nlohmann::json> m_quick;
         std::thread m_quick_thread;

@@ -68,7 +68,10 @@ namespace atrium
         m_answer.reset();
         m_waiting = true;
         // The kernel sends the input_request to the client that made the request and routes its answer here.
-        m_link.send({{"type", "input_request"}, {"prompt", prompt}, {"password", password}});
+        m_link.send({{"type", "input_request"},
+                     {"prompt", prompt},
+                     {"password", password},
+                     {"parent_id", m_parent.value("msg_id", "")}}); // which of the pipelined cells asks
         bool answered = wait_unless_interrupted(lock, m_input_ready, [this] { return m_answer.has_value(); },
                                                 [] { return false; });
         m_waiting = false;

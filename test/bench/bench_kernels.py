@@ -40,7 +40,8 @@ from jupyter_client.kernelspec import KernelSpec, KernelSpecManager, NoSuchKerne
 from jupyter_client.manager import KernelManager
 
 REPO = Path(__file__).resolve().parents[2]
-DEFAULT_KERNELS = ["atrium", "python3", "xeus-python-wheel", "xpython", "xpython-raw"]
+DEFAULT_KERNELS = ["atrium", "atrium-isolated", "python3", "xeus-python-wheel", "xpython", "xpython-raw"]
+ATRIUM_KERNELS = ("atrium", "atrium-isolated")  # ours: never a "peer"
 KNOWN_KERNELS = DEFAULT_KERNELS + ["xeus-python-wheel-raw"]
 TRIVIAL_CELL = "pass"
 DELIM = b"<IDS|MSG>"
@@ -87,15 +88,16 @@ class KernelTarget:
     note: str = ""  # how this kernel was run, when not plainly from its kernelspec
 
 
-def atrium_spec_dir() -> Path | None:
-    """Atrium's kernelspec: $ATRIUM_BUILD_DIR, then $JUPYTER_PATH, then ./build."""
+def atrium_spec_dir(name: str = "atrium") -> Path | None:
+    """Atrium's kernelspec (`atrium`, or `atrium-isolated`: a worker process per note): $ATRIUM_BUILD_DIR, then
+    $JUPYTER_PATH, then ./build."""
     if os.environ.get("ATRIUM_BUILD_DIR"):
         cands = [Path(os.environ["ATRIUM_BUILD_DIR"]) / "share/jupyter"]
     else:
         cands = [Path(p) for p in os.environ.get("JUPYTER_PATH", "").split(os.pathsep) if p]
         cands.append(REPO / "build/share/jupyter")
     for base in cands:
-        d = (base / "kernels/atrium").resolve()
+        d = (base / "kernels" / name).resolve()
         if (d / "kernel.json").is_file():
             return d
     return None
@@ -164,8 +166,8 @@ def xpython_bridge(target: KernelTarget, deps: Path) -> None:
 
 def resolve_target(name: str, xpython_deps: Path | None) -> KernelTarget:
     """Map a benchmark kernel name to the kernelspec directory it uses."""
-    if name == "atrium":
-        d = atrium_spec_dir()
+    if name in ATRIUM_KERNELS:
+        d = atrium_spec_dir(name)
         why = "no kernelspec: set JUPYTER_PATH=build/share/jupyter or ATRIUM_BUILD_DIR"
     elif name == "python3":
         d = venv_prefix() / "share/jupyter/kernels/python3"
@@ -181,7 +183,7 @@ def resolve_target(name: str, xpython_deps: Path | None) -> KernelTarget:
     else:
         raise SystemExit(f"unknown kernel {name!r}; known: {', '.join(KNOWN_KERNELS)}")
     target = KernelTarget(name, d, "" if d else why)
-    if d and name == "atrium":
+    if d and name in ATRIUM_KERNELS:
         target.env["JUPYTER_PATH"] = os.pathsep.join(filter(None, [str(d.parents[1]), os.environ.get("JUPYTER_PATH")]))
     if d and xpython_deps and name in ("xpython", "xpython-raw"):
         xpython_bridge(target, xpython_deps)
@@ -826,7 +828,7 @@ def valid(res: KernelResult, key: str) -> bool:
 
 
 def best_peer(results: list[KernelResult], key: str, lower: bool) -> KernelResult | None:
-    peers = [r for r in results if r.name != "atrium" and valid(r, key)]
+    peers = [r for r in results if r.name not in ATRIUM_KERNELS and valid(r, key)]
     if not peers:
         return None
     pick = min if lower else max
@@ -856,12 +858,25 @@ def cell(res: KernelResult, metric) -> str:
     return fmt.format(res.values[key]) if key in res.values else "n/a (not run)"
 
 
+def isolated_ratio(results: list[KernelResult], metric) -> str:
+    """atrium-isolated beside the best peer (issue 15's targets: round trip <= 1.0x, pipelined >= 1.5x)."""
+    key, lower = metric[0], metric[3]
+    isolated = next((r for r in results if r.name == "atrium-isolated"), None)
+    best = best_peer(results, key, lower)
+    if isolated is None or not valid(isolated, key) or best is None:
+        return "n/a"
+    return f"{isolated.values[key] / best.values[key]:.2f}x vs {best.name}"
+
+
 def format_table(results: list[KernelResult]) -> str:
-    header = ["metric"] + [r.name for r in results] + ["atrium / best peer", "target", "meets"]
+    with_isolated = any(r.name == "atrium-isolated" for r in results)
+    header = (["metric"] + [r.name for r in results] + ["atrium / best peer", "target", "meets"]
+              + (["atrium-isolated / best peer"] if with_isolated else []))
     rows = []
     for metric in METRICS:
         ratio, target, meets = compare_row(results, metric)
-        rows.append([metric[1]] + [cell(r, metric) for r in results] + [ratio, target, meets])
+        rows.append([metric[1]] + [cell(r, metric) for r in results] + [ratio, target, meets]
+                    + ([isolated_ratio(results, metric)] if with_isolated else []))
     widths = [max(len(str(row[i])) for row in [header] + rows) for i in range(len(header))]
     line = lambda row: "| " + " | ".join(str(c).ljust(w) for c, w in zip(row, widths)) + " |"
     sep = "|" + "|".join("-" * (w + 2) for w in widths) + "|"
