@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 
 #include <cstdint>
+#include <algorithm>
 #include <map>
 #include <optional>
 
@@ -21,18 +22,32 @@ namespace atrium
     class cell_order
     {
     public:
-        /// An `execute` (numbered in `cell`) or a `resume` (with `through`) message.
-        void add(nlohmann::json message)
+        /// An `execute` (numbered in `cell`) or a `resume` (with `through`) message; false for one without its
+        /// number, which is never run.
+        bool add(nlohmann::json message)
         {
+            auto number = [&message](const char* name) -> std::optional<std::uint64_t>
+            {
+                auto it = message.find(name);
+                if (it == message.end() || !it->is_number_unsigned())
+                    return std::nullopt;
+                return it->get<std::uint64_t>();
+            };
             if (message.value("type", "") == "resume")
             {
+                auto through = number("through");
+                if (!through)
+                    return false;
                 m_paused = false;
-                m_skip_through = std::max(m_skip_through, message.value("through", std::uint64_t{0}));
-                return;
+                m_skip_through = std::max(m_skip_through, *through);
+                return true;
             }
-            const std::uint64_t n = message.value("cell", std::uint64_t{0});
-            if (n > m_done)
-                m_waiting.emplace(n, std::move(message));
+            auto n = number("cell");
+            if (!n || *n == 0)
+                return false;
+            if (*n > m_done)
+                m_waiting.emplace(*n, std::move(message));
+            return true;
         }
 
         /// The next cell to run, if it has arrived and the queue is not paused; skipped cells are dropped.

@@ -110,7 +110,9 @@ namespace atrium
             linked.swap(m_linked_cells);
         }
         for (auto& cell : linked)
-            m_order.add(std::move(cell));
+            if (!m_order.add(std::move(cell)))
+                std::cerr << "[atrium-worker " << getpid() << "] [worker.bad_message] refused a cell without its number"
+                          << std::endl;
         while (true)
         {
             std::optional<worker_message> message;
@@ -127,7 +129,12 @@ namespace atrium
             if (!message)
                 return;
             if (message->type() == "execute" || message->type() == "resume")
-                m_order.add(std::move(message->header));
+            {
+                if (!m_order.add(std::move(message->header)))
+                    std::cerr << "[atrium-worker " << getpid()
+                              << "] [worker.bad_message] refused on the cells channel: a cell without its number"
+                              << std::endl;
+            }
             else
                 std::cerr << "[atrium-worker " << getpid() << "] refused on the cells channel: a "
                           << message->type() << " message" << std::endl;

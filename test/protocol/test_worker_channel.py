@@ -104,8 +104,9 @@ def worker():
         kernel.close()
 
 
-def execute(code, id_):
-    return {"type": "execute", "id": id_, "header": {"msg_id": f"m{id_}", "username": "t"},
+def execute(code, id_, cell=1):
+    """An execute as the kernel sends it: `cell` numbers the cells sent to this worker (it runs them in order)."""
+    return {"type": "execute", "id": id_, "cell": cell, "header": {"msg_id": f"m{id_}", "username": "t"},
             "content": {"code": code, "silent": False, "store_history": True}}
 
 

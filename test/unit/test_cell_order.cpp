@@ -40,6 +40,9 @@ TEST_CASE("pipelined cells run in the kernel's order whatever channel they come 
     CHECK(runnable(order) == std::vector<std::uint64_t>{1, 2, 3});
     order.add(cell(3)); // a duplicate is never run twice
     CHECK(runnable(order).empty());
+    CHECK_FALSE(order.add({{"type", "execute"}})); // unnumbered: refused
+    CHECK_FALSE(order.add({{"type", "execute"}, {"cell", "4"}}));
+    CHECK(runnable(order).empty());
 }
 
 TEST_CASE("after a failure the queue waits for the kernel's resume and drops exactly what it aborted", "[cell_order]")
