@@ -34,12 +34,12 @@ namespace atrium
 
     /// One note's (or user's) context in a worker process of its own.
     ///
-    /// A relay thread owns the worker's channel: it hands the note's requests to the worker (queued cells are
-    /// pipelined: sent without waiting for the previous reply), publishes the
-    /// worker's output under each request's header, routes input prompts and comms, serves the worker's pool
-    /// and compute calls, and pings it. When the worker dies the running request is told how (`[worker.died]
-    /// ... killed by SIGSEGV`), queued ones are answered, and the next request starts a fresh worker, telling the
-    /// user the state was lost. Repeated deaths back off and then stop (`[worker.crash_loop]`).
+    /// A relay thread owns the worker's channel: it hands the note's queued requests to the worker (cells
+    /// pipelined too), publishes the worker's output under each request's header, routes input prompts and
+    /// comms, serves the worker's pool and compute calls, and pings it. When the worker dies the running
+    /// request is told how (`[worker.died] ... killed by SIGSEGV`), queued and pipelined ones are answered, and
+    /// the next request starts a fresh worker, telling the user the state was lost. Repeated deaths back off
+    /// and then stop (`[worker.crash_loop]`).
     ///
     /// The fast path: a cell for a note with a ready worker and nothing queued here is sent by the main thread
     /// straight to the worker's main thread over the cell lane, even while earlier cells run (pipelining: the
@@ -52,8 +52,10 @@ namespace atrium
     /// reply left it) and then tells the worker to drop them and resume. exit() pauses it too; the cells
     /// behind it go back to the queue for the fresh worker.
     ///
-    /// The state both threads touch is under `m_mutex`; lock order: `m_finish_mutex` before `m_mutex` before
-    /// the lane's lock, and the relay never takes the lane's lock while holding `m_mutex`.
+    /// The state both threads touch is under `m_mutex`. Lock order: the lane's lock (held while the main thread
+    /// handles a reply) before `m_finish_mutex` before `m_mutex`; `m_mutex` before the lane's lock only where the
+    /// main thread sends a cell, never while it handles a reply; the relay never takes the lane's lock while
+    /// holding either of ours.
     class isolated_context final : public context
     {
     public:

@@ -164,6 +164,8 @@ namespace atrium
 
     void isolated_context::release_held()
     {
+        if (m_held.empty())
+            return; // and m_holding is false: it is set only with a message held
         while (!m_held.empty())
         {
             {

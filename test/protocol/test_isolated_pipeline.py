@@ -156,15 +156,20 @@ def test_exit_in_a_pipeline_gives_the_cells_behind_it_a_fresh_worker():
         assert results[0] != [old] and results[1] == ["False"], (old, results)
 
 
-def test_a_crash_mid_pipeline_answers_every_cell():
-    with kernel_of(ISOLATED) as (km, kc):
+@pytest.mark.parametrize("crash, expected, options", [
+    ("os._exit(3)", "exited with code 3", []),
+    # How a worker over its memory limit may end (an allocation abort), as the user is told.
+    ("os.abort()", "(its memory limit is 1024 MiB", ["--worker-memory=1G"]),
+])
+def test_a_crash_mid_pipeline_answers_every_cell(crash, expected, options):
+    with kernel_of(ISOLATED, extra_arguments=options) as (km, kc):
         run(kc, "import os, time")
-        ids = send_all(kc, ["print('done before')", "time.sleep(0.3); os._exit(3)"]
+        ids = send_all(kc, ["print('done before')", "time.sleep(0.3); " + crash]
                        + [f"print({i})" for i in range(20)])
         contents = replies(kc, ids)
         assert contents[0]["status"] == "ok"
         assert contents[1]["ename"] == "WorkerDied" and "while running this cell" in contents[1]["evalue"]
-        assert "exited with code 3" in contents[1]["evalue"]
+        assert expected in contents[1]["evalue"], contents[1]["evalue"]
         for c in contents[2:]:
             assert c["status"] == "error" and "not run" in c["evalue"], c
         per = by_cell(iopub_until_idle(kc, ids[-1]), ids)
