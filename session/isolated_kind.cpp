@@ -24,6 +24,8 @@ namespace atrium
         config.log_fd = log_fd();
         config.limits = {m_settings.memory_bytes, m_settings.cpu_seconds};
         config.warm = m_settings.warm;
+        config.use_template = m_settings.preload != "none";
+        config.preload = m_settings.preload;
         p_lane = std::make_unique<cell_lane>();
         port.serve_on_main_thread(p_lane->socket(), [lane = p_lane.get()] { lane->receive_all(); });
         config.lane = p_lane.get();

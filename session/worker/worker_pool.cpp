@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 #include "session/worker/worker_pool.hpp"
 
+#include "common/error_ids.hpp"
 #include "common/signal_free_thread.hpp"
 
 #include <poll.h>
@@ -53,6 +54,7 @@ namespace atrium
         m_changed.notify_all();
         m_spawner.join();
         m_ready.clear();
+        m_template.reset();
     }
 
     const worker_pool_config& worker_pool::config() const noexcept
@@ -145,7 +147,9 @@ namespace atrium
         worker_launch launch{m_config.executable, handle->socket.get(zmq::sockopt::last_endpoint), handle->key,
                              m_config.log_fd,     m_config.limits,
                              m_config.lane->endpoint(), handle->lane_id};
-        handle->process = std::make_unique<worker_process>(launch);
+        handle->process = fork_from_template(launch);
+        if (!handle->process)
+            handle->process = std::make_unique<worker_process>(launch);
         const auto deadline = std::chrono::steady_clock::now() + m_config.hello_timeout;
         while (std::chrono::steady_clock::now() < deadline)
         {
@@ -179,5 +183,44 @@ namespace atrium
         }
         throw std::runtime_error("[worker.no_hello] a new worker did not prove its key within " +
                                  std::to_string(m_config.hello_timeout.count() / 1000) + " s");
+    }
+
+    std::unique_ptr<worker_process> worker_pool::fork_from_template(const worker_launch& launch)
+    {
+        // A template that died this often is not coming back healthy: stop paying for its restarts.
+        constexpr std::size_t most_template_deaths = 5;
+        if (!m_config.use_template || m_template_given_up)
+            return nullptr;
+        if (!m_template)
+        {
+            try
+            {
+                m_template = std::make_unique<worker_template>(m_config.executable, m_config.preload, m_config.log_fd,
+                                                               m_config.hello_timeout);
+            }
+            catch (const std::exception& e)
+            {
+                // An import that failed once fails again: spawn plainly for the kernel's life.
+                m_template_given_up = true;
+                std::cerr << "[atrium] " << e.what() << "; isolated workers are spawned plainly (ATRIUM_PRELOAD='"
+                          << m_config.preload << "')" << std::endl;
+                return nullptr;
+            }
+        }
+        try
+        {
+            return m_template->fork_worker(launch);
+        }
+        catch (const std::exception& e)
+        {
+            m_template.reset();
+            m_template_given_up = ++m_template_deaths >= most_template_deaths;
+            std::cerr << "[atrium] " << e.what() << "; this worker is spawned plainly"
+                      << (m_template_given_up ? ", and so are all from now on (the template failed "
+                                                    + std::to_string(m_template_deaths) + " times)"
+                                              : ", and a new template starts for the next")
+                      << std::endl;
+            return nullptr;
+        }
     }
 }
