@@ -193,6 +193,7 @@ int main(int argc, char* argv[])
     if (arguments.template_mode)
     {
         read_key(); // the template gets no key: the line the kernel wrote is empty
+        prctl(PR_SET_NAME, "atrium-template"); // its workers share its command line; ps and tests tell them apart
         return serve_as_template(std::move(arguments));
     }
     return serve(arguments, nullptr);

@@ -53,6 +53,7 @@ namespace atrium
         forked_worker become_worker(int control_fd, pid_t kernel_pid, const template_request& request, int key_fd,
                                     int log_fd, const std::vector<std::string>& unset_in_children)
         {
+            prctl(PR_SET_NAME, "atrium-worker");
             close(control_fd); // siblings and the kernel's channel to the template are none of a worker's business
             prctl(PR_SET_PDEATHSIG, SIGKILL);
             if (getppid() != kernel_pid)

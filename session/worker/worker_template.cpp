@@ -93,6 +93,10 @@ namespace atrium
             }
             if ((items[0].revents & (POLLIN | POLLHUP | POLLERR)) || (items[1].revents & POLLIN))
             {
+                // The channel closes as the process exits, a moment before it can be reaped: wait for that, to
+                // say how it ended.
+                pollfd ended{m_process->exit_fd(), POLLIN, 0};
+                poll(&ended, 1, 1000);
                 m_process->reap_if_ended();
                 fail(error_id::worker_template,
                      what + ": the template process " + m_process->ending().value_or("closed its channel"));
