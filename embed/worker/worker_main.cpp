@@ -154,6 +154,9 @@ namespace
                 unset_in_children.push_back(name);
             }
         }
+        // The runtime installs a worker's by-value pool when it sees a kernel caller; each forked worker sets its own.
+        set_kernel_caller([](const std::string&, const nlohmann::json&, std::string) -> std::pair<nlohmann::json, std::string>
+                          { throw std::runtime_error("[worker.template] the template has no kernel channel"); });
         std::unique_ptr<python_runtime> runtime;
         try
         {
