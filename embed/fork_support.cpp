@@ -10,7 +10,7 @@ namespace py = pybind11;
 
 namespace atrium
 {
-    void preload_modules(const std::vector<std::string>& modules)
+    void preload_modules(const std::vector<std::string>& modules, bool skip_missing)
     {
         static const std::regex dotted_name(R"([A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*)");
         for (const auto& name : modules)
@@ -19,6 +19,10 @@ namespace atrium
                 throw std::runtime_error("[worker.preload] '" + name + "' is not a module name");
             try
             {
+                if (skip_missing && py::module_::import("importlib.util")
+                                        .attr("find_spec")(name.substr(0, name.find('.')))
+                                        .is_none())
+                    continue;
                 py::module_::import(name.c_str());
             }
             catch (py::error_already_set& error)

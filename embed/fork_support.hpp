@@ -10,8 +10,9 @@ namespace atrium
     // function runs on the main thread while it holds the GIL (a started python_runtime, before release_gil()).
 
     /// Imports each module in order; throws `[worker.preload] '<name>': <error>` at the first that fails or is not
-    /// a dotted module name.
-    void preload_modules(const std::vector<std::string>& modules);
+    /// a dotted module name. With `skip_missing`, a module the environment does not have is left out (the default
+    /// list must not fail where numpy is not installed); one that is there and fails to import still throws.
+    void preload_modules(const std::vector<std::string>& modules, bool skip_missing);
 
     /// After the imports: one full collection, then gc.freeze(). Python 3.11 has no immortal objects, and a
     /// collection writes into the header of every object it tracks; frozen objects are never visited, so a

@@ -70,7 +70,10 @@ namespace atrium
             else if (flag == "--max-workers")
                 workers.max_workers = parse_count(value, flag, 65536, 1);
             else if (flag == "--preload")
+            {
                 workers.preload = value; // checked by the template, which logs why and is not used when it fails
+                workers.preload_given = true;
+            }
             else if (flag == "--reclaim-idle-workers")
                 workers.idle_worker_seconds = parse_count(value, flag, 365ULL * 24 * 3600);
             else

@@ -26,6 +26,7 @@ namespace atrium
         config.warm = m_settings.warm;
         config.use_template = m_settings.preload != "none";
         config.preload = m_settings.preload;
+        config.preload_if_installed = !m_settings.preload_given;
         p_lane = std::make_unique<cell_lane>();
         port.serve_on_main_thread(p_lane->socket(), [lane = p_lane.get()] { lane->receive_all(); });
         config.lane = p_lane.get();

@@ -17,6 +17,7 @@ namespace atrium
         /// Modules the worker template imports before forking workers (comma-separated); "none": no template,
         /// each worker is spawned and starts Python itself (docs/sessions.md, "Worker template").
         std::string preload = "numpy,pandas";
+        bool preload_given = false; ///< false: the default list, whose modules not installed are left out
         /// Live contexts at most (scoped and isolated); at the cap the least recently used idle unnamed note is
         /// reclaimed. About 40 KiB each when empty (docs/sessions.md).
         std::size_t max_contexts = 4096;

@@ -29,6 +29,7 @@ namespace
         pid_t kernel_pid = 0;
         bool template_mode = false;
         std::vector<std::string> preload;
+        bool skip_missing = false; ///< --preload-if-installed: the default list, not the user's
     };
 
     std::vector<std::string> split_modules(const std::string& text)
@@ -67,8 +68,11 @@ namespace
                 out.lane.id = argv[i + 1];
             else if (flag == "--kernel-pid")
                 out.kernel_pid = static_cast<pid_t>(std::atoi(argv[i + 1]));
-            else if (flag == "--preload" && out.template_mode)
+            else if ((flag == "--preload" || flag == "--preload-if-installed") && out.template_mode)
+            {
                 out.preload = split_modules(argv[i + 1]);
+                out.skip_missing = flag == "--preload-if-installed";
+            }
             else
                 return false;
         }
@@ -170,7 +174,8 @@ namespace
             return 1;
         }
         forked_worker child =
-            atrium::serve_as_template(template_control_fd, arguments.kernel_pid, arguments.preload, unset_in_children);
+            atrium::serve_as_template(template_control_fd, arguments.kernel_pid, arguments.preload,
+                                                            arguments.skip_missing, unset_in_children);
         arguments.endpoint = child.endpoint;
         arguments.lane = {child.cells_endpoint, child.lane_id};
         return serve(arguments, std::move(runtime));
@@ -184,7 +189,7 @@ int main(int argc, char* argv[])
     {
         std::cerr << "atrium-worker: started by the Atrium kernel, not by hand "
                      "(usage: atrium-worker --connect ENDPOINT --cells ENDPOINT --lane ID --kernel-pid PID, key on "
-                     "stdin; or atrium-worker --template --kernel-pid PID [--preload MODULES], channel on fd 3)\n";
+                     "stdin; or atrium-worker --template --kernel-pid PID [--preload[-if-installed] MODULES], channel on fd 3)\n";
         return 2;
     }
     // Other processes of the same OS user may not read this worker's memory (/proc/PID/mem), attach a debugger

@@ -79,11 +79,11 @@ namespace atrium
     }
 
     forked_worker serve_as_template(int control_fd, pid_t kernel_pid, const std::vector<std::string>& modules,
-                                    const std::vector<std::string>& unset_in_children)
+                                    bool skip_missing, const std::vector<std::string>& unset_in_children)
     {
         try
         {
-            preload_modules(modules);
+            preload_modules(modules, skip_missing);
             freeze_shared_objects();
         }
         catch (const std::exception& e)

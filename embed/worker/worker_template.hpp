@@ -27,6 +27,7 @@ namespace atrium
     /// one worker per request. Returns only in a forked child, which is then set up as a spawned worker is at
     /// exec: parent (through CLONE_PARENT) the kernel, death signal, key pipe on fd 0, log on fds 1 and 2,
     /// resource limits, fresh random state. The template itself exits when the kernel closes the channel.
+    /// With `skip_missing`, modules not installed are left out (see preload_modules).
     forked_worker serve_as_template(int control_fd, pid_t kernel_pid, const std::vector<std::string>& modules,
-                                    const std::vector<std::string>& unset_in_children);
+                                    bool skip_missing, const std::vector<std::string>& unset_in_children);
 }

@@ -195,12 +195,21 @@ namespace atrium
         {
             try
             {
-                m_template = std::make_unique<worker_template>(m_config.executable, m_config.preload, m_config.log_fd,
+                m_template = std::make_unique<worker_template>(m_config.executable, m_config.preload,
+                                                               m_config.preload_if_installed, m_config.log_fd,
                                                                m_config.hello_timeout);
+                // A forked worker starts with the template's whole address space, which RLIMIT_AS counts: past half
+                // the limit, a worker could do little more than import what the template already did.
+                const std::uint64_t size = address_space_bytes_of(m_template->pid());
+                if (m_config.limits.memory_bytes != 0 && size > m_config.limits.memory_bytes / 2)
+                    throw std::runtime_error(std::string(error_id::worker_preload) + " the template's address space (" +
+                                             std::to_string(size >> 20) + " MiB) is more than half of --worker-memory (" +
+                                             std::to_string(m_config.limits.memory_bytes >> 20) + " MiB)");
             }
             catch (const std::exception& e)
             {
                 // An import that failed once fails again: spawn plainly for the kernel's life.
+                m_template.reset();
                 m_template_given_up = true;
                 std::cerr << "[atrium] " << e.what() << "; isolated workers are spawned plainly (ATRIUM_PRELOAD='"
                           << m_config.preload << "')" << std::endl;

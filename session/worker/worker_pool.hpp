@@ -48,6 +48,7 @@ namespace atrium
         /// Fork workers from a template that has imported `preload` (comma-separated modules); false: spawn each.
         bool use_template = false;
         std::string preload;
+        bool preload_if_installed = false; ///< the default list: modules not installed are left out, not an error
     };
 
     /// Starts workers and keeps `warm` of them ready, so that a new isolated note's first cell does not wait

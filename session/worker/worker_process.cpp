@@ -215,16 +215,29 @@ namespace atrium
         return m_ending ? 0 : resident_bytes_of(m_pid);
     }
 
+    namespace
+    {
+        std::uint64_t status_field_bytes(pid_t pid, const std::string& field)
+        {
+            std::ifstream status("/proc/" + std::to_string(pid) + "/status");
+            std::string line;
+            while (std::getline(status, line))
+            {
+                if (line.rfind(field, 0) == 0)
+                    return std::stoull(line.substr(field.size())) * 1024;
+            }
+            return 0;
+        }
+    }
+
     std::uint64_t resident_bytes_of(pid_t pid)
     {
-        std::ifstream status("/proc/" + std::to_string(pid) + "/status");
-        std::string line;
-        while (std::getline(status, line))
-        {
-            if (line.rfind("VmRSS:", 0) == 0)
-                return std::stoull(line.substr(6)) * 1024;
-        }
-        return 0;
+        return status_field_bytes(pid, "VmRSS:");
+    }
+
+    std::uint64_t address_space_bytes_of(pid_t pid)
+    {
+        return status_field_bytes(pid, "VmSize:");
     }
 
     std::string describe_exit_status(int status)

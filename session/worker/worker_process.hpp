@@ -72,6 +72,8 @@ namespace atrium
 
     /// Resident memory of a process in bytes (from /proc), 0 when it is gone.
     std::uint64_t resident_bytes_of(pid_t pid);
+    /// Address space of a process in bytes (VmSize, what RLIMIT_AS counts), 0 when it is gone.
+    std::uint64_t address_space_bytes_of(pid_t pid);
 
     /// "killed by SIGSEGV (segmentation fault)", "exited with code 3", from a waitpid status.
     std::string describe_exit_status(int status);

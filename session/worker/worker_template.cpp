@@ -24,8 +24,8 @@ namespace atrium
         }
     }
 
-    worker_template::worker_template(const std::string& executable, const std::string& preload, int log_fd,
-                                     std::chrono::milliseconds timeout)
+    worker_template::worker_template(const std::string& executable, const std::string& preload, bool skip_missing,
+                                     int log_fd, std::chrono::milliseconds timeout)
         : m_log_fd(log_fd)
         , m_timeout(timeout)
     {
@@ -36,7 +36,7 @@ namespace atrium
         worker_launch launch;
         launch.executable = executable;
         launch.log_fd = log_fd;
-        launch.arguments = {"--template", "--kernel-pid", std::to_string(getpid()), "--preload", preload};
+        launch.arguments = {"--template", "--kernel-pid", std::to_string(getpid()), skip_missing ? "--preload-if-installed" : "--preload", preload};
         launch.inherited_fd = ends[1];
         try
         {

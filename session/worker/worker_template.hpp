@@ -20,9 +20,10 @@ namespace atrium
     class worker_template
     {
     public:
-        /// Starts the template and waits until it has imported `preload` (comma-separated module names).
-        /// Throws `[worker.preload] <why>` when it cannot (import error, Python did not start, template died).
-        worker_template(const std::string& executable, const std::string& preload, int log_fd,
+        /// Starts the template and waits until it has imported `preload` (comma-separated module names; with
+        /// `skip_missing` those not installed are left out). Throws `[worker.preload] <why>` when it cannot (import
+        /// error, Python did not start) or `[worker.template] <why>` (the template died or hung).
+        worker_template(const std::string& executable, const std::string& preload, bool skip_missing, int log_fd,
                         std::chrono::milliseconds timeout);
         /// Closing the channel ends the template; it is then killed and reaped. Forked workers live on.
         ~worker_template();

@@ -134,3 +134,9 @@ def test_the_kernel_survives_a_crash_of_the_template():
         assert ok_value(kc, "kept + 1") == "42"
         assert "[worker.template]" in open(log.name).read()
         assert wait_for(lambda: [t for t in templates(km) if t.pid != template.pid])
+
+
+def test_by_default_numpy_and_pandas_are_preloaded():
+    with kernel_of(ISOLATED) as (km, kc):
+        assert ok_value(kc, "import sys; 'numpy' in sys.modules, 'pandas' in sys.modules") == "(True, True)"
+        assert len(templates(km)) == 1

@@ -59,7 +59,7 @@ TEST_CASE("a template that cannot start is reported with how it ended")
     close(fd);
     std::ofstream(path) << "#!/bin/sh\nexit 3\n";
     chmod(path, 0700);
-    CHECK_THROWS_WITH(worker_template(path, "numpy", 2, std::chrono::milliseconds(10000)),
+    CHECK_THROWS_WITH(worker_template(path, "numpy", false, 2, std::chrono::milliseconds(10000)),
                       Catch::StartsWith("[worker.template]") && Catch::Contains("exited with code 3"));
     unlink(path);
 }
