@@ -3,6 +3,10 @@
 
 #include <pybind11/embed.h>
 
+#include <dlfcn.h>
+#include <link.h>
+#include <sched.h>
+
 #include <regex>
 #include <stdexcept>
 
@@ -40,6 +44,42 @@ namespace atrium
         py::module_ gc = py::module_::import("gc");
         gc.attr("collect")();
         gc.attr("freeze")();
+    }
+
+    void restore_blas_threads(int threads)
+    {
+        cpu_set_t cpus;
+        if (threads <= 0)
+            threads = sched_getaffinity(0, sizeof cpus, &cpus) == 0 ? CPU_COUNT(&cpus) : 1;
+        if (threads < 2)
+            return;
+        std::string path;
+        dl_iterate_phdr(
+            [](dl_phdr_info* info, size_t, void* found) -> int
+            {
+                const std::string name = info->dlpi_name ? info->dlpi_name : "";
+                if (name.find("openblas") == std::string::npos)
+                    return 0;
+                *static_cast<std::string*>(found) = name;
+                return 1;
+            },
+            &path);
+        if (path.empty())
+            return;
+        void* library = dlopen(path.c_str(), RTLD_NOW | RTLD_NOLOAD);
+        if (!library)
+            return;
+        // numpy's wheels bundle OpenBLAS with its symbols renamed (scipy_openblas, 64-bit integers).
+        for (const char* name : {"scipy_openblas_set_num_threads64_", "scipy_openblas_set_num_threads",
+                                 "openblas_set_num_threads64_", "openblas_set_num_threads"})
+        {
+            if (void* function = dlsym(library, name))
+            {
+                reinterpret_cast<void (*)(int)>(function)(threads);
+                break;
+            }
+        }
+        dlclose(library);
     }
 
     void python_before_fork()

@@ -26,4 +26,9 @@ namespace atrium
     /// the template's thread states), then numpy's global RandomState, if imported, takes fresh OS entropy, and
     /// `unset_variables` leave os.environ (the thread limits the template set only for itself).
     void python_after_fork_in_child(const std::vector<std::string>& unset_variables);
+
+    /// In the new child, when the template held OpenBLAS to one thread (OPENBLAS_NUM_THREADS=1 set for the
+    /// template alone): gives the worker the pool OpenBLAS would have started, `threads` threads, or with 0 one per
+    /// CPU it may run on, through the library's own openblas_set_num_threads. Nothing when no OpenBLAS is loaded.
+    void restore_blas_threads(int threads);
 }

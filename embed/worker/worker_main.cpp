@@ -159,8 +159,9 @@ namespace
             }
         }
         // The runtime installs a worker's by-value pool when it sees a kernel caller; each forked worker sets its own.
-        set_kernel_caller([](const std::string&, const nlohmann::json&, std::string) -> std::pair<nlohmann::json, std::string>
-                          { throw std::runtime_error("[worker.template] the template has no kernel channel"); });
+        set_kernel_caller(
+            [](const std::string&, const nlohmann::json&, std::string) -> std::pair<nlohmann::json, std::string>
+            { throw std::runtime_error("[worker.template] the template has no kernel channel"); });
         std::unique_ptr<python_runtime> runtime;
         try
         {
@@ -189,7 +190,8 @@ int main(int argc, char* argv[])
     {
         std::cerr << "atrium-worker: started by the Atrium kernel, not by hand "
                      "(usage: atrium-worker --connect ENDPOINT --cells ENDPOINT --lane ID --kernel-pid PID, key on "
-                     "stdin; or atrium-worker --template --kernel-pid PID [--preload[-if-installed] MODULES], channel on fd 3)\n";
+                     "stdin; or atrium-worker --template --kernel-pid PID [--preload[-if-installed] MODULES], "
+                     "channel on fd 3)\n";
         return 2;
     }
     // Other processes of the same OS user may not read this worker's memory (/proc/PID/mem), attach a debugger

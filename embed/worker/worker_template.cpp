@@ -12,7 +12,9 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <iostream>
 
@@ -67,6 +69,12 @@ namespace atrium
             set_limit(RLIMIT_AS, request.memory_bytes);
             set_limit(RLIMIT_CPU, request.cpu_seconds);
             python_after_fork_in_child(unset_in_children);
+            auto set_for_template = [&](const char* name)
+            { return std::find(unset_in_children.begin(), unset_in_children.end(), name) != unset_in_children.end(); };
+            // OpenBLAS reads OPENBLAS_NUM_THREADS, else OMP_NUM_THREADS, else counts the CPUs.
+            const char* omp = std::getenv("OMP_NUM_THREADS");
+            if (set_for_template("OPENBLAS_NUM_THREADS"))
+                restore_blas_threads(!set_for_template("OMP_NUM_THREADS") && omp ? std::atoi(omp) : 0);
             return {request.endpoint, request.cells_endpoint, request.lane_id};
         }
     }

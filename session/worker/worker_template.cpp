@@ -36,7 +36,8 @@ namespace atrium
         worker_launch launch;
         launch.executable = executable;
         launch.log_fd = log_fd;
-        launch.arguments = {"--template", "--kernel-pid", std::to_string(getpid()), skip_missing ? "--preload-if-installed" : "--preload", preload};
+        launch.arguments = {"--template", "--kernel-pid", std::to_string(getpid()),
+                            skip_missing ? "--preload-if-installed" : "--preload", preload};
         launch.inherited_fd = ends[1];
         try
         {

@@ -140,3 +140,19 @@ def test_by_default_numpy_and_pandas_are_preloaded():
     with kernel_of(ISOLATED) as (km, kc):
         assert ok_value(kc, "import sys; 'numpy' in sys.modules, 'pandas' in sys.modules") == "(True, True)"
         assert len(templates(km)) == 1
+
+
+BLAS_THREADS = """import ctypes, numpy
+path = next(line.split()[-1] for line in open('/proc/self/maps') if 'openblas' in line)
+ctypes.CDLL(path).scipy_openblas_get_num_threads64_()"""
+
+
+def test_a_forked_worker_has_the_blas_threads_a_spawned_one_has():
+    # The template holds OpenBLAS to one thread (fork keeps only the calling thread); each child gets its pool back.
+    with kernel_of(ISOLATED, extra_arguments=["--preload=none"]) as (km, kc):
+        spawned = ok_value(kc, BLAS_THREADS)
+    with kernel_of(ISOLATED, extra_arguments=["--preload=numpy"]) as (km, kc):
+        assert ok_value(kc, BLAS_THREADS) == spawned
+        assert ok_value(kc, "import os; 'OPENBLAS_NUM_THREADS' in os.environ") == "False"
+        assert ok_value(kc, "import numpy; float((numpy.ones((300, 300)) @ numpy.ones((300, 300))).sum())") \
+            == "27000000.0"
