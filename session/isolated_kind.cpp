@@ -68,7 +68,7 @@ namespace atrium
         if (!p_workers)
             return describe_compute() + "\n";
         return describe_compute() + "\n" + "workers: " + std::to_string(p_workers->ready_count()) + " warm, started by " +
-               p_workers->config().executable + "\n";
+               p_workers->config().executable + "\n" + "worker template: " + p_workers->template_state() + "\n";
     }
 
     std::string isolated_kind::extra_heading() const

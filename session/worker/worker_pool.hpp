@@ -71,12 +71,17 @@ namespace atrium
 
         const worker_pool_config& config() const noexcept;
         std::size_t ready_count();
+        /// The worker template for %contexts: "pid N, preloaded 'numpy,pandas'", or "none (why)". Any thread.
+        std::string template_state();
 
     private:
         void spawner_main();
         std::unique_ptr<worker_handle> start_one();
         /// A worker forked from the template, or null (spawn it): spawner thread only.
         std::unique_ptr<worker_process> fork_from_template(const worker_launch& launch);
+        /// The template died or failed: logged, dropped, restarted for the next worker unless it failed too often.
+        void template_failed(const std::string& why);
+        void set_template_state(std::string state);
 
         worker_pool_config m_config;
         zmq::context_t m_context;
@@ -87,6 +92,7 @@ namespace atrium
         std::string m_last_error;
         std::uint64_t m_failures = 0;
         bool m_stop = false;
+        std::string m_template_state = "none (not started yet)";
         std::unique_ptr<worker_template> m_template; ///< spawner thread only
         std::size_t m_template_deaths = 0;           ///< spawner thread only
         bool m_template_given_up = false;            ///< spawner thread only

@@ -74,6 +74,17 @@ namespace atrium
         return m_process->pid();
     }
 
+    bool worker_template::ended()
+    {
+        return m_process->reap_if_ended();
+    }
+
+    std::string worker_template::ending() const
+    {
+        return std::string(error_id::worker_template) + " the template process (pid " + std::to_string(pid()) + ") " +
+               m_process->ending().value_or("ended");
+    }
+
     std::string worker_template::answer(const std::string& what)
     {
         const auto deadline = std::chrono::steady_clock::now() + m_timeout;

@@ -36,6 +36,9 @@ namespace atrium
         std::unique_ptr<worker_process> fork_worker(const worker_launch& launch);
 
         pid_t pid() const noexcept;
+        /// True once the template process has ended (it is then reaped); `ending()` says how.
+        bool ended();
+        std::string ending() const;
 
     private:
         /// The template's next answer; throws `[worker.template]`/`[worker.preload]`-prefixed `what` on failure.

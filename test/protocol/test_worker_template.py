@@ -43,6 +43,12 @@ def ok_value(kc, expression):
     return value
 
 
+def contexts_table(kc):
+    reply, msgs = run(kc, "%contexts")
+    assert reply["status"] == "ok", reply
+    return "".join(m["content"].get("text", "") for m in msgs if m["msg_type"] == "stream")
+
+
 def logged_kernel(extra_arguments=(), **environment):
     """A kernel whose log (stderr) goes to a file the test reads afterwards."""
     log = tempfile.NamedTemporaryFile("w+", prefix="atrium-template-test-", suffix=".log")
@@ -91,6 +97,7 @@ def test_a_bad_preload_falls_back_to_spawning_with_the_reason_logged():
         text = open(log.name).read()
         assert "no_such_module_atrium" in text and "spawned plainly" in text, text
         assert templates(km) == []
+        assert "worker template: none ([worker.preload]" in contexts_table(kc)
         other = client(km, "bob")
         try:
             assert ok_value(other, "2 + 2") == "4"
@@ -122,8 +129,11 @@ def test_the_kernel_survives_a_crash_of_the_template():
     with log, kernel as (km, kc):
         ok_value(kc, "kept = 41")
         (template,) = wait_for(lambda: templates(km))
+        assert f"worker template: pid {template.pid}, preloaded 'json'" in contexts_table(kc)
         template.kill()
-        assert wait_for(lambda: not alive(template.pid), timeout=10)
+        # Reaped (no zombie left among the kernel's children) even while no note needs a worker.
+        assert wait_for(lambda: template.pid not in [c.pid for c in psutil.Process(kernel_pid(km)).children()])
+        assert "worker template: none (the last one failed" in contexts_table(kc)
         # Notes opened after the crash still get workers (the next is spawned, a new template forks the rest), and
         # the note that was running keeps its worker: forked workers are the kernel's children, not the template's.
         for name in ("bob", "carol", "dave"):
