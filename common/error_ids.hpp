@@ -24,4 +24,11 @@ namespace atrium::error_id
     inline constexpr std::string_view comm_bad_id = "[comm.bad_id]";
     /// A comm message's `target_name` is missing, not a string or too long.
     inline constexpr std::string_view comm_bad_target = "[comm.bad_target]";
+
+    // Ids of what the kernel logs about its worker template (session/worker/worker_template.hpp).
+
+    /// The template could not import ATRIUM_PRELOAD's modules (or started no Python): workers are spawned plainly.
+    inline constexpr std::string_view worker_preload = "[worker.preload]";
+    /// The template did not fork a worker (it died, hung or refused): that worker is spawned plainly.
+    inline constexpr std::string_view worker_template = "[worker.template]";
 }

@@ -112,15 +112,11 @@ namespace atrium
         std::string banner;
     };
 
-    python_runtime::python_runtime(const std::string& python_executable)
+    python_runtime::python_runtime(const std::string& python_executable, bool capture)
         : p_impl(std::make_unique<impl>())
     {
-        // From here on fds 1 and 2 lead to the current cell's output; the kernel's log keeps the real stderr.
-        p_impl->capture = std::make_unique<fd_capture>(
-            [](const std::string& stream, std::string text) { write_output(stream, text); });
-        g_capture = p_impl->capture.get();
-        p_impl->log_buffer = std::make_unique<__gnu_cxx::stdio_filebuf<char>>(p_impl->capture->log_fd(), std::ios::out);
-        p_impl->previous_cerr = std::cerr.rdbuf(p_impl->log_buffer.get());
+        if (capture)
+            capture_output();
 
         PyConfig config;
         PyConfig_InitPythonConfig(&config);
@@ -167,8 +163,21 @@ namespace atrium
         p_impl->released.reset();
         p_impl->interpreter.reset();
         g_capture = nullptr;
-        std::cerr.rdbuf(p_impl->previous_cerr);
+        if (p_impl->log_buffer)
+            std::cerr.rdbuf(p_impl->previous_cerr);
         p_impl->capture.reset();
+    }
+
+    void python_runtime::capture_output()
+    {
+        if (p_impl->capture)
+            return;
+        // From here on fds 1 and 2 lead to the current cell's output; the kernel's log keeps the real stderr.
+        p_impl->capture = std::make_unique<fd_capture>(
+            [](const std::string& stream, std::string text) { write_output(stream, text); });
+        g_capture = p_impl->capture.get();
+        p_impl->log_buffer = std::make_unique<__gnu_cxx::stdio_filebuf<char>>(p_impl->capture->log_fd(), std::ios::out);
+        p_impl->previous_cerr = std::cerr.rdbuf(p_impl->log_buffer.get());
     }
 
     const nlohmann::json& python_runtime::language_info() const

@@ -17,7 +17,9 @@ namespace atrium
     class python_runtime
     {
     public:
-        explicit python_runtime(const std::string& python_executable);
+        /// Without `capture`, fds 1 and 2 stay as they are until capture_output() (a worker template captures
+        /// nothing: its capture thread would not survive a fork, and its pipes would be shared with its children).
+        explicit python_runtime(const std::string& python_executable, bool capture = true);
         ~python_runtime();
         python_runtime(const python_runtime&) = delete;
         python_runtime& operator=(const python_runtime&) = delete;
@@ -25,6 +27,10 @@ namespace atrium
         /// kernel_info's language_info, read from the running interpreter.
         const nlohmann::json& language_info() const;
         const std::string& banner() const;
+
+        /// From here on what is written to fds 1 and 2 goes to the current cell's output (done by the constructor
+        /// unless it was told not to); std::cerr keeps the original stderr.
+        void capture_output();
 
         /// After configuration the main thread gives the GIL away; each request takes it back.
         void release_gil();

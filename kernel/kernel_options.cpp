@@ -37,6 +37,7 @@ namespace atrium
             {"--max-contexts", {"ATRIUM_MAX_CONTEXTS", "a number of contexts, 1 to 1000000"}},
             {"--max-workers", {"ATRIUM_MAX_WORKERS", "a number of workers, 1 to 65536"}},
             {"--reclaim-idle-workers", {"ATRIUM_RECLAIM_IDLE_WORKERS", "a number of seconds (0: never)"}},
+            {"--preload", {"ATRIUM_PRELOAD", "module names separated by commas, or none"}},
         };
 
         std::uint64_t parse_count(const std::string& text, const std::string& flag, std::uint64_t most,
@@ -68,6 +69,11 @@ namespace atrium
                 workers.max_contexts = parse_count(value, flag, 1000000, 1);
             else if (flag == "--max-workers")
                 workers.max_workers = parse_count(value, flag, 65536, 1);
+            else if (flag == "--preload")
+            {
+                workers.preload = value; // checked by the template, which logs why and is not used when it fails
+                workers.preload_given = true;
+            }
             else if (flag == "--reclaim-idle-workers")
                 workers.idle_worker_seconds = parse_count(value, flag, 365ULL * 24 * 3600);
             else
@@ -305,11 +311,14 @@ namespace atrium
                "  --max-workers N              isolated mode: worker processes at most (128)\n"
                "  --reclaim-idle-workers SECONDS  isolated mode: end the worker of a note without a name\n"
                "                               after this long idle (3600; 0 never)\n"
+               "  --preload MODULES            isolated mode: workers are forked from a template that has\n"
+               "                               imported these (numpy,pandas); none: spawn each worker\n"
                "  --version                    print the version and exit\n"
                "  -h, --help                   print this help and exit\n"
                "  Flags may also be written --flag=VALUE. A flag not given is read from its environment\n"
                "  variable: ATRIUM_MODE, ATRIUM_SCOPE, ATRIUM_CULL_IDLE_SECONDS, ATRIUM_OPERATOR_VIEW\n"
                "  (1/true/yes or 0/false/no), ATRIUM_WORKER_MEMORY, ATRIUM_WORKER_CPU_SECONDS,\n"
-               "  ATRIUM_WARM_WORKERS, ATRIUM_MAX_CONTEXTS, ATRIUM_MAX_WORKERS, ATRIUM_RECLAIM_IDLE_WORKERS.\n";
+               "  ATRIUM_WARM_WORKERS, ATRIUM_MAX_CONTEXTS, ATRIUM_MAX_WORKERS, ATRIUM_RECLAIM_IDLE_WORKERS,\n"
+               "  ATRIUM_PRELOAD.\n";
     }
 }

@@ -38,7 +38,7 @@ namespace atrium
     /// `--operator-view[=yes|no]`, and the worker flags `--worker-memory`, `--worker-cpu-seconds` and
     /// `--warm-workers` (environment: ATRIUM_WORKER_MEMORY, ATRIUM_WORKER_CPU_SECONDS, ATRIUM_WARM_WORKERS), and the
     /// lifecycle flags `--max-contexts`, `--max-workers`, `--reclaim-idle-workers` (ATRIUM_MAX_CONTEXTS,
-    /// ATRIUM_MAX_WORKERS, ATRIUM_RECLAIM_IDLE_WORKERS). Environment variables are read through `getenv_fn` only for what no
+    /// ATRIUM_MAX_WORKERS, ATRIUM_RECLAIM_IDLE_WORKERS) and `--preload` (ATRIUM_PRELOAD). Environment variables are read through `getenv_fn` only for what no
     /// flag sets; a bad one is ignored with `--help` or `--version`. Errors carry the `[binding.*]` id.
     kernel_options parse_kernel_options(const std::vector<std::string>& args,
                                         const getenv_function& getenv_fn);

@@ -24,6 +24,9 @@ namespace atrium
         config.log_fd = log_fd();
         config.limits = {m_settings.memory_bytes, m_settings.cpu_seconds};
         config.warm = m_settings.warm;
+        config.use_template = m_settings.preload != "none";
+        config.preload = m_settings.preload;
+        config.preload_if_installed = !m_settings.preload_given;
         p_lane = std::make_unique<cell_lane>();
         port.serve_on_main_thread(p_lane->socket(), [lane = p_lane.get()] { lane->receive_all(); });
         config.lane = p_lane.get();
@@ -65,7 +68,7 @@ namespace atrium
         if (!p_workers)
             return describe_compute() + "\n";
         return describe_compute() + "\n" + "workers: " + std::to_string(p_workers->ready_count()) + " warm, started by " +
-               p_workers->config().executable + "\n";
+               p_workers->config().executable + "\n" + "worker template: " + p_workers->template_state() + "\n";
     }
 
     std::string isolated_kind::extra_heading() const

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 #include "session/worker/worker_pool.hpp"
 
+#include "common/error_ids.hpp"
 #include "common/signal_free_thread.hpp"
 
 #include <poll.h>
@@ -41,6 +42,8 @@ namespace atrium
     {
         if (!m_config.lane)
             throw std::invalid_argument("[worker.spawn] a worker pool needs the kernel's cell lane");
+        if (!m_config.use_template)
+            m_template_state = "none (--preload=none: workers are spawned)";
         m_spawner = start_signal_free_thread([this] { spawner_main(); });
     }
 
@@ -53,6 +56,7 @@ namespace atrium
         m_changed.notify_all();
         m_spawner.join();
         m_ready.clear();
+        m_template.reset();
     }
 
     const worker_pool_config& worker_pool::config() const noexcept
@@ -101,7 +105,14 @@ namespace atrium
         {
             if (m_ready.size() >= m_config.warm + m_wanted)
             {
-                m_changed.wait(lock);
+                // Woken now and then to reap a template that died while nobody needed a worker (no zombie stays).
+                if (m_changed.wait_for(lock, std::chrono::seconds(1)) == std::cv_status::timeout && m_template &&
+                    m_template->ended())
+                {
+                    lock.unlock();
+                    template_failed(m_template->ending());
+                    lock.lock();
+                }
                 continue;
             }
             lock.unlock();
@@ -145,7 +156,9 @@ namespace atrium
         worker_launch launch{m_config.executable, handle->socket.get(zmq::sockopt::last_endpoint), handle->key,
                              m_config.log_fd,     m_config.limits,
                              m_config.lane->endpoint(), handle->lane_id};
-        handle->process = std::make_unique<worker_process>(launch);
+        handle->process = fork_from_template(launch);
+        if (!handle->process)
+            handle->process = std::make_unique<worker_process>(launch);
         const auto deadline = std::chrono::steady_clock::now() + m_config.hello_timeout;
         while (std::chrono::steady_clock::now() < deadline)
         {
@@ -179,5 +192,76 @@ namespace atrium
         }
         throw std::runtime_error("[worker.no_hello] a new worker did not prove its key within " +
                                  std::to_string(m_config.hello_timeout.count() / 1000) + " s");
+    }
+
+    std::unique_ptr<worker_process> worker_pool::fork_from_template(const worker_launch& launch)
+    {
+        if (!m_config.use_template || m_template_given_up)
+            return nullptr;
+        if (!m_template)
+        {
+            try
+            {
+                m_template = std::make_unique<worker_template>(m_config.executable, m_config.preload,
+                                                               m_config.preload_if_installed, m_config.log_fd,
+                                                               m_config.hello_timeout);
+                // A forked worker starts with the template's whole address space, which RLIMIT_AS counts: past half
+                // the limit, a worker could do little more than import what the template already did.
+                const std::uint64_t size = address_space_bytes_of(m_template->pid());
+                if (m_config.limits.memory_bytes != 0 && size > m_config.limits.memory_bytes / 2)
+                    throw std::runtime_error(std::string(error_id::worker_preload) + " the template's address space (" +
+                                             std::to_string(size >> 20) + " MiB) is more than half of --worker-memory (" +
+                                             std::to_string(m_config.limits.memory_bytes >> 20) + " MiB)");
+                set_template_state("pid " + std::to_string(m_template->pid()) + ", preloaded '" + m_config.preload +
+                                   "'" + (m_config.preload_if_installed ? " (those installed)" : ""));
+            }
+            catch (const std::exception& e)
+            {
+                // An import that failed once fails again: spawn plainly for the kernel's life.
+                m_template.reset();
+                m_template_given_up = true;
+                set_template_state(std::string("none (") + e.what() + "; workers are spawned)");
+                std::cerr << "[atrium] " << e.what() << "; isolated workers are spawned plainly (ATRIUM_PRELOAD='"
+                          << m_config.preload << "')" << std::endl;
+                return nullptr;
+            }
+        }
+        try
+        {
+            return m_template->fork_worker(launch);
+        }
+        catch (const std::exception& e)
+        {
+            template_failed(std::string(e.what()) + "; this worker is spawned plainly");
+            return nullptr;
+        }
+    }
+
+    void worker_pool::template_failed(const std::string& why)
+    {
+        // A template that died this often is not coming back healthy: stop paying for its restarts.
+        constexpr std::size_t most_template_deaths = 5;
+        m_template.reset();
+        m_template_given_up = ++m_template_deaths >= most_template_deaths;
+        set_template_state(m_template_given_up ? "none (the template failed " + std::to_string(m_template_deaths) +
+                                                     " times; workers are spawned)"
+                                               : "none (the last one failed; a new one starts for the next worker)");
+        std::cerr << "[atrium] " << why
+                  << (m_template_given_up ? "; the template failed " + std::to_string(m_template_deaths) +
+                                                " times: workers are spawned plainly from now on"
+                                          : "; a new template starts for the next worker")
+                  << std::endl;
+    }
+
+    void worker_pool::set_template_state(std::string state)
+    {
+        std::lock_guard<std::mutex> lock(m_mutex);
+        m_template_state = std::move(state);
+    }
+
+    std::string worker_pool::template_state()
+    {
+        std::lock_guard<std::mutex> lock(m_mutex);
+        return m_template_state;
     }
 }

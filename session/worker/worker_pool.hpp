@@ -3,6 +3,7 @@
 
 #include "session/worker/cell_lane.hpp"
 #include "session/worker/worker_process.hpp"
+#include "session/worker/worker_template.hpp"
 #include "common/worker_wire.hpp"
 
 #include <zmq.hpp>
@@ -44,11 +45,17 @@ namespace atrium
         worker_limits limits;
         std::size_t warm = 1; ///< workers kept started and waiting
         std::chrono::milliseconds hello_timeout{30000};
+        /// Fork workers from a template that has imported `preload` (comma-separated modules); false: spawn each.
+        bool use_template = false;
+        std::string preload;
+        bool preload_if_installed = false; ///< the default list: modules not installed are left out, not an error
     };
 
     /// Starts workers and keeps `warm` of them ready, so that a new isolated note's first cell does not wait
     /// for Python to start. One spawner thread starts every worker: a worker dies with the thread that forked
-    /// it (PR_SET_PDEATHSIG), and this thread lives as long as the pool.
+    /// it (PR_SET_PDEATHSIG), and this thread lives as long as the pool. With `use_template`, workers are forked
+    /// from a worker_template the spawner starts first; when it cannot preload, the pool logs why and spawns
+    /// every worker plainly; when it dies, that worker is spawned and a new template started for the next.
     class worker_pool
     {
     public:
@@ -64,10 +71,17 @@ namespace atrium
 
         const worker_pool_config& config() const noexcept;
         std::size_t ready_count();
+        /// The worker template for %contexts: "pid N, preloaded 'numpy,pandas'", or "none (why)". Any thread.
+        std::string template_state();
 
     private:
         void spawner_main();
         std::unique_ptr<worker_handle> start_one();
+        /// A worker forked from the template, or null (spawn it): spawner thread only.
+        std::unique_ptr<worker_process> fork_from_template(const worker_launch& launch);
+        /// The template died or failed: logged, dropped, restarted for the next worker unless it failed too often.
+        void template_failed(const std::string& why);
+        void set_template_state(std::string state);
 
         worker_pool_config m_config;
         zmq::context_t m_context;
@@ -78,6 +92,10 @@ namespace atrium
         std::string m_last_error;
         std::uint64_t m_failures = 0;
         bool m_stop = false;
+        std::string m_template_state = "none (not started yet)";
+        std::unique_ptr<worker_template> m_template; ///< spawner thread only
+        std::size_t m_template_deaths = 0;           ///< spawner thread only
+        bool m_template_given_up = false;            ///< spawner thread only
         std::thread m_spawner;
     };
 }

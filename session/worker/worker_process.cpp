@@ -48,6 +48,11 @@ namespace atrium
                                               "--cells",         launch.cells_endpoint,
                                               "--lane",          launch.lane_id,
                                               "--kernel-pid",    std::to_string(getpid())};
+        if (!launch.arguments.empty())
+        {
+            arguments = launch.arguments;
+            arguments.insert(arguments.begin(), launch.executable);
+        }
         std::vector<char*> argv;
         for (auto& argument : arguments)
             argv.push_back(argument.data());
@@ -72,7 +77,16 @@ namespace atrium
             dup2(key_pipe[0], 0);
             dup2(launch.log_fd, 1);
             dup2(launch.log_fd, 2);
-            syscall(SYS_close_range, 3U, ~0U, 0U); // nothing of the kernel's: sockets, pipes, files
+            unsigned first_closed = 3;
+            if (launch.inherited_fd >= 0)
+            {
+                if (launch.inherited_fd == 3)
+                    fcntl(3, F_SETFD, 0); // dup2 onto itself would leave close-on-exec set
+                else
+                    dup2(launch.inherited_fd, 3); // the copy is not close-on-exec
+                first_closed = 4;
+            }
+            syscall(SYS_close_range, first_closed, ~0U, 0U); // nothing of the kernel's: sockets, pipes, files
             set_limit(RLIMIT_AS, launch.limits.memory_bytes);
             set_limit(RLIMIT_CPU, launch.limits.cpu_seconds);
             // The kernel ignores SIGINT in some modes; a worker must start with the default disposition.
@@ -122,6 +136,21 @@ namespace atrium
             errno = error;
             spawn_failed("handing over the key");
         }
+    }
+
+    std::unique_ptr<worker_process> worker_process::adopt(pid_t pid)
+    {
+        std::unique_ptr<worker_process> process(new worker_process());
+        // Only our own child can be waited for; anything else (a pid that ended and was reused) is refused
+        // before a pidfd or a kill could reach it.
+        siginfo_t state{};
+        if (pid <= 0 || waitid(P_PID, static_cast<id_t>(pid), &state, WEXITED | WNOHANG | WNOWAIT) != 0)
+            spawn_failed("adopting process " + std::to_string(pid));
+        process->m_pid = pid;
+        process->m_exit_fd = static_cast<int>(syscall(SYS_pidfd_open, pid, 0));
+        if (process->m_exit_fd < 0)
+            spawn_failed("pidfd_open");
+        return process;
     }
 
     worker_process::~worker_process()
@@ -186,16 +215,29 @@ namespace atrium
         return m_ending ? 0 : resident_bytes_of(m_pid);
     }
 
+    namespace
+    {
+        std::uint64_t status_field_bytes(pid_t pid, const std::string& field)
+        {
+            std::ifstream status("/proc/" + std::to_string(pid) + "/status");
+            std::string line;
+            while (std::getline(status, line))
+            {
+                if (line.rfind(field, 0) == 0)
+                    return std::stoull(line.substr(field.size())) * 1024;
+            }
+            return 0;
+        }
+    }
+
     std::uint64_t resident_bytes_of(pid_t pid)
     {
-        std::ifstream status("/proc/" + std::to_string(pid) + "/status");
-        std::string line;
-        while (std::getline(status, line))
-        {
-            if (line.rfind("VmRSS:", 0) == 0)
-                return std::stoull(line.substr(6)) * 1024;
-        }
-        return 0;
+        return status_field_bytes(pid, "VmRSS:");
+    }
+
+    std::uint64_t address_space_bytes_of(pid_t pid)
+    {
+        return status_field_bytes(pid, "VmSize:");
     }
 
     std::string describe_exit_status(int status)

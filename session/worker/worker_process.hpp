@@ -4,6 +4,7 @@
 #include <sys/types.h>
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -27,6 +28,9 @@ namespace atrium
         worker_limits limits;
         std::string cells_endpoint; ///< the kernel's cell_lane
         std::string lane_id;        ///< the worker's name there
+        /// When set, the program's arguments instead of the worker's (`--template ...`: the worker template).
+        std::vector<std::string> arguments;
+        int inherited_fd = -1; ///< when set, given to the child as its fd 3 (the template's control channel)
     };
 
     /// One worker child process. The kernel reaps it (no zombies) and it dies with the thread that started
@@ -36,6 +40,9 @@ namespace atrium
     public:
         /// Forks and execs; throws `[worker.spawn]` when that fails.
         explicit worker_process(const worker_launch& launch);
+        /// Takes charge of `pid`, a child of this process that someone else started: a worker the template forked
+        /// with CLONE_PARENT. Throws `[worker.spawn]` when it is not one of our children.
+        static std::unique_ptr<worker_process> adopt(pid_t pid);
         /// Kills (SIGKILL) and reaps the process if it is still running.
         ~worker_process();
         worker_process(const worker_process&) = delete;
@@ -56,6 +63,8 @@ namespace atrium
         std::uint64_t resident_bytes() const;
 
     private:
+        worker_process() = default;
+
         pid_t m_pid = -1;
         int m_exit_fd = -1;
         std::optional<std::string> m_ending;
@@ -63,6 +72,8 @@ namespace atrium
 
     /// Resident memory of a process in bytes (from /proc), 0 when it is gone.
     std::uint64_t resident_bytes_of(pid_t pid);
+    /// Address space of a process in bytes (VmSize, what RLIMIT_AS counts), 0 when it is gone.
+    std::uint64_t address_space_bytes_of(pid_t pid);
 
     /// "killed by SIGSEGV (segmentation fault)", "exited with code 3", from a waitpid status.
     std::string describe_exit_status(int status);

@@ -10,9 +10,16 @@ Rows:
   (shared, scoped), ipykernel and xeus-python, all started together and taking turns request by request;
 - stream throughput: 20 MB printed by one cell, in a worker and in-process;
 - memory: resident set of an idle worker beside an idle ipykernel and xeus-python process;
-- pool: a 100 MiB bytes object put by one isolated note and got by another (pickled through the kernel).
+- pool: a 100 MiB bytes object put by one isolated note and got by another (pickled through the kernel);
+- worker template (issue 15): with workers spawned (--preload=none) and forked from a template that imported
+  numpy and pandas (--preload=numpy,pandas), a new note's first cell (`pass`, warm pool), then
+  `import numpy, pandas` in it, and the PSS (/proc/PID/smaps_rollup) of N notes after that import: the whole
+  kernel process tree (kernel, template, workers, the warm one too) beside N ipykernel and N xeus-python
+  processes that each ran the same import, all in this run (`--preload-only` runs these rows alone).
 Targets (issue 4): first cell <= 50 ms with the warm pool; worker round trip <= 1.5x in-process; idle worker
-memory <= 0.5x an idle ipykernel. Benchmarks print; they never fail on speed.
+memory <= 0.5x an idle ipykernel. Issue 15, numpy and pandas preloaded: first cell <= 30 ms on a warm pool,
+the import in it <= 5 ms, PSS of 50 notes <= 0.3x that of 50 ipykernels. Benchmarks print; they never fail on
+speed.
 """
 
 import argparse
@@ -82,7 +89,8 @@ def stop(km, kc):
 
 
 def children(km):
-    return psutil.Process(km.provisioner.process.pid).children()
+    """The kernel's workers (the worker template, a child too, is none)."""
+    return [c for c in psutil.Process(km.provisioner.process.pid).children() if c.name() != "atrium-template"]
 
 
 def wait_warm(km, count):
@@ -175,11 +183,93 @@ def bench_pool_across_workers(rounds):
     return statistics.median(puts), statistics.median(gets)
 
 
+def pss_mib(pids):
+    """Proportional set size: shared pages count once in all, split between the processes sharing them."""
+    total = 0
+    for pid in pids:
+        with open(f"/proc/{pid}/smaps_rollup") as rollup:
+            total += next(int(line.split()[1]) for line in rollup if line.startswith("Pss:"))
+    return total / 1024
+
+
+IMPORT = "import numpy, pandas"
+
+
+def bench_template(preload, notes, samples):
+    """Atrium isolated with `--preload=<preload>`: (first cell ms, import ms, PSS MiB of the tree after `notes`
+    notes each imported numpy and pandas)."""
+    km, kc = start("atrium-isolated", f"--preload={preload}", "--warm-workers=1")
+    firsts, imports = [], []
+    clients = []
+    try:
+        for index in range(notes):
+            if index < samples:
+                wait_warm(km, index + 1)  # each earlier note keeps its worker; the pool is full again
+            note = new_client(km, f"bench{index}")
+            clients.append(note)
+            first = round_trip(note) * 1000
+            imported = round_trip(note, IMPORT, settle=True) * 1000
+            if index < samples:
+                firsts.append(first)
+                imports.append(imported)
+        time.sleep(1)
+        kernel = psutil.Process(km.provisioner.process.pid)
+        pss = pss_mib([kernel.pid] + [c.pid for c in kernel.children()])
+    finally:
+        for note in clients:
+            note.stop_channels()
+        stop(km, kc)
+    return statistics.median(firsts), statistics.median(imports), pss
+
+
+def bench_peer_imports(kernel_name, notes, samples):
+    """`notes` kernels of a peer, one per note: (first cell ms of the first `samples`, import ms, PSS MiB)."""
+    started, firsts, imports = [], [], []
+    try:
+        for index in range(notes):
+            km, kc = start(kernel_name)
+            started.append((km, kc))
+            first = round_trip(kc) * 1000
+            imported = round_trip(kc, IMPORT, settle=True) * 1000
+            if index < samples:
+                firsts.append(first)
+                imports.append(imported)
+        time.sleep(1)
+        pss = pss_mib([km.provisioner.process.pid for km, _ in started])
+    finally:
+        for km, kc in started:
+            stop(km, kc)
+    return statistics.median(firsts), statistics.median(imports), pss
+
+
+def print_template_rows(notes, samples):
+    rows = {"Atrium isolated, workers spawned (--preload=none)": bench_template("none", notes, samples),
+            "Atrium isolated, forked from the template (--preload=numpy,pandas)":
+                bench_template("numpy,pandas", notes, samples),
+            "ipykernel (a kernel per note)": bench_peer_imports("python3", notes, samples),
+            "xeus-python (a kernel per note)": bench_peer_imports("xpython", notes, samples)}
+    print(f"\n| new note: first cell, then `{IMPORT}` in it ({samples} notes), and PSS of {notes} notes after the "
+          f"import | first cell (ms) | import (ms) | PSS (MiB) |\n|---|---|---|---|")
+    for name, (first, imported, pss) in rows.items():
+        print(f"| {name} | {first:.1f} | {imported:.1f} | {pss:.0f} |")
+    first, imported, pss = rows["Atrium isolated, forked from the template (--preload=numpy,pandas)"]
+    ipykernel = rows["ipykernel (a kernel per note)"][2]
+    print(f"targets: first cell {first:.1f} ms <= 30: {'met' if first <= 30 else 'missed'}; import {imported:.1f} ms "
+          f"<= 5: {'met' if imported <= 5 else 'missed'}; PSS {pss / ipykernel:.2f}x ipykernel's <= 0.3x: "
+          f"{'met' if pss <= 0.3 * ipykernel else 'missed'}")
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true", help="few samples: a smoke run")
+    parser.add_argument("--preload-only", action="store_true", help="only the worker template's rows")
+    parser.add_argument("--notes", type=int, default=None, help="notes (and peer kernels) for the PSS row (50)")
     args = parser.parse_args(argv)
     samples, runs, megabytes, rounds = (3, 100, 5, 1) if args.quick else (10, 1000, 20, 3)
+    notes = args.notes or (5 if args.quick else 50)
+    if args.preload_only:
+        print_template_rows(notes, min(samples, notes))
+        return
 
     first = bench_first_cell(samples)
     print(f"\n| first cell of a new isolated note ({samples} notes) | median (ms) |\n|---|---|")
@@ -213,6 +303,8 @@ def main(argv=None):
     print(f"\n| pool, 100 MiB bytes across isolated workers (by value) | median (ms) | MiB/s |\n|---|---|---|")
     print(f"| put (pickle, send to the kernel) | {put * 1000:.1f} | {100 / put:.0f} |")
     print(f"| get (from the kernel, unpickle) | {get * 1000:.1f} | {100 / get:.0f} |")
+
+    print_template_rows(notes, min(samples, notes))
 
 
 if __name__ == "__main__":

@@ -144,4 +144,15 @@ TEST_CASE("worker flags for isolated mode")
                           Catch::Contains("--warm-workers"));
         CHECK_THROWS_WITH(parse({"-f", "k.json", "--warm-workers"}), Catch::Contains("[options.missing_value]"));
     }
+    SECTION("preload: numpy and pandas if installed by default, else what ATRIUM_PRELOAD or --preload names")
+    {
+        auto defaults = parse({"-f", "k.json"});
+        CHECK(defaults.workers.preload == "numpy,pandas");
+        CHECK_FALSE(defaults.workers.preload_given);
+        auto from_environment = parse({"-f", "k.json"}, {{"ATRIUM_PRELOAD", "scipy"}});
+        CHECK(from_environment.workers.preload == "scipy");
+        CHECK(from_environment.workers.preload_given);
+        CHECK(parse({"-f", "k.json", "--preload=none"}, {{"ATRIUM_PRELOAD", "scipy"}}).workers.preload == "none");
+        CHECK_THROWS_WITH(parse({"-f", "k.json", "--preload"}), Catch::Contains("[options.missing_value]"));
+    }
 }

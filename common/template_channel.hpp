@@ -1,0 +1,38 @@
+// SPDX-License-Identifier: MIT
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace atrium
+{
+    // The kernel's control channel to its worker template: a SOCK_SEQPACKET socket pair, one message per
+    // datagram, never reachable by any other process (the template gets its end as fd 3 at exec; workers it
+    // forks close it). The template answers once `ready` (or `failed <why>`), then one answer per request:
+    // `forked <pid>` or `failed <why>`. No key ever crosses it: each request carries two fds, the read end of
+    // a pipe holding that worker's key and the kernel's log, so the template never holds a secret a later
+    // sibling could inherit.
+
+    /// What one forked worker needs beyond what it inherits from the template.
+    struct template_request
+    {
+        std::string endpoint;       ///< its channel to the kernel
+        std::string cells_endpoint; ///< the kernel's cell_lane
+        std::string lane_id;        ///< its name on the lane
+        std::uint64_t memory_bytes = 0;
+        std::uint64_t cpu_seconds = 0;
+
+        std::string encode() const;
+        /// Empty when `text` is not a request.
+        static std::optional<template_request> decode(const std::string& text);
+    };
+
+    /// Sends one datagram with `fds` attached (SCM_RIGHTS); false with errno set when it cannot. Never raises
+    /// SIGPIPE.
+    bool send_datagram(int socket, const std::string& text, const std::vector<int>& fds = {});
+    /// Receives one datagram, blocking; attached fds are appended to `fds` (close-on-exec). Empty at end of
+    /// stream or on error (errno set; 0 at end of stream).
+    std::optional<std::string> receive_datagram(int socket, std::vector<int>* fds = nullptr);
+}
