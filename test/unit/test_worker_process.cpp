@@ -85,7 +85,9 @@ TEST_CASE("worker processes")
     SECTION("limits are applied before the worker runs")
     {
         std::string out = "/tmp/atrium-worker-limits-" + std::to_string(getpid());
-        std::string path = script("ulimit -v > " + out + "; ulimit -t >> " + out);
+        // Reads its key first, as a worker does: a process that ends before the key is written is a failed
+        // spawn (the previous test), which a loaded machine would otherwise make of this one.
+        std::string path = script("read key; ulimit -v > " + out + "; ulimit -t >> " + out);
         worker_launch launch{path, "tcp://127.0.0.1:1", "k", 2, {256ULL << 20, 7}, "ipc://@none", "w1"};
         {
             worker_process process(launch);
