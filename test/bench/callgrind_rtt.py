@@ -35,7 +35,7 @@ def _run(client, code, store_history):
             return
 
 
-def instructions_per_round_trip(build, kernel, cells, setup, store_history):
+def instructions_per_round_trip(build, kernel, cells, setup, store_history, keep=None):
     spec_dir = os.path.join(build, "share", "jupyter", "kernels", kernel)
     with open(os.path.join(spec_dir, "kernel.json")) as spec_file:
         spec = json.load(spec_file)
@@ -68,6 +68,10 @@ def instructions_per_round_trip(build, kernel, cells, setup, store_history):
     finally:
         client.stop_channels()
         manager.shutdown_kernel(now=True)
+        if keep:
+            os.makedirs(keep, exist_ok=True)
+            for path in glob.glob(f"{out}/callgrind.out.*"):
+                shutil.copy(path, keep)
         shutil.rmtree(out, ignore_errors=True)
 
 
@@ -77,11 +81,13 @@ def main():
     parser.add_argument("--kernel", default="atrium", help="kernelspec name (default atrium)")
     parser.add_argument("--cells", type=int, default=200, help="counted round trips (default 200)")
     parser.add_argument("--store-history", action="store_true", help="store_history=True (default False)")
+    parser.add_argument("--keep", metavar="DIR", help="copy the callgrind dumps here (for callgrind_annotate)")
     args = parser.parse_args()
     for build in args.builds:
         for label, setup in (("no shell", []), ("shell", ["get_ipython();"])):
             try:
-                count = instructions_per_round_trip(build, args.kernel, args.cells, setup, args.store_history)
+                count = instructions_per_round_trip(build, args.kernel, args.cells, setup, args.store_history,
+                                                    args.keep and os.path.join(args.keep, label.replace(" ", "_")))
             except RuntimeError as error:  # e.g. a build from before IPython shells
                 print(f"{build}\t{label}\tn/a ({error})", flush=True)
                 continue
