@@ -18,6 +18,21 @@ _latest = None  # weak reference to the context of the latest cell (for threads 
                 # reset or culled context alive
 # Set by atrium_runtime.shell (loaded after this module).
 make_shell = prepare_cell = plain_cells_allowed = start_plain_cell = finish_plain_cell = None
+# Modules a cell needs, imported by the first cell and kept here: an `import` statement run in every cell costs
+# CPython 3.11 a failed lookup of the module spec's `_initializing` (an AttributeError built and dropped) per
+# module, ~6% of a `pass` round trip's instructions for the three below.
+_ast = _linecache = _compute = None
+
+
+def _modules():
+    global _ast, _linecache, _compute
+    if _compute is None:
+        import ast
+        import linecache
+
+        from atrium_runtime import compute
+
+        _ast, _linecache, _compute = ast, linecache, compute
 
 
 def current_context():
@@ -164,21 +179,18 @@ def cell_number(filename):
 
 
 def _register_source(filename, code):
-    import linecache
-
     # linecache lets tracebacks and inspect.getsource show the lines of a cell.
     lines = code.splitlines(keepends=True)
     if lines and not lines[-1].endswith("\n"):
         lines[-1] += "\n"
-    linecache.cache[filename] = (len(code), None, lines, filename)
+    _linecache.cache[filename] = (len(code), None, lines, filename)
 
 
 def _compile_cell(code, filename):
     """Returns code objects to run in order: the body in 'exec' mode, and the last expression (if any)
     in 'single' mode so that sys.displayhook reports its value. SyntaxError for anything that is not plain
     Python (magics, shell escapes, help, top-level await): IPython runs those."""
-    import ast
-
+    ast = _ast
     tree = ast.parse(code, filename, "exec")
     if not tree.body:
         return []
@@ -264,8 +276,8 @@ def run_cell(context, code, filename, execution_count, silent, store_history):
 
 
 def _run(context, code, filename, execution_count, silent, store_history):
-    from atrium_runtime import compute
-
+    _modules()
+    compute = _compute
     compute.begin_cell()
     interrupted = False
     try:
