@@ -36,6 +36,8 @@ namespace atrium
 
         std::optional<nl::json> parse_object(const std::string& text)
         {
+            if (text == "{}")
+                return nl::json::object(); // a request's parent header and metadata, most of the time
             if (nesting_exceeds(text, max_json_depth))
             {
                 return std::nullopt;
