@@ -12,7 +12,7 @@
 
 #include <atomic>
 #include <condition_variable>
-#include <deque>
+#include <vector>
 #include <iostream>
 #include <mutex>
 #include <thread>
@@ -60,7 +60,7 @@ namespace atrium
 
         void write_queued()
         {
-            std::deque<outgoing_message> batch;
+            std::vector<outgoing_message>& batch = this->batch;
             std::uint64_t last;
             {
                 std::lock_guard<std::mutex> lock(mutex);
@@ -71,6 +71,7 @@ namespace atrium
                 return;
             for (auto& message : batch)
                 send_frames(socket, encode_outgoing(std::move(message), signer));
+            batch.clear(); // kept for its capacity: the queue takes it at the next swap (a deque allocated each time)
             {
                 std::lock_guard<std::mutex> lock(mutex);
                 written.store(last);
@@ -115,7 +116,8 @@ namespace atrium
         wake_signal wake;
 
         std::mutex mutex;
-        std::deque<outgoing_message> queue;
+        std::vector<outgoing_message> queue;
+        std::vector<outgoing_message> batch; ///< the publisher's thread only
         std::atomic<std::uint64_t> queued{0};  ///< written under `mutex`, with the queue
         std::atomic<std::uint64_t> latest_output{0}; ///< written under `mutex`
         std::atomic<std::uint64_t> written{0};       ///< written under `mutex`

@@ -468,7 +468,7 @@ namespace atrium
             writing_shell = true;
             while (true)
             {
-                std::deque<shell_reply> batch;
+                std::vector<shell_reply>& batch = shell_batch;
                 {
                     std::lock_guard<std::mutex> lock(shell_outbox_mutex);
                     batch.swap(shell_outbox);
@@ -477,6 +477,7 @@ namespace atrium
                     break;
                 for (auto& reply : batch)
                     write_shell(reply);
+                batch.clear(); // kept for its capacity: the outbox takes it at the next swap
             }
             writing_shell = false;
         }
@@ -550,7 +551,8 @@ namespace atrium
         std::mutex outbox_mutex;
         std::deque<outgoing> outbox; ///< for control and stdin
         std::mutex shell_outbox_mutex;
-        std::deque<shell_reply> shell_outbox;
+        std::vector<shell_reply> shell_outbox;
+        std::vector<shell_reply> shell_batch; ///< main thread: send_pending_shell's (vectors swap without allocating)
 
         // Main thread only:
         std::thread::id main_thread;
