@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 #include "kernel/wire_codec.hpp"
 
+#include "kernel/json_fast_parse.hpp"
 #include "kernel/json_writer.hpp"
 #include "kernel/request_check.hpp"
 
@@ -41,6 +42,12 @@ namespace atrium
             if (nesting_exceeds(text, max_json_depth))
             {
                 return std::nullopt;
+            }
+            if (auto value = parse_json_fast(text))
+            {
+                if (!value->is_object())
+                    return std::nullopt;
+                return value;
             }
             nl::json value = nl::json::parse(text, nullptr, /*allow_exceptions=*/false);
             if (!value.is_object())
