@@ -49,6 +49,8 @@ def instructions_per_round_trip(spec_dir, kernel, cells, setup, store_history, u
     with open(os.path.join(spec_dir, "kernel.json")) as spec_file:
         spec = json.load(spec_file)
     out = tempfile.mkdtemp(prefix="atrium-callgrind-")
+    if spec["argv"][0] in ("python", "python3"):  # jupyter_client's own substitution, lost behind valgrind
+        spec["argv"][0] = sys.executable
     spec["argv"] = ["valgrind", "--tool=callgrind", "--instr-atstart=no",
                     f"--callgrind-out-file={out}/callgrind.out.%p"] + spec["argv"]
     spec["env"] = {**spec.get("env", {}), **(env or {})}
