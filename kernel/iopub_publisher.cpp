@@ -12,7 +12,7 @@
 
 #include <atomic>
 #include <condition_variable>
-#include <deque>
+#include <vector>
 #include <iostream>
 #include <mutex>
 #include <thread>
@@ -60,7 +60,7 @@ namespace atrium
 
         void write_queued()
         {
-            std::deque<xeus::xpub_message> batch;
+            std::vector<outgoing_message>& batch = this->batch;
             std::uint64_t last;
             {
                 std::lock_guard<std::mutex> lock(mutex);
@@ -70,7 +70,8 @@ namespace atrium
             if (batch.empty())
                 return;
             for (auto& message : batch)
-                send_frames(socket, encode_pub_message(message, signer));
+                send_frames(socket, encode_outgoing(std::move(message), signer));
+            batch.clear(); // kept for its capacity: the queue takes it at the next swap (a deque allocated each time)
             {
                 std::lock_guard<std::mutex> lock(mutex);
                 written.store(last);
@@ -115,7 +116,8 @@ namespace atrium
         wake_signal wake;
 
         std::mutex mutex;
-        std::deque<xeus::xpub_message> queue;
+        std::vector<outgoing_message> queue;
+        std::vector<outgoing_message> batch; ///< the publisher's thread only
         std::atomic<std::uint64_t> queued{0};  ///< written under `mutex`, with the queue
         std::atomic<std::uint64_t> latest_output{0}; ///< written under `mutex`
         std::atomic<std::uint64_t> written{0};       ///< written under `mutex`
@@ -157,14 +159,19 @@ namespace atrium
 
     void iopub_publisher::publish(xeus::xpub_message message)
     {
+        const std::string type = message.header().value("msg_type", std::string());
+        publish(outgoing_from(message, {message.topic()}), type != "status" && type != "execute_input");
+    }
+
+    void iopub_publisher::publish(outgoing_message message, bool output)
+    {
         bool was_empty;
         {
             std::lock_guard<std::mutex> lock(p_impl->mutex);
             was_empty = p_impl->queue.empty();
-            const std::string type = message.header().value("msg_type", std::string());
             p_impl->queue.push_back(std::move(message));
             p_impl->queued.store(p_impl->queued.load() + 1);
-            if (type != "status" && type != "execute_input")
+            if (output)
                 p_impl->latest_output.store(p_impl->queued.load());
         }
         // The thread takes the whole queue after each wake-up, so only the message that finds it empty needs to

@@ -2,6 +2,7 @@
 #pragma once
 
 #include "common/message_signer.hpp"
+#include "kernel/outgoing_message.hpp"
 
 #include <xeus/xmessage.hpp>
 
@@ -43,6 +44,8 @@ namespace atrium
 
         /// Queues `message`. Any thread.
         void publish(xeus::xpub_message message);
+        /// Queues `message`; `output` is false for status and execute_input (see latest_output). Any thread.
+        void publish(outgoing_message message, bool output);
         /// The place of the newest output queued so far: any message but status and execute_input (0 before
         /// the first). Any thread.
         std::uint64_t latest_output() const;

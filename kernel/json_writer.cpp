@@ -3,6 +3,7 @@
 
 #include "embed/utf8.hpp"
 
+#include <charconv>
 #include <cstdint>
 #include <cstring>
 
@@ -165,9 +166,31 @@ namespace atrium
         case nlohmann::json::value_t::string:
             write_string(value.get_ref<const std::string&>(), out);
             break;
-        default:
-            out.append(value.dump()); // numbers, booleans, null, binary: short, and nlohmann's format is the reference
+        case nlohmann::json::value_t::boolean:
+            out.append(value.get<bool>() ? "true" : "false");
+            break;
+        case nlohmann::json::value_t::null:
+            out.append("null");
+            break;
+        case nlohmann::json::value_t::number_integer:
+        case nlohmann::json::value_t::number_unsigned:
+        {
+            // Integers (execution counts) are in every reply: written in place rather than through a dump string.
+            char digits[24];
+            auto written = value.is_number_unsigned()
+                               ? std::to_chars(digits, digits + sizeof(digits), value.get<std::uint64_t>())
+                               : std::to_chars(digits, digits + sizeof(digits), value.get<std::int64_t>());
+            out.append(digits, written.ptr);
+            break;
         }
+        default:
+            out.append(value.dump()); // floats, binary: nlohmann's format is the reference
+        }
+    }
+
+    void write_json_string(const std::string& text, std::string& out)
+    {
+        write_string(text, out);
     }
 
     std::string to_json(const nlohmann::json& value)

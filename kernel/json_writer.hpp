@@ -12,4 +12,6 @@ namespace atrium
     /// Stream messages carry megabytes of text, so this is the kernel's hottest path.
     void write_json(const nlohmann::json& value, std::string& out);
     std::string to_json(const nlohmann::json& value);
+    /// `text` as a JSON string (quoted, escaped, invalid UTF-8 replaced), as write_json writes string values.
+    void write_json_string(const std::string& text, std::string& out);
 }

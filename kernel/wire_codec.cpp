@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 #include "kernel/wire_codec.hpp"
 
+#include "kernel/json_fast_parse.hpp"
 #include "kernel/json_writer.hpp"
 #include "kernel/request_check.hpp"
 
@@ -36,9 +37,17 @@ namespace atrium
 
         std::optional<nl::json> parse_object(const std::string& text)
         {
+            if (text == "{}")
+                return nl::json::object(); // a request's parent header and metadata, most of the time
             if (nesting_exceeds(text, max_json_depth))
             {
                 return std::nullopt;
+            }
+            if (auto value = parse_json_fast(text))
+            {
+                if (!value->is_object())
+                    return std::nullopt;
+                return value;
             }
             nl::json value = nl::json::parse(text, nullptr, /*allow_exceptions=*/false);
             if (!value.is_object())

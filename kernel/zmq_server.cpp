@@ -4,6 +4,7 @@
 #include "kernel/frame_send.hpp"
 #include "kernel/iopub_publisher.hpp"
 #include "kernel/message_header.hpp"
+#include "kernel/outgoing_message.hpp"
 #include "kernel/request_check.hpp"
 #include "kernel/wake_signal.hpp"
 #include "kernel/wire_codec.hpp"
@@ -44,13 +45,13 @@ namespace atrium
         struct outgoing
         {
             destination to;
-            xeus::xmessage message;
+            outgoing_message message;
             std::uint64_t published_before = 0;
         };
 
         struct shell_reply
         {
-            xeus::xmessage message;
+            outgoing_message message;
             zmq_server::reply_written on_written;
             std::uint64_t published_before = 0;
         };
@@ -126,7 +127,7 @@ namespace atrium
 
         /// Sends a message on shell (through the main thread), control or stdin (through the I/O thread, which
         /// serialises and signs it). Callers only move it.
-        void enqueue(destination to, xeus::xmessage message)
+        void enqueue(destination to, outgoing_message message)
         {
             if (to == destination::shell)
             {
@@ -148,24 +149,32 @@ namespace atrium
         void publish(const std::string& msg_type, const nl::json& parent, nl::json content,
                      nl::json metadata = nl::json::object())
         {
-            publisher.publish(xeus::xpub_message("atrium." + msg_type,
-                                                 make_message_header(msg_type, user_name, session_id), parent,
-                                                 std::move(metadata), std::move(content), {}));
+            const bool output = msg_type != "status" && msg_type != "execute_input";
+            publisher.publish({{"atrium." + msg_type},
+                               make_message_header_text(msg_type, user_name, session_id).json,
+                               parents.of(parent),
+                               std::move(metadata),
+                               std::move(content),
+                               {}},
+                              output);
         }
 
         std::string send_to(destination to, const xeus::xmessage& request, const std::string& msg_type,
                             nl::json content, nl::json metadata = nl::json::object(),
                             zmq_server::reply_written on_written = {})
         {
-            nl::json header = make_message_header(msg_type, user_name, session_id);
-            std::string id = header["msg_id"];
-            xeus::xmessage message(request.identities(), std::move(header), request.header(), std::move(metadata),
-                                   std::move(content), {});
+            header_text header = make_message_header_text(msg_type, user_name, session_id);
+            outgoing_message message{{request.identities().begin(), request.identities().end()},
+                                     std::move(header.json),
+                                     parents.of(request.header()),
+                                     std::move(metadata),
+                                     std::move(content),
+                                     {}};
             if (to == destination::shell)
                 send_shell({std::move(message), std::move(on_written)});
             else
                 enqueue(to, std::move(message));
-            return id;
+            return std::move(header.msg_id);
         }
 
         /// Answers a request without involving xeus's core: busy, the reply, idle.
@@ -234,7 +243,7 @@ namespace atrium
                 // An input_request leaves after the output printed before the prompt.
                 publisher.wait_written(message.published_before);
                 send_frames(message.to == destination::control ? control : stdin_socket,
-                            encode_message(message.message, signer));
+                            encode_outgoing(std::move(message.message), signer));
             }
         }
 
@@ -459,7 +468,7 @@ namespace atrium
             writing_shell = true;
             while (true)
             {
-                std::deque<shell_reply> batch;
+                std::vector<shell_reply>& batch = shell_batch;
                 {
                     std::lock_guard<std::mutex> lock(shell_outbox_mutex);
                     batch.swap(shell_outbox);
@@ -468,6 +477,7 @@ namespace atrium
                     break;
                 for (auto& reply : batch)
                     write_shell(reply);
+                batch.clear(); // kept for its capacity: the outbox takes it at the next swap
             }
             writing_shell = false;
         }
@@ -481,7 +491,7 @@ namespace atrium
             // `replied_after` separates requests sent before the client saw this reply from later ones.
             drain(shell, destination::shell, /*limit=*/0);
             replied_after = received;
-            send_frames(shell, encode_message(reply.message, signer));
+            send_frames(shell, encode_outgoing(std::move(reply.message), signer));
             if (reply.on_written)
                 reply.on_written(replied_after);
         }
@@ -526,6 +536,7 @@ namespace atrium
         xeus::xconfiguration config;
         message_signer signer;
         replay_guard replays; // I/O thread only
+        parent_text parents;
 
         zmq::socket_t shell;
         zmq::socket_t control;
@@ -540,7 +551,8 @@ namespace atrium
         std::mutex outbox_mutex;
         std::deque<outgoing> outbox; ///< for control and stdin
         std::mutex shell_outbox_mutex;
-        std::deque<shell_reply> shell_outbox;
+        std::vector<shell_reply> shell_outbox;
+        std::vector<shell_reply> shell_batch; ///< main thread: send_pending_shell's (vectors swap without allocating)
 
         // Main thread only:
         std::thread::id main_thread;
@@ -658,17 +670,17 @@ namespace atrium
 
     void zmq_server::send_shell_impl(xeus::xmessage message)
     {
-        p_impl->enqueue(destination::shell, std::move(message));
+        p_impl->enqueue(destination::shell, outgoing_from(message, {message.identities().begin(), message.identities().end()}));
     }
 
     void zmq_server::send_control_impl(xeus::xmessage message)
     {
-        p_impl->enqueue(destination::control, std::move(message));
+        p_impl->enqueue(destination::control, outgoing_from(message, {message.identities().begin(), message.identities().end()}));
     }
 
     void zmq_server::send_stdin_impl(xeus::xmessage message)
     {
-        p_impl->enqueue(destination::stdin_, std::move(message));
+        p_impl->enqueue(destination::stdin_, outgoing_from(message, {message.identities().begin(), message.identities().end()}));
     }
 
     void zmq_server::publish_impl(xeus::xpub_message message, xeus::channel)

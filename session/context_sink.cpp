@@ -13,12 +13,12 @@ namespace atrium
     {
     }
 
-    void context_sink::begin_request(const client_request& request)
+    void context_sink::begin_request(const client_request_ptr& request)
     {
         std::lock_guard<std::mutex> lock(m_mutex);
-        p_request = &request;
-        m_parent = request.header();
-        m_allow_stdin = request.content().value("allow_stdin", true);
+        p_request = request.get();
+        m_parent = request;
+        m_allow_stdin = request->content().value("allow_stdin", true);
         m_interrupted = false;
     }
 
@@ -56,12 +56,14 @@ namespace atrium
 
     void context_sink::publish(const std::string& msg_type, nlohmann::json content, nlohmann::json metadata)
     {
-        nlohmann::json parent;
+        client_request_ptr parent;
         {
             std::lock_guard<std::mutex> lock(m_mutex);
             parent = m_parent;
         }
-        m_server.publish_output(msg_type, parent, std::move(content), std::move(metadata));
+        static const nlohmann::json no_parent = nlohmann::json::object(); // output before any request
+        m_server.publish_output(msg_type, parent ? parent->header() : no_parent, std::move(content),
+                                std::move(metadata));
     }
 
     std::optional<std::string> context_sink::request_input(const std::string& prompt, bool password)
@@ -76,7 +78,7 @@ namespace atrium
         // "password" (frontends would then echo what the user types at a getpass prompt).
         m_prompt.id =
             m_server.send_to_stdin(*p_request, "input_request", {{"prompt", prompt}, {"password", password}});
-        m_prompt.session = m_parent.value("session", "");
+        m_prompt.session = m_parent ? m_parent->header().value("session", "") : "";
         if (!wait_unless_interrupted(lock, m_input_ready, [this] { return m_answer.has_value(); },
                                      [this] { return m_interrupted; }))
         {

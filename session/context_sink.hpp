@@ -24,9 +24,9 @@ namespace atrium
     public:
         explicit context_sink(client_port& server);
 
-        /// The request being served (it must outlive `finish_request`); output from threads the cell
-        /// started keeps this parent until the next request begins.
-        void begin_request(const client_request& request);
+        /// The request being served; output from threads the cell started keeps this parent until the next
+        /// request begins (the sink holds the request until then).
+        void begin_request(const client_request_ptr& request);
         void finish_request();
 
         /// How well an input_reply fits this sink's pending prompt: 2 it names the prompt as its parent,
@@ -46,7 +46,9 @@ namespace atrium
         std::mutex m_mutex;
         std::condition_variable m_input_ready;
         const client_request* p_request = nullptr;
-        nlohmann::json m_parent = nlohmann::json::object();
+        /// Holds the parent header: shared rather than copied, since every message under it passes it on by
+        /// reference (kernel/outgoing_message.hpp serialises it once per request).
+        client_request_ptr m_parent;
         bool m_allow_stdin = false;
         pending_prompt m_prompt;
         std::optional<std::string> m_answer;

@@ -118,7 +118,7 @@ namespace atrium
         execute_options options{silent, content.value("store_history", true) && !silent,
                                 content.value("allow_stdin", true),
                                 content.value("user_expressions", nl::json::object())};
-        m_sink.begin_request(request);
+        m_sink.begin_request(request_ptr);
         t_context_key = m_key;
         set_thread_requester(request.header().value("username", ""), m_per_user);
         nl::json reply;

@@ -53,6 +53,8 @@ namespace atrium
     {
         magic_cell cell;
         cell.code = code;
+        if (code.find('%') == std::string::npos)
+            return cell; // every magic starts with one: most cells need no line splitting
         std::vector<std::string> lines = lines_of(code);
         std::vector<std::size_t> magic_lines;
         bool has_code = false;

@@ -1,9 +1,11 @@
 // SPDX-License-Identifier: MIT
 // json_writer against nlohmann's own dump (the contract it states), for parsed documents and for strings of
 // arbitrary bytes (invalid UTF-8 is replaced, never thrown on); and message headers built from arbitrary
-// names serialise to JSON that parses back to the same header.
+// names serialise to JSON that parses back to the same header, as the header text written directly does; and
+// json_fast_parse, wherever it accepts a document, gives exactly nlohmann's value (types included).
 // Input: any bytes. Parsed as JSON when they are; always also used raw as a string value and a header field.
 #include "fuzz_input.hpp"
+#include "kernel/json_fast_parse.hpp"
 #include "kernel/json_writer.hpp"
 #include "kernel/message_header.hpp"
 
@@ -23,6 +25,23 @@ namespace
         write_json(value, appended);
         fuzz::require(appended == "prefix" + theirs, "write_json appends");
     }
+
+    /// Equal and of the same types throughout (nlohmann's == holds 1u, 1 and 1.0 equal).
+    bool same(const json& a, const json& b)
+    {
+        if (a.type() != b.type())
+            return false;
+        if (a.is_object() || a.is_array())
+        {
+            if (a.size() != b.size())
+                return false;
+            for (auto i = a.begin(), j = b.begin(); i != a.end(); ++i, ++j)
+                if ((a.is_object() && i.key() != j.key()) || !same(*i, *j))
+                    return false;
+            return true;
+        }
+        return a == b;
+    }
 }
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size)
@@ -34,6 +53,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         json parsed = json::parse(text, nullptr, /*allow_exceptions=*/false);
         if (!parsed.is_discarded())
             same_as_dump(parsed);
+        if (auto fast = parse_json_fast(text))
+            fuzz::require(!parsed.is_discarded() && same(*fast, parsed), "the fast parser reads what nlohmann reads");
     }
     same_as_dump(json(text));
     same_as_dump(json{{"text", text}, {"list", {text, 1, -2.5, nullptr, true}}});
@@ -44,5 +65,11 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     json back = json::parse(to_json(header), nullptr, false);
     fuzz::require(back.is_object() && back.size() == header.size(), "a header parses back");
     fuzz::require(back["msg_id"] == header["msg_id"] && back["date"] == header["date"], "ids and dates survive");
+    header_text written = make_message_header_text(parts[0], parts[1], parts[2]);
+    json read = json::parse(written.json, nullptr, false);
+    fuzz::require(read.is_object() && read.size() == header.size() && read["msg_id"] == written.msg_id,
+                  "a header's text parses");
+    for (const char* key : {"msg_type", "username", "session", "version"})
+        fuzz::require(read[key] == back[key], "a header's text holds the header's fields");
     return 0;
 }

@@ -3,6 +3,9 @@
 
 #include <catch2/catch.hpp>
 
+#include <cstdint>
+#include <limits>
+
 using nlohmann::json;
 
 namespace
@@ -22,6 +25,9 @@ TEST_CASE("output is byte-identical to nlohmann's dump")
         {{"control", std::string("\x01\x1f\x7f", 3)}, {"nul", std::string("a\0b", 3)}},
         {{"utf8", "caf\xC3\xA9 \xE2\x82\xAC \xF0\x9F\x98\x80"}},
         {{"numbers", {1, -2, 3.5, 1e300, 0}}, {"flags", {true, false, nullptr}}},
+        // Integers are written in place, not through dump: its limits and signs.
+        {{"limits", {std::numeric_limits<std::int64_t>::min(), std::numeric_limits<std::int64_t>::max(),
+                     std::numeric_limits<std::uint64_t>::max(), -0.0, 1.0}}},
         {{"nested", {{"a", {{"b", json::array({"c", json::object()})}}}}}},
         {{"bad utf8", "\xFF\xFE ok \xC3"}},
         // Found by test/fuzz/fuzz_json: a character cut short is one U+FFFD in nlohmann's dump, not one per byte.

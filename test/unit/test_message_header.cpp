@@ -24,3 +24,9 @@ TEST_CASE("message ids are unique")
         ids.insert(atrium::make_message_header("x", "u", "s")["msg_id"].get<std::string>());
     CHECK(ids.size() == 10000);
 }
+
+TEST_CASE("dates are ISO 8601 UTC with microseconds, zero-padded")
+{
+    for (int i = 0; i < 100; ++i)
+        CHECK(std::regex_match(atrium::iso8601_utc_now(), std::regex(R"(20\d\d-[01]\d-[0-3]\dT[0-2]\d:[0-5]\d:[0-6]\d\.\d{6}Z)")));
+}

@@ -17,6 +17,31 @@ TEST_CASE("HMAC-SHA256 signatures match the reference value")
           "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
 }
 
+TEST_CASE("HMAC-SHA256 with keys longer than, and exactly, one block, and a long message")
+{
+    // RFC 4231 test case 6: a 131-byte key is hashed first.
+    message_signer long_key("hmac-sha256", std::string(131, '\xaa'));
+    CHECK(long_key.sign("Test Using Larger Than Block-Size Key", " - ", "Hash Key ", "First") ==
+          "60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54");
+    // Reference values from Python's hmac module.
+    message_signer block_key("hmac-sha256", std::string(64, 'k'));
+    CHECK(block_key.sign("h", "p", "m", "c") == "073dc4d1cc9ea5dcc38b038a59be8b8b711295ea7ac5ac03ea3ae8976c56c0cb");
+    message_signer signer("hmac-sha256", "Jefe");
+    CHECK(signer.sign(std::string(300, 'x'), "", std::string(700, 'x'), "") ==
+          "24f53a8abc955ac3ceb3eaa686c3fbe257035de0deb350ae3c815d7df0d758c6");
+    // The keyed state is reused, never consumed: the same message signs the same twice.
+    CHECK(signer.sign("a", "b", "c", "d") == signer.sign("a", "b", "c", "d"));
+}
+
+TEST_CASE("other digests go through OpenSSL's HMAC")
+{
+    // RFC 4231 test case 2 with SHA-512.
+    message_signer signer("hmac-sha512", "Jefe");
+    CHECK(signer.sign("what do ", "ya want ", "for ", "nothing?") ==
+          "164b7a7bfcf819e2e395fbe73b56e0a387bd64222e831fd610270cd7ea2505549758bf75c05a994a6d034f65f8f0e6fdcaeab1a34d4a"
+          "6b4b636e070a38bce737");
+}
+
 TEST_CASE("verification")
 {
     message_signer signer("hmac-sha256", "secret");

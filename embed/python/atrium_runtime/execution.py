@@ -18,6 +18,37 @@ _latest = None  # weak reference to the context of the latest cell (for threads 
                 # reset or culled context alive
 # Set by atrium_runtime.shell (loaded after this module).
 make_shell = prepare_cell = plain_cells_allowed = start_plain_cell = finish_plain_cell = None
+# Modules a cell needs, imported by the first cell and kept here: an `import` statement run in every cell costs
+# CPython 3.11 a failed lookup of the module spec's `_initializing` (an AttributeError built and dropped) per
+# module, ~6% of a `pass` round trip's instructions for the three below.
+_ast = _linecache = _compute = _warnings = _show_counted = None
+
+
+def _modules():
+    global _ast, _linecache, _compute, _warnings, _show_counted
+    if _compute is None:
+        import ast
+        import linecache
+        import warnings
+
+        from atrium_runtime import compute
+
+        _ast, _linecache, _compute, _warnings = ast, linecache, compute, warnings
+        _show_counted = warnings._showwarnmsg = _counting_shown_warnings(warnings._showwarnmsg)
+
+
+def _counting_shown_warnings(show):
+    """warnings' display hook, counting per thread the warnings it shows (see _compile_cell)."""
+
+    def counted(msg):
+        counts = _shown.__dict__
+        counts["count"] = counts.get("count", 0) + 1
+        return show(msg)
+
+    return counted
+
+
+_shown = _thread._local()
 
 
 def current_context():
@@ -164,21 +195,56 @@ def cell_number(filename):
 
 
 def _register_source(filename, code):
-    import linecache
-
     # linecache lets tracebacks and inspect.getsource show the lines of a cell.
     lines = code.splitlines(keepends=True)
     if lines and not lines[-1].endswith("\n"):
         lines[-1] += "\n"
-    linecache.cache[filename] = (len(code), None, lines, filename)
+    _linecache.cache[filename] = (len(code), None, lines, filename)
+
+
+# Cells compiled before: source -> (warning filters then, the code objects). Compiling (parse, AST objects,
+# code generation) was ~14% of a `pass` round trip's instructions; a cell run again, or the same line in many
+# notes, reuses its code under its own filename instead. Only cells whose compiling showed no warning are kept,
+# and only while the warning filters stay the same, so a cell's warnings show exactly as often as without this.
+_compiled = {}
+_COMPILED_MAX = 64
+_COMPILED_MAX_SOURCE = 100_000
 
 
 def _compile_cell(code, filename):
     """Returns code objects to run in order: the body in 'exec' mode, and the last expression (if any)
     in 'single' mode so that sys.displayhook reports its value. SyntaxError for anything that is not plain
     Python (magics, shell escapes, help, top-level await): IPython runs those."""
-    import ast
+    warnings = _warnings
+    counting = warnings._showwarnmsg is _show_counted  # else something replaced the hook: no cache
+    filters = tuple(warnings.filters)
+    cached = _compiled.get(code)
+    if cached is not None and counting and cached[0] == filters:
+        return [_renamed(unit, filename) for unit in cached[1]]
+    shown = _shown.__dict__.setdefault("count", 0)
+    units = _compile_units(code, filename)
+    if counting and _shown.__dict__["count"] == shown and len(code) <= _COMPILED_MAX_SOURCE:
+        if len(_compiled) >= _COMPILED_MAX:
+            del _compiled[next(iter(_compiled))]  # the oldest
+        _compiled[code] = (filters, units)
+    return units
 
+
+def _renamed(code, filename):
+    """`code` (and the functions and classes it defines) as compiled under `filename`."""
+    consts = code.co_consts
+    for const in consts:
+        if isinstance(const, _CodeType):
+            consts = tuple(_renamed(c, filename) if isinstance(c, _CodeType) else c for c in consts)
+            return code.replace(co_filename=filename, co_consts=consts)
+    return code.replace(co_filename=filename)
+
+
+_CodeType = type(_compile_cell.__code__)
+
+
+def _compile_units(code, filename):
+    ast = _ast
     tree = ast.parse(code, filename, "exec")
     if not tree.body:
         return []
@@ -264,8 +330,8 @@ def run_cell(context, code, filename, execution_count, silent, store_history):
 
 
 def _run(context, code, filename, execution_count, silent, store_history):
-    from atrium_runtime import compute
-
+    _modules()
+    compute = _compute
     compute.begin_cell()
     interrupted = False
     try:
