@@ -310,3 +310,12 @@ def test_interrupting_a_shell_escape(kc):
     assert time.monotonic() - started < 10
     assert "not-interrupted" not in stream_text(msgs)
     execute_ok(kc, "'still alive'")
+
+
+def test_future_imports_last_for_later_cells(kc):
+    # IPython's compiler keeps a cell's `from __future__` features for the cells after it; so must the cells
+    # Atrium runs without IPython, and a shell made later takes them over.
+    execute_ok(kc, "from __future__ import annotations")
+    assert value_of(kc, "def f(x: undefined_name): pass\nf.__annotations__")[1] == "{'x': 'undefined_name'}"
+    assert value_of(kc, "get_ipython();\ndef g(y: undefined): pass\ng.__annotations__")[1] == "{'y': 'undefined'}"
+    assert value_of(kc, "%time h = lambda: 0\ndef h(z: missing): pass\nh.__annotations__")[1] == "{'z': 'missing'}"

@@ -108,6 +108,7 @@ class Context:
         self.input_counts = []  # the execution count of each of inputs[1:]
         self.outputs = {}
         self.last_inputs = ("", "", "", "")  # IPython's _i00, _i, _ii, _iii
+        self.future_flags = 0  # `from __future__ import ...` of earlier cells, as IPython's compiler keeps them
         self._making_shell = False
         self.namespace.update({"In": self.inputs, "_ih": self.inputs, "Out": self.outputs, "_oh": self.outputs,
                                "_": "", "__": "", "___": "", "_i": "", "_ii": "", "_iii": ""})
@@ -211,22 +212,34 @@ _COMPILED_MAX = 64
 _COMPILED_MAX_SOURCE = 100_000
 
 
-def _compile_cell(code, filename):
+def _compile_cell(context, code, filename):
     """Returns code objects to run in order: the body in 'exec' mode, and the last expression (if any)
     in 'single' mode so that sys.displayhook reports its value. SyntaxError for anything that is not plain
-    Python (magics, shell escapes, help, top-level await): IPython runs those."""
+    Python (magics, shell escapes, help, top-level await): IPython runs those. Compiled under the future
+    features earlier cells imported, and adds the ones this cell imports (the shell's own compiler keeps them
+    once the context has a shell, so both ways of running a cell see the same)."""
+    shell = context.shell
+    flags = context.future_flags if shell is None else shell.compile.flags & _FUTURE_FLAGS
     warnings = _warnings
     counting = warnings._showwarnmsg is _show_counted  # else something replaced the hook: no cache
     filters = tuple(warnings.filters)
-    cached = _compiled.get(code)
+    key = (code, flags)
+    cached = _compiled.get(key)
     if cached is not None and counting and cached[0] == filters:
-        return [_renamed(unit, filename) for unit in cached[1]]
-    shown = _shown.__dict__.setdefault("count", 0)
-    units = _compile_units(code, filename)
-    if counting and _shown.__dict__["count"] == shown and len(code) <= _COMPILED_MAX_SOURCE:
-        if len(_compiled) >= _COMPILED_MAX:
-            del _compiled[next(iter(_compiled))]  # the oldest
-        _compiled[code] = (filters, units)
+        units = [_renamed(unit, filename) for unit in cached[1]]
+    else:
+        shown = _shown.__dict__.setdefault("count", 0)
+        units = _compile_units(code, filename, flags)
+        if counting and _shown.__dict__["count"] == shown and len(code) <= _COMPILED_MAX_SOURCE:
+            if len(_compiled) >= _COMPILED_MAX:
+                del _compiled[next(iter(_compiled))]  # the oldest
+            _compiled[key] = (filters, units)
+    imported = _imported_features(units, flags)
+    if imported:
+        if shell is None:
+            context.future_flags |= imported
+        else:
+            shell.compile.flags |= imported
     return units
 
 
@@ -243,9 +256,9 @@ def _renamed(code, filename):
 _CodeType = type(_compile_cell.__code__)
 
 
-def _compile_units(code, filename):
+def _compile_units(code, filename, flags):
     ast = _ast
-    tree = ast.parse(code, filename, "exec")
+    tree = compile(code, filename, "exec", flags | ast.PyCF_ONLY_AST, True)
     if not tree.body:
         return []
     last = tree.body[-1]
@@ -253,10 +266,31 @@ def _compile_units(code, filename):
     body = tree.body[:-1] if shows_result else tree.body
     units = []
     if body:
-        units.append(compile(ast.Module(body=body, type_ignores=[]), filename, "exec"))
+        units.append(compile(ast.Module(body=body, type_ignores=[]), filename, "exec", flags, True))
+        flags |= _imported_features(units, flags)  # the last expression is under the body's imports too
     if shows_result:
-        units.append(compile(ast.Interactive(body=[last]), filename, "single"))
+        units.append(compile(ast.Interactive(body=[last]), filename, "single", flags, True))
     return units
+
+
+def _imported_features(units, flags):
+    """Future features the compiled `units` have beyond `flags` (a feature's compiler flag is also its code flag)."""
+    found = 0
+    for unit in units:
+        found |= unit.co_flags & _FUTURE_FLAGS
+    return found & ~flags
+
+
+def _future_flags():
+    import __future__
+
+    flags = 0
+    for name in __future__.all_feature_names:
+        flags |= getattr(__future__, name).compiler_flag
+    return flags
+
+
+_FUTURE_FLAGS = _future_flags()
 
 
 def _error_info(error):
@@ -340,7 +374,7 @@ def _run(context, code, filename, execution_count, silent, store_history):
             # "<atrium-cell-3.1>" from the kernel becomes /tmp/atrium_<pid>/3.1.py
             filename = cell_prefix() + filename[len("<atrium-cell-"):-1] + ".py"
             try:
-                units = _compile_cell(code, filename)
+                units = _compile_cell(context, code, filename)
             except SyntaxError:
                 units = None  # not plain Python: IPython's turn
             if units is not None:

@@ -592,6 +592,7 @@ def make_shell(context):
     hook = shell.displayhook
     hook._, hook.__, hook.___ = (namespace.get(name, "") for name in ("_", "__", "___"))
     shell.execution_count = context.count
+    shell.compile.flags |= context.future_flags  # `from __future__` imports of the cells run without a shell
     # Atrium's exit/quit (the ask_exit payload) rather than the ones IPython put in the namespace.
     for name in ("exit", "quit"):
         namespace.pop(name, None)
