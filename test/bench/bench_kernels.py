@@ -40,7 +40,7 @@ from jupyter_client.kernelspec import KernelSpec, KernelSpecManager, NoSuchKerne
 from jupyter_client.manager import KernelManager
 
 REPO = Path(__file__).resolve().parents[2]
-DEFAULT_KERNELS = ["atrium", "python3", "xeus-python-wheel", "xpython", "xpython-raw"]
+DEFAULT_KERNELS = ["atrium", "atrium-isolated", "python3", "xeus-python-wheel", "xpython", "xpython-raw"]
 KNOWN_KERNELS = DEFAULT_KERNELS + ["xeus-python-wheel-raw"]
 TRIVIAL_CELL = "pass"
 DELIM = b"<IDS|MSG>"
@@ -87,15 +87,15 @@ class KernelTarget:
     note: str = ""  # how this kernel was run, when not plainly from its kernelspec
 
 
-def atrium_spec_dir() -> Path | None:
-    """Atrium's kernelspec: $ATRIUM_BUILD_DIR, then $JUPYTER_PATH, then ./build."""
+def atrium_spec_dir(spec: str = "atrium") -> Path | None:
+    """Atrium's kernelspec `spec`: $ATRIUM_BUILD_DIR, then $JUPYTER_PATH, then ./build."""
     if os.environ.get("ATRIUM_BUILD_DIR"):
         cands = [Path(os.environ["ATRIUM_BUILD_DIR"]) / "share/jupyter"]
     else:
         cands = [Path(p) for p in os.environ.get("JUPYTER_PATH", "").split(os.pathsep) if p]
         cands.append(REPO / "build/share/jupyter")
     for base in cands:
-        d = (base / "kernels/atrium").resolve()
+        d = (base / "kernels" / spec).resolve()
         if (d / "kernel.json").is_file():
             return d
     return None
@@ -164,8 +164,8 @@ def xpython_bridge(target: KernelTarget, deps: Path) -> None:
 
 def resolve_target(name: str, xpython_deps: Path | None) -> KernelTarget:
     """Map a benchmark kernel name to the kernelspec directory it uses."""
-    if name == "atrium":
-        d = atrium_spec_dir()
+    if name in ("atrium", "atrium-isolated"):
+        d = atrium_spec_dir(name)
         why = "no kernelspec: set JUPYTER_PATH=build/share/jupyter or ATRIUM_BUILD_DIR"
     elif name == "python3":
         d = venv_prefix() / "share/jupyter/kernels/python3"
@@ -181,7 +181,7 @@ def resolve_target(name: str, xpython_deps: Path | None) -> KernelTarget:
     else:
         raise SystemExit(f"unknown kernel {name!r}; known: {', '.join(KNOWN_KERNELS)}")
     target = KernelTarget(name, d, "" if d else why)
-    if d and name == "atrium":
+    if d and name in ("atrium", "atrium-isolated"):
         target.env["JUPYTER_PATH"] = os.pathsep.join(filter(None, [str(d.parents[1]), os.environ.get("JUPYTER_PATH")]))
     if d and xpython_deps and name in ("xpython", "xpython-raw"):
         xpython_bridge(target, xpython_deps)
@@ -826,7 +826,7 @@ def valid(res: KernelResult, key: str) -> bool:
 
 
 def best_peer(results: list[KernelResult], key: str, lower: bool) -> KernelResult | None:
-    peers = [r for r in results if r.name != "atrium" and valid(r, key)]
+    peers = [r for r in results if not r.name.startswith("atrium") and valid(r, key)]
     if not peers:
         return None
     pick = min if lower else max
@@ -1038,8 +1038,20 @@ def main(argv=None) -> int:
     return 130 if interrupted else 0
 
 
+def isolated_ratios(results: list[KernelResult]) -> list[str]:
+    """Issue 15's isolated targets, measured against the in-process kernel of the same run."""
+    by_name = {r.name: r for r in results}
+    shared, isolated = by_name.get("atrium"), by_name.get("atrium-isolated")
+    if not shared or not isolated or not valid(shared, "stream_mibps") or "stream_mibps" not in isolated.values:
+        return []
+    ratio = isolated.values["stream_mibps"] / shared.values["stream_mibps"]
+    exact = "every byte" if valid(isolated, "stream_mibps") else "BYTES LOST"
+    return ["", f"atrium-isolated / atrium stream: {ratio:.2f}x ({exact}; target >= 0.8x + all bytes)"]
+
+
 def format_report(machine: dict, results: list[KernelResult], log_dir: Path, json_path: str | None) -> str:
-    out = [format_header(machine, results), "", format_table(results), "", "details:"]
+    out = [format_header(machine, results), "", format_table(results)]
+    out += isolated_ratios(results) + ["", "details:"]
     out += [format_details(r) for r in results]
     notes = [n for r in results for n in r.notes]
     if notes:
