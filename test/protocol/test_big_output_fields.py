@@ -107,3 +107,16 @@ def test_big_execute_result_and_error(kc):
     assert error["content"]["ename"] == "ValueError"
     assert error["content"]["evalue"] == "v" * 4000
     assert any("v" * 4000 in line for line in error["content"]["traceback"])
+
+
+def test_big_comm_data_from_a_cell(kc):
+    code = ("from comm import create_comm\n"
+            "c = create_comm(target_name='t', data={'a': 'o' * 800})\n"
+            "c.send({'b': ['s' * 1000, '', 's' * 600]}, metadata={'m': 'k' * 700})\n"
+            "c.close()")
+    _, msgs = execute_ok(kc, code)
+    by_type = {m["msg_type"]: m for m in msgs if m["msg_type"].startswith("comm_")}
+    assert by_type["comm_open"]["content"]["data"] == {"a": "o" * 800}
+    assert by_type["comm_msg"]["content"]["data"] == {"b": ["s" * 1000, "", "s" * 600]}
+    assert by_type["comm_msg"]["metadata"] == {"m": "k" * 700}
+    assert "comm_close" in by_type
