@@ -2,6 +2,7 @@
 // atrium-worker: one isolated note's (or user's) Python, started and owned by the kernel. Not for users to run.
 #include "embed/kernel_services.hpp"
 #include "embed/python_runtime.hpp"
+#include "embed/worker/worker_heap.hpp"
 #include "embed/worker/worker_link.hpp"
 #include "embed/worker/worker_service.hpp"
 
@@ -59,6 +60,7 @@ namespace
 int main(int argc, char* argv[])
 {
     using namespace atrium;
+    tune_worker_heap();
     worker_arguments arguments;
     if (!parse(argc, argv, arguments))
     {
