@@ -146,8 +146,10 @@ def bench_stream(kernel_name, megabytes):
     stop(km, kc)
     got = "".join(chunks)
     expected = "".join(f"{i:09d}" + "x" * 90 + "\n" for i in range(lines))
-    assert got == expected, (kernel_name, len(got), len(expected))
-    return megabytes / elapsed
+    if got == expected:
+        return f"{megabytes / elapsed:.1f}", megabytes / elapsed
+    # Reported, not asserted: xeus-python drops stream bytes under load, and the row still shows its speed.
+    return f"{megabytes / elapsed:.1f} (LOST or changed: got {len(got)} of {len(expected)} bytes)", None
 
 
 def idle_rss_mib(kernel_name):
@@ -205,10 +207,11 @@ def main(argv=None):
     # beside the peers measured at the same moment on this shared machine.
     print(f"\n| stream, {megabytes} MB from one cell, every byte checked | MiB/s |\n|---|---|")
     stream = {name: bench_stream(spec, megabytes) for name, spec in kernels}
-    for name, mibps in stream.items():
-        print(f"| {name} | {mibps:.1f} |")
-    ratio = stream["Atrium isolated (through a worker)"] / stream["Atrium shared (in-process)"]
-    print(f"isolated / shared: {ratio:.2f}x (target >= 0.8x)")
+    for name, (text, _) in stream.items():
+        print(f"| {name} | {text} |")
+    isolated, shared = stream["Atrium isolated (through a worker)"][1], stream["Atrium shared (in-process)"][1]
+    if isolated and shared:
+        print(f"isolated / shared: {isolated / shared:.2f}x (target >= 0.8x, every byte)")
 
     memory = {name: idle_rss_mib(spec) for name, spec in
               [("idle isolated worker", "atrium-isolated"), ("idle ipykernel", "python3"), ("idle xeus-python", "xpython")]}
