@@ -4,6 +4,7 @@
 #include "session/isolated_context.hpp"
 #include "session/isolated_parts.hpp"
 
+#include "common/raw_frames.hpp"
 #include "embed/channel_scope.hpp"
 #include "embed/kernel_services.hpp"
 #include "session/client_port.hpp"
@@ -338,6 +339,7 @@ namespace atrium
         nl::json& header = message.header;
         if (type == "publish")
         {
+            raw_frames::restore(header, std::move(message.blob), {"content", "metadata"}); // no JSON parse of those
             std::lock_guard<std::mutex> lock(m_mutex); // never before the main thread's busy for a cell it started
             server.publish_output(header.at("msg_type").get<std::string>(), header.at("parent"),
                                   std::move(header.at("content")), std::move(header.at("metadata")));

@@ -5,6 +5,7 @@
 #include "common/template_channel.hpp"
 #include "embed/kernel_services.hpp"
 #include "embed/python_runtime.hpp"
+#include "embed/worker/worker_heap.hpp"
 #include "embed/worker/worker_link.hpp"
 #include "embed/worker/worker_service.hpp"
 #include "embed/worker/worker_template.hpp"
@@ -185,6 +186,7 @@ namespace
 
 int main(int argc, char* argv[])
 {
+    atrium::tune_worker_heap(); // before the template forks: its workers inherit it
     worker_arguments arguments;
     if (!parse(argc, argv, arguments))
     {

@@ -2,6 +2,7 @@
 #include "embed/worker/worker_sink.hpp"
 
 #include "common/comm_id.hpp"
+#include "common/raw_frames.hpp"
 #include "embed/interrupts.hpp"
 
 #include <chrono>
@@ -10,14 +11,18 @@ namespace atrium
 {
     namespace
     {
-        nlohmann::json publish_message(nlohmann::json parent, const std::string& msg_type, nlohmann::json content,
-                                       nlohmann::json metadata)
+        /// Big strings (a coalesced stream chunk, an image) travel as raw frames: see common/raw_frames.hpp.
+        void send_publish(worker_link& link, nlohmann::json parent, const std::string& msg_type,
+                          nlohmann::json content, nlohmann::json metadata)
         {
-            return {{"type", "publish"},
-                    {"parent", std::move(parent)},
-                    {"msg_type", msg_type},
-                    {"content", std::move(content)},
-                    {"metadata", std::move(metadata)}};
+            nlohmann::json message = {{"type", "publish"},
+                                      {"parent", std::move(parent)},
+                                      {"msg_type", msg_type},
+                                      {"content", std::move(content)},
+                                      {"metadata", std::move(metadata)}};
+            std::string blob;
+            raw_frames::lift(message, blob, {"content", "metadata"});
+            link.send(std::move(message), std::move(blob));
         }
     }
 
@@ -57,7 +62,7 @@ namespace atrium
             std::lock_guard<std::mutex> lock(m_mutex);
             parent = m_parent;
         }
-        m_link.send(publish_message(std::move(parent), msg_type, std::move(content), std::move(metadata)));
+        send_publish(m_link, std::move(parent), msg_type, std::move(content), std::move(metadata));
     }
 
     std::optional<std::string> worker_sink::request_input(const std::string& prompt, bool password)
@@ -140,6 +145,6 @@ namespace atrium
             std::lock_guard<std::mutex> lock(m_mutex);
             parent = m_handler_parent;
         }
-        m_link.send(publish_message(std::move(parent), msg_type, std::move(content), std::move(metadata)));
+        send_publish(m_link, std::move(parent), msg_type, std::move(content), std::move(metadata));
     }
 }

@@ -8,7 +8,8 @@ Rows:
   pool (--warm-workers=1, the pool refilled between samples) and without one (--warm-workers=0);
 - execute round trip (`pass`, one client per kernel): through a worker (atrium-isolated) beside in-process Atrium
   (shared, scoped), ipykernel and xeus-python, all started together and taking turns request by request;
-- stream throughput: 20 MB printed by one cell, in a worker and in-process;
+- stream throughput: 20 MB printed by one cell, in a worker, in-process, in ipykernel and in xeus-python, the
+  text compared byte for byte;
 - memory: resident set of an idle worker beside an idle ipykernel and xeus-python process;
 - pool: a 100 MiB bytes object put by one isolated note and got by another (pickled through the kernel);
 - worker template (issue 15): with workers spawned (--preload=none) and forked from a template that imported
@@ -140,19 +141,23 @@ def bench_stream(kernel_name, megabytes):
     round_trip(kc)
     started = time.perf_counter()
     msg_id = send_execute(kc, code)
-    received = 0
+    chunks = []
     while True:
         msg = kc.get_iopub_msg(timeout=TIMEOUT)
         if msg["parent_header"].get("msg_id") != msg_id:
             continue
         if msg["msg_type"] == "stream":
-            received += len(msg["content"]["text"])
+            chunks.append(msg["content"]["text"])
         if msg["msg_type"] == "status" and msg["content"]["execution_state"] == "idle":
             break
     elapsed = time.perf_counter() - started
     stop(km, kc)
-    assert received == lines * 100, (received, lines * 100)
-    return megabytes / elapsed
+    got = "".join(chunks)
+    expected = "".join(f"{i:09d}" + "x" * 90 + "\n" for i in range(lines))
+    if got == expected:
+        return f"{megabytes / elapsed:.1f}", megabytes / elapsed
+    # Reported, not asserted: xeus-python drops stream bytes under load, and the row still shows its speed.
+    return f"{megabytes / elapsed:.1f} (LOST or changed: got {len(got)} of {len(expected)} bytes)", None
 
 
 def idle_rss_mib(kernel_name):
@@ -288,9 +293,15 @@ def main(argv=None):
     ratio = rtt["Atrium isolated (through a worker)"] / in_process
     print(f"worker / fastest in-process: {ratio:.2f}x (target <= 1.5x)")
 
-    print(f"\n| stream, {megabytes} MB from one cell | MiB/s |\n|---|---|")
-    for name, spec in kernels[:2]:
-        print(f"| {name} | {bench_stream(spec, megabytes):.1f} |")
+    # Every kernel of the run, not only Atrium's two: the target (isolated >= 0.8x shared, issue 15) is read
+    # beside the peers measured at the same moment on this shared machine.
+    print(f"\n| stream, {megabytes} MB from one cell, every byte checked | MiB/s |\n|---|---|")
+    stream = {name: bench_stream(spec, megabytes) for name, spec in kernels}
+    for name, (text, _) in stream.items():
+        print(f"| {name} | {text} |")
+    isolated, shared = stream["Atrium isolated (through a worker)"][1], stream["Atrium shared (in-process)"][1]
+    if isolated and shared:
+        print(f"isolated / shared: {isolated / shared:.2f}x (target >= 0.8x, every byte)")
 
     memory = {name: idle_rss_mib(spec) for name, spec in
               [("idle isolated worker", "atrium-isolated"), ("idle ipykernel", "python3"), ("idle xeus-python", "xpython")]}

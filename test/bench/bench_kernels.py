@@ -1080,8 +1080,20 @@ def count_instructions(targets: list[KernelTarget], results: list[KernelResult],
             res.notes.append(f"{t.name}: callgrind: {e!r}")
 
 
+def isolated_ratios(results: list[KernelResult]) -> list[str]:
+    """Issue 15's isolated targets, measured against the in-process kernel of the same run."""
+    by_name = {r.name: r for r in results}
+    shared, isolated = by_name.get("atrium"), by_name.get("atrium-isolated")
+    if not shared or not isolated or not valid(shared, "stream_mibps") or "stream_mibps" not in isolated.values:
+        return []
+    ratio = isolated.values["stream_mibps"] / shared.values["stream_mibps"]
+    exact = "every byte" if valid(isolated, "stream_mibps") else "BYTES LOST"
+    return ["", f"atrium-isolated / atrium stream: {ratio:.2f}x ({exact}; target >= 0.8x + all bytes)"]
+
+
 def format_report(machine: dict, results: list[KernelResult], log_dir: Path, json_path: str | None) -> str:
-    out = [format_header(machine, results), "", format_table(results), "", "details:"]
+    out = [format_header(machine, results), "", format_table(results)]
+    out += isolated_ratios(results) + ["", "details:"]
     out += [format_details(r) for r in results]
     notes = [n for r in results for n in r.notes]
     if notes:

@@ -5,9 +5,12 @@
 // `signature, header, blob`, packed into one frame as worker_wire::send would (bit 0 re-signs them with the
 // channel's key, so mutations reach the header checks), any other count is sent as that many raw frames.
 // Bit 2 set: the body is one raw frame, verbatim (its length prefixes hold NULs), so mutations reach the
-// length parsing. Bit 1 verifies the input twice (the replay guard).
+// length parsing. Bit 1 verifies the input twice (the replay guard). An accepted message then goes through
+// raw_frames::restore, as the kernel's relay does with a `publish`: its `raw` list must be followed only
+// within bounds, and any refusal must be a worker_wire_error.
 #include "fuzz_input.hpp"
 #include "common/message_signer.hpp"
+#include "common/raw_frames.hpp"
 #include "common/worker_wire.hpp"
 
 using namespace atrium;
@@ -59,6 +62,19 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
             fuzz::require(claim && *claim == message.header, "the unverified header is the verified one");
             fuzz::require(!blob_known || message.blob == blob, "the blob is delivered whole");
             (void)message.type(); // must not throw for an accepted message
+            const bool listed = message.header.contains("raw");
+            const std::size_t blob_bytes = message.blob.size();
+            try
+            {
+                raw_frames::restore(message.header, std::move(message.blob), {"content", "metadata"});
+                fuzz::require(!message.header.contains("raw"), "a restored message has no list left");
+                fuzz::require(listed || blob_bytes == 0, "a blob is restored only through a list");
+            }
+            catch (const worker_wire_error& e)
+            {
+                fuzz::require(std::string(e.what()).rfind("[worker.bad_message] raw frames: ", 0) == 0,
+                              "raw frame refusals carry their id");
+            }
         }
         catch (const worker_wire_error& e)
         {

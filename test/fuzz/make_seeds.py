@@ -81,6 +81,13 @@ def worker_seeds():
         ({"type": "call", "n": 1, "op": "pool.put", "args": {"name": "x"}, "id": 4}, b"\x80\x04pickle"),
         ({"type": "comm_opened", "n": 2, "comm_id": "abc", "target_name": "t"}, b""),
         ({"type": 5, "n": 1}, b""),
+        # raw frames (common/raw_frames.hpp): a stream chunk, and a display bundle with two lifted values
+        ({"type": "publish", "n": 3, "parent": {}, "msg_type": "stream", "content": {"name": "stdout", "text": ""},
+          "metadata": {}, "raw": [{"path": ["content", "text"], "bytes": 5}]}, b"hello"),
+        ({"type": "publish", "n": 4, "parent": {}, "msg_type": "display_data",
+          "content": {"data": {"image/png": "", "text/html": ""}, "list": [""]}, "metadata": {},
+          "raw": [{"path": ["content", "data", "image/png"], "bytes": 3},
+                  {"path": ["content", "list", 0], "bytes": 2}]}, b"\x89PN\x00\xff"),
     ]
     for i, (head, blob) in enumerate(messages):
         text = j(head)
