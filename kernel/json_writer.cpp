@@ -199,4 +199,20 @@ namespace atrium
         write_json(value, out);
         return out;
     }
+
+    bool json_identical(const nlohmann::json& a, const nlohmann::json& b)
+    {
+        if (a.type() != b.type())
+            return false;
+        if (a.is_object() || a.is_array())
+        {
+            if (a.size() != b.size())
+                return false;
+            for (auto i = a.begin(), j = b.begin(); i != a.end(); ++i, ++j)
+                if ((a.is_object() && i.key() != j.key()) || !json_identical(*i, *j))
+                    return false;
+            return true;
+        }
+        return a == b;
+    }
 }

@@ -14,4 +14,7 @@ namespace atrium
     std::string to_json(const nlohmann::json& value);
     /// `text` as a JSON string (quoted, escaped, invalid UTF-8 replaced), as write_json writes string values.
     void write_json_string(const std::string& text, std::string& out);
+    /// Equal and of the same types throughout, so that both serialise alike: nlohmann's == holds 1u, 1 and 1.0
+    /// equal.
+    bool json_identical(const nlohmann::json& a, const nlohmann::json& b);
 }

@@ -5,35 +5,6 @@
 
 namespace atrium
 {
-    namespace
-    {
-        /// Equal and of the same types throughout: nlohmann's == holds 1 and 1.0 equal, which serialise apart.
-        bool identical(const nlohmann::json& a, const nlohmann::json& b)
-        {
-            if (a.type() != b.type())
-                return false;
-            if (a.is_object())
-            {
-                if (a.size() != b.size())
-                    return false;
-                for (auto i = a.begin(), j = b.begin(); i != a.end(); ++i, ++j)
-                    if (i.key() != j.key() || !identical(i.value(), j.value()))
-                        return false;
-                return true;
-            }
-            if (a.is_array())
-            {
-                if (a.size() != b.size())
-                    return false;
-                for (std::size_t i = 0; i < a.size(); ++i)
-                    if (!identical(a[i], b[i]))
-                        return false;
-                return true;
-            }
-            return a == b;
-        }
-    }
-
     outgoing_message outgoing_from(const xeus::xmessage_base& message, frame_list routing)
     {
         return {std::move(routing),
@@ -65,7 +36,7 @@ namespace atrium
     std::shared_ptr<const std::string> parent_text::of(const nlohmann::json& parent)
     {
         std::lock_guard<std::mutex> lock(m_mutex);
-        if (!m_text || !identical(m_parent, parent))
+        if (!m_text || !json_identical(m_parent, parent))
         {
             m_text = std::make_shared<const std::string>(to_json(parent));
             m_parent = parent;

@@ -25,23 +25,6 @@ namespace
         write_json(value, appended);
         fuzz::require(appended == "prefix" + theirs, "write_json appends");
     }
-
-    /// Equal and of the same types throughout (nlohmann's == holds 1u, 1 and 1.0 equal).
-    bool same(const json& a, const json& b)
-    {
-        if (a.type() != b.type())
-            return false;
-        if (a.is_object() || a.is_array())
-        {
-            if (a.size() != b.size())
-                return false;
-            for (auto i = a.begin(), j = b.begin(); i != a.end(); ++i, ++j)
-                if ((a.is_object() && i.key() != j.key()) || !same(*i, *j))
-                    return false;
-            return true;
-        }
-        return a == b;
-    }
 }
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size)
@@ -54,7 +37,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         if (!parsed.is_discarded())
             same_as_dump(parsed);
         if (auto fast = parse_json_fast(text))
-            fuzz::require(!parsed.is_discarded() && same(*fast, parsed), "the fast parser reads what nlohmann reads");
+            fuzz::require(!parsed.is_discarded() && json_identical(*fast, parsed),
+                          "the fast parser reads what nlohmann reads");
     }
     same_as_dump(json(text));
     same_as_dump(json{{"text", text}, {"list", {text, 1, -2.5, nullptr, true}}});

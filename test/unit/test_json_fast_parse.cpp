@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
 #include "kernel/json_fast_parse.hpp"
+#include "kernel/json_writer.hpp"
 
 #include <catch2/catch.hpp>
 
@@ -11,23 +12,6 @@ using nlohmann::json;
 
 namespace
 {
-    /// Equal, and of the same types throughout (nlohmann's == holds 1u, 1 and 1.0 equal).
-    bool same(const json& a, const json& b)
-    {
-        if (a.type() != b.type())
-            return false;
-        if (a.is_object() || a.is_array())
-        {
-            if (a.size() != b.size())
-                return false;
-            for (auto i = a.begin(), j = b.begin(); i != a.end(); ++i, ++j)
-                if ((a.is_object() && i.key() != j.key()) || !same(*i, *j))
-                    return false;
-            return true;
-        }
-        return a == b;
-    }
-
     /// What the fast parser gives must be what nlohmann gives; when it declines, nothing is lost.
     void check_against_nlohmann(const std::string& text)
     {
@@ -37,7 +21,7 @@ namespace
         {
             INFO(text);
             REQUIRE_FALSE(reference.is_discarded());
-            CHECK(same(*fast, reference));
+            CHECK(atrium::json_identical(*fast, reference));
         }
     }
 }
@@ -52,7 +36,7 @@ TEST_CASE("the fast parser reads a request as nlohmann does")
     {
         auto fast = atrium::parse_json_fast(text);
         REQUIRE(fast);
-        CHECK(same(*fast, json::parse(text)));
+        CHECK(atrium::json_identical(*fast, json::parse(text)));
     }
     CHECK(atrium::parse_json_fast(content)->at("n")[0].is_number_unsigned());
     CHECK(atrium::parse_json_fast(content)->at("n")[1].is_number_integer());

@@ -232,7 +232,7 @@ def _compile_cell(context, code, filename):
         units = _compile_units(code, filename, flags)
         if counting and _shown.__dict__["count"] == shown and len(code) <= _COMPILED_MAX_SOURCE:
             if len(_compiled) >= _COMPILED_MAX:
-                del _compiled[next(iter(_compiled))]  # the oldest
+                _forget_oldest_compiled()
             _compiled[key] = (filters, units)
     imported = _imported_features(units, flags)
     if imported:
@@ -241,6 +241,14 @@ def _compile_cell(context, code, filename):
         else:
             shell.compile.flags |= imported
     return units
+
+
+def _forget_oldest_compiled():
+    # Scoped notes compile on several threads: another may evict between our look and our delete.
+    try:
+        _compiled.pop(next(iter(_compiled), None), None)
+    except RuntimeError:  # the dict changed size under the iterator
+        pass
 
 
 def _renamed(code, filename):
