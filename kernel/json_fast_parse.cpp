@@ -133,18 +133,8 @@ namespace atrium
                     // operator[]: a repeated key keeps its last value, as nlohmann's parser does.
                     if (!value(out[std::string(key)]))
                         return false;
-                    skip_blanks();
-                    if (m_p == m_end)
-                        return false;
-                    if (*m_p == '}')
-                    {
-                        ++m_p;
-                        return true;
-                    }
-                    if (*m_p != ',')
-                        return false;
-                    ++m_p;
-                    skip_blanks();
+                    if (auto end = after_member('}'); end != member_end::another)
+                        return end == member_end::closed;
                 }
             }
 
@@ -163,19 +153,34 @@ namespace atrium
                     out.push_back(nullptr);
                     if (!value(out.back()))
                         return false;
-                    skip_blanks();
-                    if (m_p == m_end)
-                        return false;
-                    if (*m_p == ']')
-                    {
-                        ++m_p;
-                        return true;
-                    }
-                    if (*m_p != ',')
-                        return false;
-                    ++m_p;
-                    skip_blanks();
+                    if (auto end = after_member(']'); end != member_end::another)
+                        return end == member_end::closed;
                 }
+            }
+
+            enum class member_end
+            {
+                another,
+                closed,
+                malformed
+            };
+
+            /// After an object's member or an array's element: `close` ends it, a comma announces another.
+            member_end after_member(char close)
+            {
+                skip_blanks();
+                if (m_p == m_end)
+                    return member_end::malformed;
+                if (*m_p == close)
+                {
+                    ++m_p;
+                    return member_end::closed;
+                }
+                if (*m_p != ',')
+                    return member_end::malformed;
+                ++m_p;
+                skip_blanks();
+                return member_end::another;
             }
 
             static constexpr int max_depth = 512;
