@@ -9,6 +9,7 @@
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -112,7 +113,7 @@ namespace atrium
             if (!text)
                 _exit(0); // the kernel closed the channel (or is gone): nothing more to fork
             auto request = template_request::decode(*text);
-            if (!request || fds.size() != 2)
+            if (!request || fds.size() != 3)
             {
                 for (int fd : fds)
                     close(fd);
@@ -127,7 +128,14 @@ namespace atrium
             // pthread_setschedparam-style calls on the main thread would notice.
             long child = syscall(SYS_clone, CLONE_PARENT | SIGCHLD, nullptr, nullptr, nullptr, 0);
             if (child == 0)
+            {
+                // First thing, before anything that could fail or hang: the kernel must be able to find this
+                // process even if the template dies before its "forked" reply (it then kills it).
+                pid_t self = static_cast<pid_t>(syscall(SYS_getpid));
+                send(fds[2], &self, sizeof self, MSG_NOSIGNAL);
+                close(fds[2]);
                 return become_worker(control_fd, kernel_pid, *request, fds[0], fds[1], unset_in_children);
+            }
             const int clone_error = errno;
             python_after_fork_in_parent();
             for (int fd : fds)

@@ -150,15 +150,34 @@ namespace atrium
 
     std::unique_ptr<worker_handle> worker_pool::start_one()
     {
-        auto handle = std::make_unique<worker_handle>(m_context, make_worker_key(), *m_config.lane);
         static std::atomic<std::uint64_t> counter{0};
-        handle->socket.bind("ipc://@atrium-" + std::to_string(getpid()) + "-" + std::to_string(++counter));
-        worker_launch launch{m_config.executable, handle->socket.get(zmq::sockopt::last_endpoint), handle->key,
-                             m_config.log_fd,     m_config.limits,
-                             m_config.lane->endpoint(), handle->lane_id};
-        handle->process = fork_from_template(launch);
+        auto new_handle = [this]
+        {
+            auto handle = std::make_unique<worker_handle>(m_context, make_worker_key(), *m_config.lane);
+            handle->socket.bind("ipc://@atrium-" + std::to_string(getpid()) + "-" + std::to_string(++counter));
+            return handle;
+        };
+        auto launch_for = [this](const worker_handle& handle)
+        {
+            worker_launch launch;
+            launch.executable = m_config.executable;
+            launch.endpoint = handle.socket.get(zmq::sockopt::last_endpoint);
+            launch.key = handle.key;
+            launch.log_fd = m_config.log_fd;
+            launch.limits = m_config.limits;
+            launch.cells_endpoint = m_config.lane->endpoint();
+            launch.lane_id = handle.lane_id;
+            return launch;
+        };
+        auto handle = new_handle();
+        handle->process = fork_from_template(launch_for(*handle));
         if (!handle->process)
-            handle->process = std::make_unique<worker_process>(launch);
+        {
+            // A failed fork may have left a child that was handed this key, endpoint and lane id (it is killed, but
+            // could say hello first): the plain worker gets its own, so a stray is never taken for it.
+            handle = new_handle();
+            handle->process = std::make_unique<worker_process>(launch_for(*handle));
+        }
         const auto deadline = std::chrono::steady_clock::now() + m_config.hello_timeout;
         while (std::chrono::steady_clock::now() < deadline)
         {

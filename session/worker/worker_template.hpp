@@ -43,6 +43,10 @@ namespace atrium
     private:
         /// The template's next answer; throws `[worker.template]`/`[worker.preload]`-prefixed `what` on failure.
         std::string answer(const std::string& what);
+        /// After a failed fork request: reads the pids the request's children sent into `birth` until end of
+        /// stream (or the timeout) and kills and reaps each (but `already_reaped`), so no stray worker of ours
+        /// lives on to connect with the key it was handed.
+        void kill_unadopted(int birth, pid_t already_reaped);
 
         std::unique_ptr<worker_process> m_process;
         int m_control = -1;
