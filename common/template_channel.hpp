@@ -16,6 +16,10 @@ namespace atrium
     // thing (so the kernel finds and kills a child it never adopted, when the template dies or hangs before its
     // reply); the template never holds a secret a later sibling could inherit.
 
+    /// A forked worker whose setup after the fork failed (Python's after-fork hooks) exits with this code,
+    /// before it says hello: the kernel blames the template for it.
+    inline constexpr int forked_setup_failed_exit_code = 113;
+
     /// What one forked worker needs beyond what it inherits from the template.
     struct template_request
     {

@@ -69,13 +69,26 @@ namespace atrium
                 close(log_fd);
             set_limit(RLIMIT_AS, request.memory_bytes);
             set_limit(RLIMIT_CPU, request.cpu_seconds);
-            python_after_fork_in_child(unset_in_children);
-            auto set_for_template = [&](const char* name)
-            { return std::find(unset_in_children.begin(), unset_in_children.end(), name) != unset_in_children.end(); };
-            // OpenBLAS reads OPENBLAS_NUM_THREADS, else OMP_NUM_THREADS, else counts the CPUs.
-            const char* omp = std::getenv("OMP_NUM_THREADS");
-            if (set_for_template("OPENBLAS_NUM_THREADS"))
-                restore_blas_threads(!set_for_template("OMP_NUM_THREADS") && omp ? std::atoi(omp) : 0);
+            try
+            {
+                python_after_fork_in_child(unset_in_children);
+                auto set_for_template = [&](const char* name)
+                {
+                    return std::find(unset_in_children.begin(), unset_in_children.end(), name) !=
+                           unset_in_children.end();
+                };
+                // OpenBLAS reads OPENBLAS_NUM_THREADS, else OMP_NUM_THREADS, else counts the CPUs.
+                const char* omp = std::getenv("OMP_NUM_THREADS");
+                if (set_for_template("OPENBLAS_NUM_THREADS"))
+                    restore_blas_threads(!set_for_template("OMP_NUM_THREADS") && omp ? std::atoi(omp) : 0);
+            }
+            catch (const std::exception& e)
+            {
+                // A worker in this state must not serve a note; the code tells the kernel it was the fork's setup
+                // (the kernel then counts it against the template), the line says why.
+                std::cerr << "atrium-worker: " << e.what() << std::endl;
+                _exit(forked_setup_failed_exit_code);
+            }
             return {request.endpoint, request.cells_endpoint, request.lane_id};
         }
     }
