@@ -32,7 +32,8 @@ namespace atrium
 
         /// A new worker for `launch` (its endpoint, key, lane, limits; log_fd and executable are the template's).
         /// Throws `[worker.template] <why>` when the template cannot fork one (it died, hung or refused): the
-        /// caller spawns that worker plainly and starts a new template.
+        /// caller spawns that worker plainly (with a new key) and starts a new template. Before it throws, this
+        /// template is killed, and so is any child it made for this request that the kernel did not adopt.
         std::unique_ptr<worker_process> fork_worker(const worker_launch& launch);
 
         pid_t pid() const noexcept;
