@@ -11,9 +11,14 @@ namespace atrium
     // The kernel's control channel to its worker template: a SOCK_SEQPACKET socket pair, one message per
     // datagram, never reachable by any other process (the template gets its end as fd 3 at exec; workers it
     // forks close it). The template answers once `ready` (or `failed <why>`), then one answer per request:
-    // `forked <pid>` or `failed <why>`. No key ever crosses it: each request carries two fds, the read end of
-    // a pipe holding that worker's key and the kernel's log, so the template never holds a secret a later
-    // sibling could inherit.
+    // `forked <pid>` or `failed <why>`. No key ever crosses it: each request carries three fds, the read end of
+    // a pipe holding that worker's key, the kernel's log, and a socket the child sends its own pid into first
+    // thing (so the kernel finds and kills a child it never adopted, when the template dies or hangs before its
+    // reply); the template never holds a secret a later sibling could inherit.
+
+    /// A forked worker whose setup after the fork failed (Python's after-fork hooks) exits with this code,
+    /// before it says hello: the kernel blames the template for it.
+    inline constexpr int forked_setup_failed_exit_code = 113;
 
     /// What one forked worker needs beyond what it inherits from the template.
     struct template_request

@@ -9,6 +9,7 @@
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -68,13 +69,26 @@ namespace atrium
                 close(log_fd);
             set_limit(RLIMIT_AS, request.memory_bytes);
             set_limit(RLIMIT_CPU, request.cpu_seconds);
-            python_after_fork_in_child(unset_in_children);
-            auto set_for_template = [&](const char* name)
-            { return std::find(unset_in_children.begin(), unset_in_children.end(), name) != unset_in_children.end(); };
-            // OpenBLAS reads OPENBLAS_NUM_THREADS, else OMP_NUM_THREADS, else counts the CPUs.
-            const char* omp = std::getenv("OMP_NUM_THREADS");
-            if (set_for_template("OPENBLAS_NUM_THREADS"))
-                restore_blas_threads(!set_for_template("OMP_NUM_THREADS") && omp ? std::atoi(omp) : 0);
+            try
+            {
+                python_after_fork_in_child(unset_in_children);
+                auto set_for_template = [&](const char* name)
+                {
+                    return std::find(unset_in_children.begin(), unset_in_children.end(), name) !=
+                           unset_in_children.end();
+                };
+                // OpenBLAS reads OPENBLAS_NUM_THREADS, else OMP_NUM_THREADS, else counts the CPUs.
+                const char* omp = std::getenv("OMP_NUM_THREADS");
+                if (set_for_template("OPENBLAS_NUM_THREADS"))
+                    restore_blas_threads(!set_for_template("OMP_NUM_THREADS") && omp ? std::atoi(omp) : 0);
+            }
+            catch (const std::exception& e)
+            {
+                // A worker in this state must not serve a note; the code tells the kernel it was the fork's setup
+                // (the kernel then counts it against the template), the line says why.
+                std::cerr << "atrium-worker: " << e.what() << std::endl;
+                _exit(forked_setup_failed_exit_code);
+            }
             return {request.endpoint, request.cells_endpoint, request.lane_id};
         }
     }
@@ -112,7 +126,7 @@ namespace atrium
             if (!text)
                 _exit(0); // the kernel closed the channel (or is gone): nothing more to fork
             auto request = template_request::decode(*text);
-            if (!request || fds.size() != 2)
+            if (!request || fds.size() != 3)
             {
                 for (int fd : fds)
                     close(fd);
@@ -127,7 +141,14 @@ namespace atrium
             // pthread_setschedparam-style calls on the main thread would notice.
             long child = syscall(SYS_clone, CLONE_PARENT | SIGCHLD, nullptr, nullptr, nullptr, 0);
             if (child == 0)
+            {
+                // First thing, before anything that could fail or hang: the kernel must be able to find this
+                // process even if the template dies before its "forked" reply (it then kills it).
+                pid_t self = static_cast<pid_t>(syscall(SYS_getpid));
+                send(fds[2], &self, sizeof self, MSG_NOSIGNAL);
+                close(fds[2]);
                 return become_worker(control_fd, kernel_pid, *request, fds[0], fds[1], unset_in_children);
+            }
             const int clone_error = errno;
             python_after_fork_in_parent();
             for (int fd : fds)

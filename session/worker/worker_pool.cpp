@@ -3,6 +3,7 @@
 
 #include "common/error_ids.hpp"
 #include "common/signal_free_thread.hpp"
+#include "common/template_channel.hpp"
 
 #include <poll.h>
 #include <unistd.h>
@@ -148,40 +149,78 @@ namespace atrium
         }
     }
 
+    std::unique_ptr<worker_handle> worker_pool::new_handle()
+    {
+        static std::atomic<std::uint64_t> counter{0};
+        auto handle = std::make_unique<worker_handle>(m_context, make_worker_key(), *m_config.lane);
+        handle->socket.bind("ipc://@atrium-" + std::to_string(getpid()) + "-" + std::to_string(++counter));
+        return handle;
+    }
+
+    worker_launch worker_pool::launch_for(const worker_handle& handle) const
+    {
+        worker_launch launch;
+        launch.executable = m_config.executable;
+        launch.endpoint = handle.socket.get(zmq::sockopt::last_endpoint);
+        launch.key = handle.key;
+        launch.log_fd = m_config.log_fd;
+        launch.limits = m_config.limits;
+        launch.cells_endpoint = m_config.lane->endpoint();
+        launch.lane_id = handle.lane_id;
+        return launch;
+    }
+
     std::unique_ptr<worker_handle> worker_pool::start_one()
     {
-        auto handle = std::make_unique<worker_handle>(m_context, make_worker_key(), *m_config.lane);
-        static std::atomic<std::uint64_t> counter{0};
-        handle->socket.bind("ipc://@atrium-" + std::to_string(getpid()) + "-" + std::to_string(++counter));
-        worker_launch launch{m_config.executable, handle->socket.get(zmq::sockopt::last_endpoint), handle->key,
-                             m_config.log_fd,     m_config.limits,
-                             m_config.lane->endpoint(), handle->lane_id};
-        handle->process = fork_from_template(launch);
-        if (!handle->process)
-            handle->process = std::make_unique<worker_process>(launch);
+        auto handle = new_handle();
+        handle->process = fork_from_template(launch_for(*handle));
+        if (handle->process)
+        {
+            std::optional<std::string> death = await_hello(*handle);
+            if (!death)
+                return handle;
+            // Its setup after the fork failed (or the template hands out broken workers): the template's fault,
+            // counted as its failures are, so a template whose children keep dying is given up.
+            template_failed(std::string(error_id::worker_template) + " a worker forked from the template (pid " +
+                            std::to_string(handle->process->pid()) + ") " + *death + " before it was ready" +
+                            (*death == describe_exit_status(forked_setup_failed_exit_code << 8)
+                                 ? " (its setup after the fork failed; the lines above say why)"
+                                 : "") +
+                            "; this worker is spawned plainly");
+        }
+        // A failed fork may have left a child that was handed this key, endpoint and lane id (it is killed, but
+        // could say hello first): the plain worker gets its own, so a stray is never taken for it.
+        handle = new_handle();
+        handle->process = std::make_unique<worker_process>(launch_for(*handle));
+        if (auto death = await_hello(*handle))
+            throw std::runtime_error("[worker.spawn] the worker process " + *death + " before it was ready");
+        return handle;
+    }
+
+    std::optional<std::string> worker_pool::await_hello(worker_handle& handle)
+    {
         const auto deadline = std::chrono::steady_clock::now() + m_config.hello_timeout;
         while (std::chrono::steady_clock::now() < deadline)
         {
-            zmq::pollitem_t items[] = {{handle->socket.handle(), 0, ZMQ_POLLIN, 0},
-                                       {nullptr, handle->process->exit_fd(), ZMQ_POLLIN, 0}};
+            zmq::pollitem_t items[] = {{handle.socket.handle(), 0, ZMQ_POLLIN, 0},
+                                       {nullptr, handle.process->exit_fd(), ZMQ_POLLIN, 0}};
             zmq::poll(items, 2, std::chrono::milliseconds(100));
             if (items[1].revents & ZMQ_POLLIN)
             {
-                handle->process->reap_if_ended();
-                throw std::runtime_error("[worker.spawn] the worker process " +
-                                         handle->process->ending().value_or("ended") + " before it was ready");
+                handle.process->reap_if_ended();
+                return handle.process->ending().value_or("ended");
             }
             if (!(items[0].revents & ZMQ_POLLIN))
                 continue;
             try
             {
                 std::string peer;
-                while (auto message = handle->wire.receive(handle->socket, &peer))
+                while (auto message = handle.wire.receive(handle.socket, &peer))
                 {
                     if (message->type() == "hello")
                     {
-                        handle->peer = peer;
-                        return handle;
+                        handle.peer = peer;
+                        return std::nullopt;
                     }
                 }
             }

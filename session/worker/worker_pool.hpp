@@ -13,6 +13,7 @@
 #include <deque>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <thread>
 
 namespace atrium
@@ -77,6 +78,12 @@ namespace atrium
     private:
         void spawner_main();
         std::unique_ptr<worker_handle> start_one();
+        /// A worker_handle with a fresh key, endpoint and lane id (its process not yet started).
+        std::unique_ptr<worker_handle> new_handle();
+        worker_launch launch_for(const worker_handle& handle) const;
+        /// Waits for the worker's hello: nothing once it came, how the process ended if it ended first; throws
+        /// `[worker.no_hello]` when it takes longer than hello_timeout.
+        std::optional<std::string> await_hello(worker_handle& handle);
         /// A worker forked from the template, or null (spawn it): spawner thread only.
         std::unique_ptr<worker_process> fork_from_template(const worker_launch& launch);
         /// The template died or failed: logged, dropped, restarted for the next worker unless it failed too often.

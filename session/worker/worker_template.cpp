@@ -6,11 +6,14 @@
 
 #include <fcntl.h>
 #include <poll.h>
+#include <signal.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
+#include <iostream>
 #include <stdexcept>
 
 namespace atrium
@@ -130,21 +133,83 @@ namespace atrium
             close(key_pipe[0]);
             fail(error_id::worker_template, "cannot write the key into its pipe");
         }
+        // Each child sends its own pid into this socket first thing, so a child the kernel never adopts (the
+        // template died or hung between clone and its "forked" reply) is still found, killed and reaped.
+        int birth[2];
+        if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, birth) != 0)
+        {
+            close(key_pipe[0]);
+            fail(error_id::worker_template, std::string("socketpair: ") + std::strerror(errno));
+        }
         template_request request{launch.endpoint, launch.cells_endpoint, launch.lane_id, launch.limits.memory_bytes,
                                  launch.limits.cpu_seconds};
-        const bool sent = send_datagram(m_control, request.encode(), {key_pipe[0], m_log_fd});
+        const bool sent = send_datagram(m_control, request.encode(), {key_pipe[0], m_log_fd, birth[1]});
         const int send_error = errno;
         close(key_pipe[0]);
+        close(birth[1]); // from now on only the template and the child hold it: end of stream once both let go
         if (!sent)
         {
+            close(birth[0]);
             m_process->reap_if_ended();
             fail(error_id::worker_template, std::string("cannot reach the template: ") + std::strerror(send_error) +
                                                 (m_process->ending() ? " (it " + *m_process->ending() + ")" : ""));
         }
-        std::string reply = answer("forking a worker");
-        if (reply.rfind("forked ", 0) != 0)
-            fail(error_id::worker_template, reply.rfind("failed ", 0) == 0 ? reply.substr(7) : reply);
-        pid_t child = static_cast<pid_t>(std::atoi(reply.c_str() + 7));
-        return worker_process::adopt(child);
+        pid_t adopting = -1;
+        try
+        {
+            std::string reply = answer("forking a worker");
+            if (reply.rfind("forked ", 0) != 0)
+                fail(error_id::worker_template, reply.rfind("failed ", 0) == 0 ? reply.substr(7) : reply);
+            adopting = static_cast<pid_t>(std::atoi(reply.c_str() + 7));
+            // When adopt throws after the pid proved to be our child (pidfd_open: EMFILE), its half-built
+            // worker_process has killed and reaped it already.
+            auto child = worker_process::adopt(adopting);
+            close(birth[0]);
+            return child;
+        }
+        catch (...)
+        {
+            // The template is dead, hung or in doubt: it goes (the pool starts a new one), which also lets go of
+            // its end of `birth`; then every child it made for this request has said who it is or never will.
+            m_process->kill_and_reap();
+            kill_unadopted(birth[0], adopting);
+            close(birth[0]);
+            throw;
+        }
+    }
+
+    void worker_template::kill_unadopted(int birth, pid_t already_reaped)
+    {
+        const auto deadline = std::chrono::steady_clock::now() + m_timeout;
+        while (true)
+        {
+            auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+            pollfd item{birth, POLLIN, 0};
+            if (left.count() <= 0 || (poll(&item, 1, static_cast<int>(left.count())) < 0 && errno != EINTR))
+            {
+                std::cerr << "[atrium] " << error_id::worker_template
+                          << " a forked worker did not say its pid in time; it may be left running" << std::endl;
+                return;
+            }
+            if (!(item.revents & (POLLIN | POLLHUP | POLLERR)))
+                continue;
+            pid_t pid = 0;
+            ssize_t got = recv(birth, &pid, sizeof pid, MSG_DONTWAIT);
+            if (got < 0 && (errno == EINTR || errno == EAGAIN))
+                continue;
+            if (got != static_cast<ssize_t>(sizeof pid))
+                return; // end of stream: no other child holds it
+            // Our own unreaped child (checked without reaping), so the pid cannot have been reused.
+            siginfo_t state{};
+            if (pid <= 0 || pid == already_reaped ||
+                waitid(P_PID, static_cast<id_t>(pid), &state, WEXITED | WNOHANG | WNOWAIT) != 0)
+                continue;
+            ::kill(pid, SIGKILL);
+            while (waitpid(pid, nullptr, 0) < 0 && errno == EINTR)
+            {
+            }
+            std::cerr << "[atrium] " << error_id::worker_template << " killed worker process " << pid
+                      << ", which the template forked but the kernel never adopted" << std::endl;
+        }
     }
 }

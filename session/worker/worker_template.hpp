@@ -32,7 +32,8 @@ namespace atrium
 
         /// A new worker for `launch` (its endpoint, key, lane, limits; log_fd and executable are the template's).
         /// Throws `[worker.template] <why>` when the template cannot fork one (it died, hung or refused): the
-        /// caller spawns that worker plainly and starts a new template.
+        /// caller spawns that worker plainly (with a new key) and starts a new template. Before it throws, this
+        /// template is killed, and so is any child it made for this request that the kernel did not adopt.
         std::unique_ptr<worker_process> fork_worker(const worker_launch& launch);
 
         pid_t pid() const noexcept;
@@ -43,6 +44,10 @@ namespace atrium
     private:
         /// The template's next answer; throws `[worker.template]`/`[worker.preload]`-prefixed `what` on failure.
         std::string answer(const std::string& what);
+        /// After a failed fork request: reads the pids the request's children sent into `birth` until end of
+        /// stream (or the timeout) and kills and reaps each (but `already_reaped`), so no stray worker of ours
+        /// lives on to connect with the key it was handed.
+        void kill_unadopted(int birth, pid_t already_reaped);
 
         std::unique_ptr<worker_process> m_process;
         int m_control = -1;

@@ -124,6 +124,35 @@ def test_no_template_or_worker_outlives_sigkill_of_the_kernel():
         assert wait_for(lambda: not any(alive(p) for p in pids), timeout=10)
 
 
+# The kernel reseeds numpy's global generator in each forked worker: this module makes that call fail there.
+BROKEN_AFTER_FORK = """import sys, types
+fake = types.ModuleType("numpy.random")
+def seed(*args):
+    raise RuntimeError("atrium test: broken after the fork")
+fake.seed = seed
+sys.modules["numpy.random"] = fake
+"""
+
+
+def test_forked_workers_dying_before_hello_count_against_the_template(tmp_path):
+    (tmp_path / "atrium_broken_fork.py").write_text(BROKEN_AFTER_FORK)
+    log, kernel = logged_kernel(["--preload=atrium_broken_fork"], PYTHONPATH=str(tmp_path))
+    with log, kernel as (km, kc):
+        # Each note still gets a worker (spawned plainly after the forked one died), until the template is given up.
+        for name in ("bob", "carol", "dave", "erin", "frank", "grace"):
+            note = client(km, name)
+            try:
+                assert ok_value(note, "6 * 7") == "42"
+            finally:
+                note.stop_channels()
+        assert ok_value(kc, "1 + 1") == "2"
+        assert wait_for(lambda: "worker template: none (the template failed 5 times" in contexts_table(kc))
+        text = open(log.name).read()
+        assert "[worker.template] a worker forked from the template" in text, text
+        assert "its setup after the fork failed" in text and "broken after the fork" in text, text
+        assert templates(km) == []
+
+
 def test_the_kernel_survives_a_crash_of_the_template():
     log, kernel = logged_kernel(["--preload=json"])
     with log, kernel as (km, kc):

@@ -6,7 +6,9 @@
 
 #include <fcntl.h>
 #include <sys/socket.h>
+#include <signal.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <fstream>
@@ -61,5 +63,66 @@ TEST_CASE("a template that cannot start is reported with how it ended")
     chmod(path, 0700);
     CHECK_THROWS_WITH(worker_template(path, "numpy", false, 2, std::chrono::milliseconds(10000)),
                       Catch::StartsWith("[worker.template]") && Catch::Contains("exited with code 3"));
+    unlink(path);
+}
+
+namespace
+{
+    // A stand-in template (Python, as the real one is): says ready, forks one child with CLONE_PARENT as the real
+    // template does, and dies before its "forked" reply (as an OOM kill between clone and reply would). The child
+    // says its pid where the kernel asks (the request's third fd), writes it into the file named as the "preload",
+    // and stays: a stray that would connect with the key it was handed.
+    const char* const dies_after_clone = R"(#!/usr/bin/python3
+import ctypes, os, platform, socket, sys, time
+pid_file = sys.argv[sys.argv.index("--preload") + 1]
+control = socket.socket(fileno=3)
+control.send(b"ready")
+message, fds, flags, address = socket.recv_fds(control, 4096, 8)
+libc = ctypes.CDLL(None, use_errno=True)
+number = {"x86_64": 56, "aarch64": 220}[platform.machine()]
+zero = ctypes.c_long(0)
+child = libc.syscall(ctypes.c_long(number), ctypes.c_long(0x8000 | 17), zero, zero, zero, zero)
+if child == 0:
+    if len(fds) > 2:
+        socket.socket(fileno=fds[2]).send(os.getpid().to_bytes(4, sys.byteorder))
+    with open(pid_file + ".part", "w") as out:
+        out.write(str(os.getpid()))
+    os.rename(pid_file + ".part", pid_file)
+    while True:
+        time.sleep(1)
+while not os.path.exists(pid_file):
+    time.sleep(0.01)
+os._exit(9)
+)";
+}
+
+TEST_CASE("a worker the template forked but the kernel never adopted is killed and reaped")
+{
+    char path[] = "/tmp/atrium-template-test-XXXXXX";
+    int fd = mkstemp(path);
+    close(fd);
+    std::ofstream(path) << dies_after_clone;
+    chmod(path, 0700);
+    const std::string pid_file = std::string(path) + ".pid";
+    worker_template stand_in(path, pid_file, false, 2, std::chrono::milliseconds(10000));
+    worker_launch launch;
+    launch.endpoint = "ipc://@atrium-template-test";
+    launch.cells_endpoint = "ipc://@atrium-template-test-cells";
+    launch.lane_id = "w1";
+    launch.key = "k";
+    CHECK_THROWS_WITH(stand_in.fork_worker(launch), Catch::StartsWith("[worker.template]"));
+    pid_t stray = 0;
+    std::ifstream(pid_file) >> stray;
+    REQUIRE(stray > 0);
+    // Still our child (alive or a zombie) would mean a stray holding the key, or a zombie nobody reaps.
+    siginfo_t state{};
+    const bool left = waitid(P_PID, static_cast<id_t>(stray), &state, WEXITED | WNOHANG | WNOWAIT) == 0;
+    CHECK_FALSE(left);
+    if (left)
+    {
+        kill(stray, SIGKILL);
+        waitpid(stray, nullptr, 0);
+    }
+    unlink(pid_file.c_str());
     unlink(path);
 }
