@@ -160,16 +160,17 @@ namespace atrium
 
     bool isolated_context::waits_for_start_locked(const worker_message& message)
     {
+        // By the kernel's own id of the cell, which the worker stamps on its output and prompts: never by the
+        // client's msg_id, which two cells may share (a cell's output matched to a later cell would wait for
+        // that cell's start, which waits for this cell's reply, which waits for that output).
         const std::string type = message.type();
-        std::string cell_id;
-        if (type == "publish")
-            cell_id = message.header.at("parent").value("msg_id", "");
-        else if (type == "input_request")
-            cell_id = message.header.value("parent_id", "");
-        else
+        if (type != "publish" && type != "input_request")
             return false;
+        const std::uint64_t cell_id = message.header.value("cell_id", std::uint64_t{0}); // checked on receipt
+        if (cell_id == 0)
+            return false; // not a cell's (a comm handler's output)
         for (const running_cell& cell : m_running)
-            if (!cell.started_out && cell.cell.request->header().value("msg_id", "") == cell_id)
+            if (!cell.started_out && cell.id == cell_id)
                 return true;
         return false;
     }

@@ -421,10 +421,10 @@ namespace atrium
             std::lock_guard<std::mutex> lock(m_mutex);
             if (m_running.empty())
                 return;
-            // The prompt's cell (by the id the worker names; the first sent one for an older worker).
-            const std::string cell_id = header.value("parent_id", "");
-            auto cell = std::find_if(m_running.begin(), m_running.end(), [&](const running_cell& running)
-                                     { return running.cell.request->header().value("msg_id", "") == cell_id; });
+            // The prompt's cell, by the kernel's id the worker stamps on it (the first sent one if none matches).
+            const std::uint64_t cell_id = header.value("cell_id", std::uint64_t{0});
+            auto cell = std::find_if(m_running.begin(), m_running.end(),
+                                     [&](const running_cell& running) { return running.id == cell_id; });
             const client_request& request = *(cell != m_running.end() ? cell : m_running.begin())->cell.request;
             m_prompt.id = server.send_to_stdin(request, "input_request",
                                                {{"prompt", header.value("prompt", "")},
