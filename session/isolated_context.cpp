@@ -84,8 +84,15 @@ namespace atrium
             m_aborts->aborts(sequence) || !m_environment.lane.proven(m_lane_id))
             return false;
         std::uint64_t id = begin_cell_locked({request, sequence, false});
-        // Should the worker be gone already, its relay sees the exit and answers this cell.
-        m_environment.lane.send(m_lane_id, execute_for_locked(id));
+        if (!m_environment.lane.send(m_lane_id, execute_for_locked(id)))
+        {
+            // Not sent (its cells connection is gone, the worker may live on): undone, so that the worker, which
+            // runs cells strictly by number, never waits for this one; the relay sends it on the worker's own
+            // channel instead. (Should the worker be gone, its relay sees the exit and answers the cell.)
+            m_running.pop_back();
+            --m_sent;
+            return false;
+        }
         // The worker starts first. busy and execute_input still precede the cell's output: the relay holds that
         // until the start is out (under m_mutex, held here).
         start_front_locked();

@@ -110,3 +110,19 @@ def test_a_malformed_cell_reply_fails_its_cells_and_the_note_goes_on(fake_kernel
     assert reply["status"] == "ok"
     assert any("[worker.restarted]" in m["content"].get("text", "") for m in msgs if m["msg_type"] == "stream")
     assert km.is_alive()
+
+
+def test_a_cell_the_cells_channel_cannot_take_goes_by_the_link(fake_kernel):
+    """The worker's cells connection is gone while the worker lives: the cell the kernel could not send there must
+    not leave a gap in the worker's numbering (it runs cells strictly in order), so it goes on the worker's own
+    channel, numbered as the next one."""
+    km, kc, log = fake_kernel
+    assert run(kc, "pass")[0]["status"] == "ok"
+    # Answers, then closes its cells connection (as a worker whose socket broke would); the link stays up.
+    assert run(kc, "w.reply(cell, {'status': 'ok', 'execution_count': 2})\nw.cells.socket.close(linger=1000)")[0][
+        "status"] == "ok"
+    time.sleep(1)  # lets the kernel's cells socket see the disconnect (not a timing assert: it only sets the scene)
+    # It cannot reply on the cells channel: it says by its exit code that the cell came, by the link, as number 3.
+    reply = reply_to(kc, send(kc, "os._exit(50 + cell['cell'] + (100 if cell['via'] == 'link' else 0))"))
+    assert reply["ename"] == "WorkerDied" and "exited with code 153" in reply["evalue"], reply
+    assert run(kc, "pass")[0]["status"] == "ok"  # a fresh worker
