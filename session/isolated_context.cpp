@@ -84,8 +84,15 @@ namespace atrium
             m_aborts->aborts(sequence) || !m_environment.lane.proven(m_lane_id))
             return false;
         std::uint64_t id = begin_cell_locked({request, sequence, false});
-        // Should the worker be gone already, its relay sees the exit and answers this cell.
-        m_environment.lane.send(m_lane_id, execute_for_locked(id));
+        if (!m_environment.lane.send(m_lane_id, execute_for_locked(id)))
+        {
+            // Not sent (its cells connection is gone, the worker may live on): undone, so that the worker, which
+            // runs cells strictly by number, never waits for this one; the relay sends it on the worker's own
+            // channel instead. (Should the worker be gone, its relay sees the exit and answers the cell.)
+            m_running.pop_back();
+            --m_sent;
+            return false;
+        }
         // The worker starts first. busy and execute_input still precede the cell's output: the relay holds that
         // until the start is out (under m_mutex, held here).
         start_front_locked();
@@ -101,7 +108,7 @@ namespace atrium
             server.publish_output("stream", request.header(), {{"name", "stderr"}, {"text", notice}});
     }
 
-    isolated_context::running_cell isolated_context::end_current_locked()
+    isolated_context::running_cell isolated_context::end_current_locked(bool stops)
     {
         running_cell cell = std::move(m_running.front());
         m_running.pop_front();
@@ -111,17 +118,17 @@ namespace atrium
         m_consecutive_deaths = 0;
         if (reply.contains("execution_count") && reply["execution_count"].is_number_integer())
             m_executions = reply["execution_count"].get<int>();
-        if (stops_queue(*cell.cell.request, reply))
+        if (stops)
             m_aborts->hold(); // this note's queue only, until send_finished's reply is written
         return cell;
     }
 
-    void isolated_context::send_finished(const running_cell& cell, nl::json reply)
+    void isolated_context::send_finished(const running_cell& cell, nl::json reply, bool stops)
     {
         client_port& server = m_environment.server;
         const client_request& request = *cell.cell.request;
         client_port::reply_written settle;
-        if (stops_queue(request, reply))
+        if (stops)
             settle = [line = m_aborts](std::uint64_t arrived_before) { line->settle(arrived_before); };
         nl::json metadata = execute_metadata(cell.started, reply.value("status", "error"));
         server.send_reply(request, "execute_reply", std::move(reply), std::move(metadata), std::move(settle));

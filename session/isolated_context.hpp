@@ -115,7 +115,7 @@ namespace atrium
         struct event
         {
             std::string kind; ///< cell, requeue (a cell sent to a worker that exit()ed), quick, comm, input, reset,
-                              ///< resume, stop
+                              ///< resume, bad_worker (its cell reply was malformed), stop
             pending_cell cell;
             nl::json data;
         };
@@ -138,14 +138,22 @@ namespace atrium
         void publish_start(const client_request& request, const std::string& notice);
         /// Ends the first sent cell with its reply (state only, under m_mutex); returns it for send_finished, which
         /// must follow: until it has sent the reply and idle, no other cell of this note starts.
-        running_cell end_current_locked();
-        void send_finished(const running_cell& cell, nl::json reply);
+        /// `stops`: the reply stops the note's queue (stop_on_error), read before anything changed.
+        running_cell end_current_locked(bool stops);
+        void send_finished(const running_cell& cell, nl::json reply, bool stops);
         /// Answers the first sent cell if its reply came and its output is published (or `now`); true if it did.
         /// Any thread; one at a time (m_finish_mutex), so replies leave in order.
         bool finish_front(bool now);
         void finish_ready(bool now);
 
         void run();
+        /// One pass over the worker's channel and exit, the cells ready to answer, the heartbeat and the queue.
+        void serve_worker(short channel_events, short exit_events, worker_handle* polled);
+        /// Runs `work`; if it throws, the note's worker is stopped and its cells answered (fail_worker).
+        template <typename Work>
+        void guarded(Work work);
+        /// Something this note's worker sent broke the relay: the worker is killed, its cells get `why`.
+        void fail_worker(const std::string& why);
         void handle(event& e);
         void start_next_cell();
         void ensure_worker();
@@ -165,6 +173,8 @@ namespace atrium
         void detach_worker();
         /// The worker ended: answers what it owed, remembers the loss for the next cell.
         void worker_ended(const std::string& cause);
+        /// The worker is gone (`what` says how): answers what it owed with `ename`, remembers the loss.
+        void lose_worker(const std::string& ename, const std::string& what, const std::string& cause);
         /// Kills the worker on purpose (reset, stop): no death is reported.
         void discard_worker();
         /// After a reset: the next worker starts at once and no loss is reported.

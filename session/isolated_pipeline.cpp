@@ -8,6 +8,7 @@
 #include "common/utc_time.hpp"
 #include "session/client_port.hpp"
 #include "session/inline_reply.hpp"
+#include "session/worker_message_check.hpp"
 
 #include <iostream>
 
@@ -47,8 +48,17 @@ namespace atrium
     {
         try
         {
-            if (message.type() != "reply")
-                throw std::invalid_argument("unexpected " + message.type());
+            if (std::string why = worker_message_check::reply_problem(message.header); !why.empty())
+            {
+                // Dropping it would leave its cell, and every cell of the note behind it, waiting forever: the
+                // worker is stopped instead, its cells answered with this error (by the relay, which owns it).
+                std::string what = "[worker.bad_message] the worker sent a malformed cell reply (" + why + ")";
+                std::cerr << "[atrium] " << what << " on the cell lane of " << m_key << std::endl;
+                std::lock_guard<std::mutex> lock(m_mutex);
+                post_locked({"bad_worker", {}, {{"lane", m_lane_id}, {"why", what}}});
+                wake_relay();
+                return;
+            }
             const std::uint64_t id = message.header.at("id").get<std::uint64_t>();
             {
                 std::lock_guard<std::mutex> lock(m_mutex);
@@ -96,9 +106,10 @@ namespace atrium
             if (m_running.empty() || !m_running.front().reply ||
                 (!now && m_relayed.load() < m_running.front().reply->after))
                 return false;
-            cell = end_current_locked();
-            ends = asks_to_end(cell.reply->content);
-            stops = stops_queue(*cell.cell.request, cell.reply->content);
+            // Read before anything changes: nothing may throw once the cell is popped and m_answering is set.
+            ends = asks_to_end(m_running.front().reply->content);
+            stops = stops_queue(*m_running.front().cell.request, m_running.front().reply->content);
+            cell = end_current_locked(stops);
             if (cell.reply->paused)
                 behind.swap(m_running);
             if (ends)
@@ -121,7 +132,7 @@ namespace atrium
         if (ends || cell.reply->paused)
             wake_relay();
         nl::json reply = std::move(cell.reply->content);
-        send_finished(cell, std::move(reply));
+        send_finished(cell, std::move(reply), stops);
         if (ends)
             m_ended = true; // a next cell, which clears it, starts only after the reset, which waits for us
         // Behind a failure under stop_on_error: they all reached the kernel before its reply left.
@@ -143,21 +154,23 @@ namespace atrium
 
     bool isolated_context::holds_locked(const worker_message& message)
     {
-        return !m_held.empty() || waits_for_start_locked(message); // in order
+        // Checked even behind held ones (receive_from_worker checked its fields): release_held looks at it again.
+        return waits_for_start_locked(message) || !m_held.empty(); // in order
     }
 
     bool isolated_context::waits_for_start_locked(const worker_message& message)
     {
+        // By the kernel's own id of the cell, which the worker stamps on its output and prompts: never by the
+        // client's msg_id, which two cells may share (a cell's output matched to a later cell would wait for
+        // that cell's start, which waits for this cell's reply, which waits for that output).
         const std::string type = message.type();
-        std::string cell_id;
-        if (type == "publish")
-            cell_id = message.header.at("parent").value("msg_id", "");
-        else if (type == "input_request")
-            cell_id = message.header.value("parent_id", "");
-        else
+        if (type != "publish" && type != "input_request")
             return false;
+        const std::uint64_t cell_id = message.header.value("cell_id", std::uint64_t{0}); // checked on receipt
+        if (cell_id == 0)
+            return false; // not a cell's (a comm handler's output)
         for (const running_cell& cell : m_running)
-            if (!cell.started_out && cell.cell.request->header().value("msg_id", "") == cell_id)
+            if (!cell.started_out && cell.id == cell_id)
                 return true;
         return false;
     }

@@ -10,6 +10,7 @@
 #include "session/client_port.hpp"
 #include "session/inline_reply.hpp"
 #include "session/remote_comms.hpp"
+#include "session/worker_message_check.hpp"
 
 #include <signal.h>
 #include <unistd.h>
@@ -59,30 +60,77 @@ namespace atrium
                 if (e.kind == "stop")
                 {
                     // Pending events (this one) keep the main thread from sending the worker more cells.
-                    answer_pending("ContextClosed", "[worker.stopped] the context was closed (kernel shutdown) while this cell ran",
-                                   "[worker.stopped] the context was closed (kernel shutdown) before this cell ran");
+                    guarded([&] {
+                        answer_pending("ContextClosed",
+                                       "[worker.stopped] the context was closed (kernel shutdown) while this cell ran",
+                                       "[worker.stopped] the context was closed (kernel shutdown) before this cell ran");
+                    });
                     discard_worker();
                     return;
                 }
-                handle(e);
+                guarded([&] { handle(e); });
                 std::lock_guard<std::mutex> lock(m_mutex);
                 --m_unhandled;
             }
-            release_held(); // the cell they wait for may have started
-            if (m_worker && m_worker.get() == polled)
+            guarded([&] { serve_worker(items[1].revents, items[2].revents, polled); });
+        }
+    }
+
+    void isolated_context::serve_worker(short channel_events, short exit_events, worker_handle* polled)
+    {
+        release_held(); // the cell they wait for may have started
+        if (m_worker && m_worker.get() == polled)
+        {
+            if (channel_events & ZMQ_POLLIN)
+                receive_from_worker();
+            if (exit_events & ZMQ_POLLIN)
             {
-                if (items[1].revents & ZMQ_POLLIN)
-                    receive_from_worker();
-                if (items[2].revents & ZMQ_POLLIN)
-                {
-                    detach_worker();
-                    m_worker->process->reap_if_ended();
-                    worker_ended(describe_ending(m_worker->process->ending().value_or("ended")));
-                }
+                detach_worker();
+                m_worker->process->reap_if_ended();
+                worker_ended(describe_ending(m_worker->process->ending().value_or("ended")));
             }
-            finish_ready(false);
-            heartbeat();
-            start_next_cell();
+        }
+        finish_ready(false);
+        heartbeat();
+        start_next_cell();
+    }
+
+    template <typename Work>
+    void isolated_context::guarded(Work work)
+    {
+        // Nothing a worker sends may end the kernel (an exception escaping this thread is std::terminate, every
+        // note lost): whatever fails here costs at most this note its worker.
+        try
+        {
+            work();
+        }
+        catch (const std::exception& error)
+        {
+            fail_worker(std::string("[worker.relay_error] ") + error.what());
+        }
+    }
+
+    void isolated_context::fail_worker(const std::string& why)
+    {
+        std::cerr << "[atrium] " << why << " (context " << m_key << "): its worker is stopped" << std::endl;
+        try
+        {
+            if (m_worker)
+            {
+                detach_worker();
+                m_worker->process->kill_and_reap();
+                lose_worker("WorkerFailed", why + "; the worker process of " + m_key + " was stopped", why);
+            }
+            else
+            {
+                answer_pending("WorkerFailed", why, why);
+            }
+        }
+        catch (const std::exception& again)
+        {
+            std::cerr << "[atrium] [worker.relay_error] " << again.what() << " while stopping the worker of " << m_key
+                      << std::endl;
+            m_worker.reset();
         }
     }
 
@@ -145,6 +193,12 @@ namespace atrium
         {
             if (m_worker)
                 send(std::move(e.data));
+        }
+        else if (e.kind == "bad_worker")
+        {
+            // Its reply on the cells channel was malformed: its cell can never be answered by it.
+            if (m_worker && m_worker->lane_id == e.data.value("lane", ""))
+                fail_worker(e.data.value("why", std::string("[worker.bad_message]")));
         }
         else if (e.kind == "reset")
         {
@@ -298,16 +352,21 @@ namespace atrium
                 continue;
             }
             m_last_pong = clock::now();
+            if (std::string why = worker_message_check::problem(message->header); !why.empty())
+            {
+                std::cerr << "[atrium] [worker.bad_message] dropped a message from the worker of " << m_key << ": "
+                          << why << std::endl;
+                // Its number (when it has a valid one) still counts, in order: a reply waiting for it is not stuck.
+                nl::json dropped = {{"type", "dropped"}};
+                if (auto q = message->header.find("q"); q != message->header.end() && q->is_number_unsigned())
+                    dropped["q"] = *q;
+                message = worker_message{std::move(dropped), {}};
+            }
             bool held;
-            try
             {
                 std::lock_guard<std::mutex> lock(m_mutex);
                 held = holds_locked(*message);
                 m_holding = m_holding || held;
-            }
-            catch (const std::exception&)
-            {
-                held = false; // malformed: relay() says so
             }
             if (held)
                 m_held.push_back(std::move(*message)); // a later cell's: it waits for that cell's start
@@ -362,10 +421,10 @@ namespace atrium
             std::lock_guard<std::mutex> lock(m_mutex);
             if (m_running.empty())
                 return;
-            // The prompt's cell (by the id the worker names; the first sent one for an older worker).
-            const std::string cell_id = header.value("parent_id", "");
-            auto cell = std::find_if(m_running.begin(), m_running.end(), [&](const running_cell& running)
-                                     { return running.cell.request->header().value("msg_id", "") == cell_id; });
+            // The prompt's cell, by the kernel's id the worker stamps on it (the first sent one if none matches).
+            const std::uint64_t cell_id = header.value("cell_id", std::uint64_t{0});
+            auto cell = std::find_if(m_running.begin(), m_running.end(),
+                                     [&](const running_cell& running) { return running.id == cell_id; });
             const client_request& request = *(cell != m_running.end() ? cell : m_running.begin())->cell.request;
             m_prompt.id = server.send_to_stdin(request, "input_request",
                                                {{"prompt", header.value("prompt", "")},
@@ -444,6 +503,11 @@ namespace atrium
         std::string what = "[worker.died] the worker process of " + m_key + " (pid " +
                            std::to_string(m_worker->process->pid()) + ") " + cause;
         std::cerr << "[atrium] " << what << std::endl;
+        lose_worker("WorkerDied", what, cause);
+    }
+
+    void isolated_context::lose_worker(const std::string& ename, const std::string& what, const std::string& cause)
+    {
         ++m_consecutive_deaths;
         m_last_death = cause;
         {
@@ -451,7 +515,7 @@ namespace atrium
             m_lost_state = "[worker.restarted] " + what +
                            ". This cell runs in a fresh worker: the old one's variables and imports are lost.\n";
         }
-        answer_pending("WorkerDied",
+        answer_pending(ename,
                        what + " while running this cell. Its state is lost; the note's next request starts a fresh worker.",
                        what + " before this cell ran, so it was not run.");
         m_environment.comms.forget_owner(m_key);

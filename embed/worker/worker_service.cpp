@@ -150,7 +150,8 @@ namespace atrium
         execute_options options{silent, content.value("store_history", true) && !silent,
                                 content.value("allow_stdin", true),
                                 content.value("user_expressions", nlohmann::json::object())};
-        m_sink.begin_request(header, options.allow_stdin);
+        const nlohmann::json& id = message["id"];
+        m_sink.begin_request(header, id.is_number_unsigned() ? id.get<std::uint64_t>() : 0, options.allow_stdin);
         set_thread_requester(header.value("username", ""), false);
         nlohmann::json reply;
         try

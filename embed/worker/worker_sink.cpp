@@ -12,14 +12,17 @@ namespace atrium
     namespace
     {
         /// Big strings (a coalesced stream chunk, an image) travel as raw frames: see common/raw_frames.hpp.
+        /// `cell_id`: the kernel's id of the cell whose output this is (0: none, e.g. a comm handler's).
         void send_publish(worker_link& link, nlohmann::json parent, const std::string& msg_type,
-                          nlohmann::json content, nlohmann::json metadata)
+                          nlohmann::json content, nlohmann::json metadata, std::uint64_t cell_id = 0)
         {
             nlohmann::json message = {{"type", "publish"},
                                       {"parent", std::move(parent)},
                                       {"msg_type", msg_type},
                                       {"content", std::move(content)},
                                       {"metadata", std::move(metadata)}};
+            if (cell_id)
+                message["cell_id"] = cell_id;
             std::string blob;
             raw_frames::lift(message, blob, {"content", "metadata"});
             link.send(std::move(message), std::move(blob));
@@ -31,10 +34,11 @@ namespace atrium
     {
     }
 
-    void worker_sink::begin_request(const nlohmann::json& parent_header, bool allow_stdin)
+    void worker_sink::begin_request(const nlohmann::json& parent_header, std::uint64_t cell_id, bool allow_stdin)
     {
         std::lock_guard<std::mutex> lock(m_mutex);
         m_parent = parent_header;
+        m_cell_id = cell_id;
         m_allow_stdin = allow_stdin;
     }
 
@@ -58,11 +62,13 @@ namespace atrium
     void worker_sink::publish(const std::string& msg_type, nlohmann::json content, nlohmann::json metadata)
     {
         nlohmann::json parent;
+        std::uint64_t cell_id;
         {
             std::lock_guard<std::mutex> lock(m_mutex);
             parent = m_parent;
+            cell_id = m_cell_id;
         }
-        send_publish(m_link, std::move(parent), msg_type, std::move(content), std::move(metadata));
+        send_publish(m_link, std::move(parent), msg_type, std::move(content), std::move(metadata), cell_id);
     }
 
     std::optional<std::string> worker_sink::request_input(const std::string& prompt, bool password)
@@ -76,7 +82,7 @@ namespace atrium
         m_link.send({{"type", "input_request"},
                      {"prompt", prompt},
                      {"password", password},
-                     {"parent_id", m_parent.value("msg_id", "")}}); // which of the pipelined cells asks
+                     {"cell_id", m_cell_id}}); // which of the pipelined cells asks
         bool answered = wait_unless_interrupted(lock, m_input_ready, [this] { return m_answer.has_value(); },
                                                 [] { return false; });
         m_waiting = false;

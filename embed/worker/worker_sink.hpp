@@ -18,7 +18,9 @@ namespace atrium
     public:
         explicit worker_sink(worker_link& link);
 
-        void begin_request(const nlohmann::json& parent_header, bool allow_stdin);
+        /// `cell_id`: the kernel's id of the cell, stamped on its output and prompts. The kernel matches them to
+        /// its cells by that, never by the client's msg_id, which need not be unique.
+        void begin_request(const nlohmann::json& parent_header, std::uint64_t cell_id, bool allow_stdin);
         void finish_request();
         /// The client's answer to the pending input() prompt (dropped when none is pending).
         void answer_input(const std::string& value);
@@ -31,6 +33,7 @@ namespace atrium
         std::mutex m_mutex;
         std::condition_variable m_input_ready;
         nlohmann::json m_parent = nlohmann::json::object();
+        std::uint64_t m_cell_id = 0;
         bool m_allow_stdin = false;
         bool m_waiting = false;
         std::optional<std::string> m_answer;

@@ -187,3 +187,38 @@ def test_a_memory_error_mid_pipeline_aborts_the_cells_behind_it():
         assert contents[0]["ename"] == "MemoryError" and "[worker.memory_limit]" in contents[0]["evalue"]
         assert [c["status"] for c in contents[1:]] == ["aborted"] * 10
         assert value_of(kc, "ran")[1] == "[]"
+
+
+def test_pipelined_cells_sharing_a_msg_id_still_run(note):
+    """msg_ids are the client's (and every client sees them on iopub): two cells may share one. The kernel matches
+    a worker's output to its cells by its own id, so the first cell's output is never held for the second."""
+    km, kc = note
+    run(kc, "import time")
+    sent = []
+    for code in ["time.sleep(0.3); print('a')", "print('b')"]:
+        msg = kc.session.msg("execute_request", {"code": code, "silent": False, "store_history": True,
+                                                 "user_expressions": {}, "allow_stdin": False,
+                                                 "stop_on_error": True})
+        msg["header"]["msg_id"] = "same-id"
+        kc.shell_channel.send(msg)
+        sent.append(msg)
+    contents = []
+    deadline = time.monotonic() + TIMEOUT
+    while len(contents) < 2:
+        try:
+            reply = kc.get_shell_msg(timeout=max(0.1, deadline - time.monotonic()))
+        except queue.Empty:
+            raise TimeoutError(f"{len(contents)} of 2 replies came") from None
+        if reply["parent_header"].get("msg_id") == "same-id":
+            contents.append(reply["content"])
+    assert [c["status"] for c in contents] == ["ok", "ok"]
+    text, idles = "", 0
+    while idles < 2:
+        msg = kc.get_iopub_msg(timeout=TIMEOUT)
+        if msg["parent_header"].get("msg_id") != "same-id":
+            continue
+        if msg["msg_type"] == "stream":
+            text += msg["content"]["text"]
+        elif msg["msg_type"] == "status" and msg["content"]["execution_state"] == "idle":
+            idles += 1
+            assert text == ("a\n" if idles == 1 else "a\nb\n"), text

@@ -59,7 +59,9 @@ TEST_CASE("a template that cannot start is reported with how it ended")
     char path[] = "/tmp/atrium-template-test-XXXXXX";
     int fd = mkstemp(path);
     close(fd);
-    std::ofstream(path) << "#!/bin/sh\nexit 3\n";
+    // Reads its (empty) key line first, as a template does: ending before the kernel wrote it is a failed spawn
+    // instead (seen once under a loaded full suite).
+    std::ofstream(path) << "#!/bin/sh\nread key\nexit 3\n";
     chmod(path, 0700);
     CHECK_THROWS_WITH(worker_template(path, "numpy", false, 2, std::chrono::milliseconds(10000)),
                       Catch::StartsWith("[worker.template]") && Catch::Contains("exited with code 3"));
