@@ -108,6 +108,30 @@ def pack_worker_frame(signature, header, blob):
             struct.pack(">Q", len(blob)) + blob)
 
 
+def worker_message_seeds():
+    """Headers of each type an isolated worker sends, as worker_wire hands them to the kernel."""
+    headers = {
+        "publish": {"type": "publish", "q": 7, "msg_type": "stream", "cell_id": 2, "parent": {"msg_id": "m1"},
+                    "content": {"name": "stdout", "text": ""}, "metadata": {}, "raw": [{"path": ["content", "text"],
+                                                                                     "bytes": 4}]},
+        "input_request": {"type": "input_request", "q": 8, "prompt": "who? ", "password": False, "cell_id": 2},
+        "reply": {"type": "reply", "id": 3, "content": {"status": "ok", "matches": []}},
+        "cell_reply": {"type": "reply", "id": 4, "after": 9, "paused": True,
+                       "content": {"status": "error", "ename": "E", "payload": [{"source": "ask_exit"}]}},
+        "call": {"type": "call", "id": 5, "op": "pool.get", "args": {"name": "x"}},
+        "comm_opened": {"type": "comm_opened", "comm_id": "c1", "target_name": "t"},
+        "comm_closed": {"type": "comm_closed", "comm_id": "c1"},
+        "comm_target": {"type": "comm_target", "target_name": "t"},
+        "comm_handled": {"type": "comm_handled", "id": 6},
+    }
+    for name, header in headers.items():
+        write("fuzz_worker_message_check", name, j(header))
+        # Each field of the wrong type once (refused by the check): one mutation from a read that would throw.
+        for field in header:
+            if field != "type":
+                write("fuzz_worker_message_check", f"{name}_bad_{field}", j(dict(header, **{field: None})))
+
+
 def comm_seeds():
     scripts = [
         [b"Techo", b"Oabc\techo", b"Kabc", b'm{"comm_id":"abc","data":{"x":1}}', b"Cabc", b"Kabc"],
@@ -130,4 +154,5 @@ if __name__ == "__main__":
     request_seeds()
     json_seeds()
     worker_seeds()
+    worker_message_seeds()
     comm_seeds()
