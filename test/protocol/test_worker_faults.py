@@ -3,13 +3,12 @@ fields, or a broken cells channel. It may cost its own note its worker, with a c
 never end the kernel (every note's) or leave a note hanging."""
 
 import os
-import queue
 import sys
 import time
 from pathlib import Path
 
 import pytest
-from protocol_helpers import TIMEOUT
+from protocol_helpers import TIMEOUT, get_reply
 from session_helpers import kernel_of, run
 
 FAKE_WORKER = Path(__file__).with_name("fake_worker.py")
@@ -30,17 +29,6 @@ def fake_kernel(tmp_path):
 
 def send(kc, code):
     return kc.execute(code)
-
-
-def reply_to(kc, msg_id, timeout=TIMEOUT):
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            msg = kc.get_shell_msg(timeout=max(0.1, deadline - time.monotonic()))
-        except queue.Empty:
-            raise TimeoutError(f"no reply to {msg_id}") from None
-        if msg["parent_header"].get("msg_id") == msg_id:
-            return msg["content"]
 
 
 def streams_until_idle(kc, msg_ids, timeout=TIMEOUT):
@@ -78,7 +66,7 @@ def test_malformed_output_behind_held_output_is_dropped_not_fatal(fake_kernel):
     km, kc, log = fake_kernel
     assert run(kc, "pass")[0]["status"] == "ok"  # the worker is up: the next cells are pipelined
     ids = [send(kc, MALFORMED_BEHIND_HELD), send(kc, "")]
-    assert [reply_to(kc, i)["status"] for i in ids] == ["ok", "ok"]
+    assert [get_reply(kc, i)["content"]["status"] for i in ids] == ["ok", "ok"]
     text = streams_until_idle(kc, ids)
     assert text == {ids[0]: "from a\n", ids[1]: "from b\nfrom b again\n"}, text
     assert run(kc, "pass")[0]["status"] == "ok"  # the kernel lives
@@ -99,11 +87,11 @@ def test_a_malformed_cell_reply_fails_its_cells_and_the_note_goes_on(fake_kernel
     # Pipelined: a cell behind it was sent to the worker too, and is answered as well.
     code = ("w.wait_cell(cell['cell'] + 1)\n" if pipelined else "") + reply
     ids = [send(kc, code)] + ([send(kc, "")] if pipelined else [])
-    first = reply_to(kc, ids[0])
+    first = get_reply(kc, ids[0])["content"]
     assert first["status"] == "error" and first["ename"] == "WorkerFailed", first
     assert "[worker.bad_message]" in first["evalue"] and "malformed cell reply" in first["evalue"], first
     if pipelined:
-        second = reply_to(kc, ids[1])
+        second = get_reply(kc, ids[1])["content"]
         assert second["status"] == "error" and "not run" in second["evalue"], second
     # The next cell runs in a fresh worker and is told the old one's state is lost.
     reply, msgs = run(kc, "pass")
@@ -123,6 +111,7 @@ def test_a_cell_the_cells_channel_cannot_take_goes_by_the_link(fake_kernel):
         "status"] == "ok"
     time.sleep(1)  # lets the kernel's cells socket see the disconnect (not a timing assert: it only sets the scene)
     # It cannot reply on the cells channel: it says by its exit code that the cell came, by the link, as number 3.
-    reply = reply_to(kc, send(kc, "os._exit(50 + cell['cell'] + (100 if cell['via'] == 'link' else 0))"))
+    msg_id = send(kc, "os._exit(50 + cell['cell'] + (100 if cell['via'] == 'link' else 0))")
+    reply = get_reply(kc, msg_id)["content"]
     assert reply["ename"] == "WorkerDied" and "exited with code 153" in reply["evalue"], reply
     assert run(kc, "pass")[0]["status"] == "ok"  # a fresh worker
