@@ -116,9 +116,10 @@ namespace atrium
 
     struct front_hub::impl
     {
-        impl(zmq::context_t& context, kernel_endpoints kernel)
+        impl(zmq::context_t& context, kernel_endpoints kernel, nl::json about)
             : context(context)
             , kernel(std::move(kernel))
+            , about(std::move(about))
         {
             thread = start_signal_free_thread([this] { run(); });
         }
@@ -554,7 +555,11 @@ namespace atrium
             const nl::json& request = command.request;
             const std::string op = request.value("op", "");
             if (op == "ping")
-                return nl::json{{"ok", true}, {"pid", getpid()}, {"fronts", fronts.size()}};
+            {
+                nl::json answer = about;
+                answer.update({{"ok", true}, {"pid", getpid()}, {"fronts", fronts.size()}});
+                return answer;
+            }
             if (op == "list")
             {
                 nl::json listed = nl::json::array();
@@ -620,6 +625,7 @@ namespace atrium
 
         zmq::context_t& context;
         const kernel_endpoints kernel;
+        const nl::json about;
         std::thread thread;
         wake_signal wake;
         std::mutex commands_mutex;
@@ -640,8 +646,8 @@ namespace atrium
         bool fronts_changed = true;
     };
 
-    front_hub::front_hub(zmq::context_t& context, kernel_endpoints kernel)
-        : p_impl(std::make_unique<impl>(context, std::move(kernel)))
+    front_hub::front_hub(zmq::context_t& context, kernel_endpoints kernel, nlohmann::json about)
+        : p_impl(std::make_unique<impl>(context, std::move(kernel), std::move(about)))
     {
     }
 

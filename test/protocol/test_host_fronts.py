@@ -32,6 +32,7 @@ def printed(kc, code):
 
 
 def test_fronts_share_the_process_but_not_the_namespace(host):
+    assert host.ask({"op": "ping"}) == {"ok": True, "pid": host.pid, "mode": "scoped", "scope": "note", "fronts": 0}
     a, b = host.client("k-a"), host.client("k-b")
     assert printed(a, "x = 'a'; import os; print(os.getpid())").strip() == str(host.pid)
     assert printed(b, "x = 'b'; import os; print(os.getpid())").strip() == str(host.pid)
