@@ -287,6 +287,18 @@ def test_the_front_can_be_found_again_from_the_provisioner_info(runtime):
         assert front_ids(runtime) == [km2.kernel_id]
 
 
+def test_a_kernelspec_can_name_the_host_socket_a_team_shares(runtime, tmp_path, monkeypatch):
+    team_socket = os.path.join(runtime, "atrium-host-team.sock")
+    write_kernelspec(tmp_path, "team-host", [ATRIUM, "--host", "--mode=scoped", "--scope=note"],
+                     config={"host_socket": team_socket})
+    monkeypatch.setenv("JUPYTER_PATH", f"{tmp_path}{os.pathsep}{os.environ['JUPYTER_PATH']}")
+    with host_kernels(1, kernel_name="team-host") as [(km1, kc1)], host_kernels(1) as [(km2, kc2)]:
+        team = ping(team_socket, TIMEOUT)
+        assert team is not None and team["pid"] == int(value(kc1, "__import__('os').getpid()"))
+        assert team["pid"] != host_pid(runtime), "the default socket has a host of its own"
+        assert os.path.exists(os.path.join(runtime, "atrium-host-team.log"))
+
+
 # Bad input: clear errors with an [area.reason] id, never a hang.
 
 def test_opening_a_kernel_id_that_is_open_is_refused_clearly(runtime, tmp_path):
