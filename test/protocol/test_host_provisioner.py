@@ -301,6 +301,16 @@ def test_a_kernelspec_can_name_the_host_socket_a_team_shares(runtime, tmp_path, 
         assert os.path.exists(os.path.join(runtime, "atrium-host-team.log"))
 
 
+def test_the_host_leaves_after_its_linger_time_and_the_next_launch_starts_another(runtime, tmp_path, monkeypatch):
+    write_kernelspec(tmp_path, "brief-host", [ATRIUM, "--host", "--mode=scoped", "--scope=note", "--host-linger=1"])
+    monkeypatch.setenv("JUPYTER_PATH", f"{tmp_path}{os.pathsep}{os.environ['JUPYTER_PATH']}")
+    with host_kernels(1, kernel_name="brief-host") as [(km, kc)]:
+        first = host_pid(runtime)
+    wait_until(lambda: gone(first), "the host gone once its last front closed and its linger time passed")
+    with host_kernels(1, kernel_name="brief-host") as [(km, kc)]:
+        assert int(value(kc, "__import__('os').getpid()")) not in (first, os.getpid())
+
+
 # Bad input: clear errors with an [area.reason] id, never a hang.
 
 def test_opening_a_kernel_id_that_is_open_is_refused_clearly(runtime, tmp_path):
