@@ -148,12 +148,43 @@ namespace atrium
                 for (zmq::socket_t* socket : {&f->clients[0], &f->clients[1], &f->clients[2], &f->iopub,
                                               &f->heartbeat, &f->kernel[0], &f->kernel[1], &f->kernel[2]})
                     items.push_back({socket->handle(), 0, ZMQ_POLLIN, 0});
+                if (f->awaiting_subscriber)
+                    items[items.size() - 8] = {nullptr, -1, 0, 0}; // its shell requests wait (front.hpp)
                 polled.push_back(number);
             }
         }
 
+        std::chrono::milliseconds poll_timeout() const
+        {
+            auto soonest = std::chrono::milliseconds(-1);
+            const auto now = std::chrono::steady_clock::now();
+            for (auto& [number, f] : fronts)
+            {
+                if (!f->awaiting_subscriber)
+                    continue;
+                auto left = std::chrono::ceil<std::chrono::milliseconds>(f->subscriber_deadline - now);
+                left = std::max(left, std::chrono::milliseconds(0));
+                if (soonest.count() < 0 || left < soonest)
+                    soonest = left;
+            }
+            return soonest;
+        }
+
+        /// The front reads its shell requests from now on.
+        void stop_awaiting_subscriber(front& f)
+        {
+            if (!f.awaiting_subscriber)
+                return;
+            f.awaiting_subscriber = false;
+            ++generation;
+        }
+
         void serve(const zmq::pollitem_t* items)
         {
+            const auto now = std::chrono::steady_clock::now();
+            for (auto& [number, f] : fronts)
+                if (f->awaiting_subscriber && now >= f->subscriber_deadline)
+                    stop_awaiting_subscriber(*f);
             if (items[0].revents & ZMQ_POLLIN)
             {
                 wake.clear();
@@ -409,6 +440,7 @@ namespace atrium
                     continue;
                 }
                 f.iopub.set(zmq::sockopt::subscribe, topic);
+                stop_awaiting_subscriber(f);
                 publish(f, "iopub_welcome", "{}", to_json(nl::json{{"subscription", topic}}));
             }
         }
@@ -649,6 +681,11 @@ namespace atrium
     std::uint64_t front_hub::generation() const
     {
         return p_impl->generation;
+    }
+
+    std::chrono::milliseconds front_hub::poll_timeout() const
+    {
+        return p_impl->poll_timeout();
     }
 
     void front_hub::serve(const zmq::pollitem_t* items)
