@@ -193,7 +193,8 @@ class kernel_under_fuzz:
     def check_alive(self, serial):
         """kernel_info answered, and a cell's stream output delivered (retrying a cell aborted by stop_on_error)."""
         if not self.km.is_alive():
-            raise RuntimeError(f"{self.name}: kernel process died (exit {self.km.provisioner.process.poll()})")
+            process = getattr(self.km.provisioner, "process", None)  # a host's front has none of its own
+            raise RuntimeError(f"{self.name}: kernel process died (exit {process.poll() if process else None})")
         self.control_barrier()
         msg_id = self.kc.kernel_info()
         reply = self.kc.get_shell_msg(timeout=TIMEOUT)
@@ -251,7 +252,9 @@ def fuzz_kernel(name, messages, batch, seed, findings):
             except Exception as error:
                 # The batch, replayable with --replay (re-signed with the new kernel's key).
                 findings.write_text("\n".join(json.dumps(m) for m in sent_in_batch) + "\n")
-                code = kernel.km.provisioner.process.poll() if kernel.km.provisioner else None
+                # A host's front has no process of its own (its provisioner has none).
+                process = getattr(kernel.km.provisioner, "process", None)
+                code = process.poll() if process else None
                 raise RuntimeError(f"{name}: {error!r} after {sent} messages (kernel exit status {code}); "
                                    f"batch saved to {findings}") from error
             kernel.drain()
