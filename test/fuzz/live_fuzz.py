@@ -15,6 +15,8 @@ import json
 import os
 import pathlib
 import random
+import shutil
+import tempfile
 import sys
 import time
 
@@ -23,7 +25,7 @@ from jupyter_client.manager import start_new_kernel
 from jupyter_client.session import Session
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
-DEFAULT_KERNELS = ["atrium", "atrium-scoped", "atrium-isolated"]
+DEFAULT_KERNELS = ["atrium", "atrium-scoped", "atrium-isolated", "atrium-host", "atrium-host-isolated"]
 TIMEOUT = 60
 DELIM = b"<IDS|MSG>"
 
@@ -305,9 +307,13 @@ def main():
     print(f"live fuzz seed {seed}", flush=True)
     os.environ.setdefault("JUPYTER_PATH", str(REPO / "build" / "share" / "jupyter"))
     findings = pathlib.Path(args.findings)
-    if args.replay:
-        return replay(args.kernels[0], pathlib.Path(args.replay))
+    # Connection files and the hosts of atrium-host kernels in a runtime dir of this run's own (short: a host's
+    # control socket path must fit a unix socket address); its hosts are stopped at the end.
+    runtime = tempfile.mkdtemp(prefix="lf-")
+    os.environ["JUPYTER_RUNTIME_DIR"] = runtime
     try:
+        if args.replay:
+            return replay(args.kernels[0], pathlib.Path(args.replay))
         for name in args.kernels:
             fuzz_kernel(name, args.messages, args.batch, seed, findings)
     except Exception as error:
@@ -315,7 +321,20 @@ def main():
         traceback.print_exc()
         print(f"FINDING (seed {seed}): {error}", file=sys.stderr)
         return 1
+    finally:
+        stop_hosts(runtime)
+        shutil.rmtree(runtime, ignore_errors=True)
     return 0
+
+
+def stop_hosts(runtime):
+    from atrium_host.control import call
+
+    for sock in pathlib.Path(runtime).glob("atrium-host-*.sock"):
+        try:
+            call(str(sock), {"op": "stop"}, TIMEOUT)
+        except Exception as error:
+            print(f"stopping the host on {sock}: {error}", file=sys.stderr)
 
 
 if __name__ == "__main__":
