@@ -129,6 +129,44 @@ namespace atrium
         ++generation;
     }
 
+    void front_hub::impl::take_waiting_requests()
+    {
+        // Not while requests are being relayed (a refused one is answered at once, from inside the relay): the
+        // relay holds a front's socket, and a shutdown_request read here would close that front under it.
+        if (relaying_requests)
+            return;
+        std::vector<std::uint64_t> open;
+        for (auto& [number, f] : fronts)
+            if (!f->awaiting_subscriber)
+                open.push_back(number);
+        for (std::uint64_t number : open)
+            if (front* f = find_front(number)) // a shutdown_request just read may have closed it
+                relay_requests(*f, front_channel::shell);
+    }
+
+    bool front_hub::impl::relay_shell_reply(std::vector<std::string>& frames)
+    {
+        if (frames.empty() || front_of_routing_id(frames[0]) == 0)
+            return false; // not a front's (the kernel's own shell socket has no client in a host)
+        front* f = find_front(front_of_routing_id(frames[0]));
+        auto delim = std::find(frames.begin(), frames.end(), delimiter);
+        if (!f || frames.end() - delim < 6)
+            return true; // its front has closed
+        const relayed_request* request = f->find(parent_msg_id(delim[3]));
+        if (!request)
+            return true; // answers a request forgotten long ago
+        relay_outputs(/*limit=*/0); // what the kernel published before this reply leaves first
+        std::vector<zmq::message_t> parts;
+        for (auto it = delim; it != frames.end(); ++it)
+            parts.push_back(message_of(*it));
+        std::vector<zmq::message_t> relayed;
+        for (const auto& identity : request->client_identities)
+            relayed.push_back(message_of(identity));
+        append_relayed(*f, relayed, parts, 0, request->client_header);
+        send_parts(f->clients[static_cast<int>(front_channel::shell)], relayed);
+        return true;
+    }
+
     front* front_hub::impl::find_front(std::uint64_t number)
     {
         auto it = fronts.find(number);
@@ -137,6 +175,15 @@ namespace atrium
 
     void front_hub::impl::relay_requests(front& f, front_channel channel)
     {
+        relaying_requests = true;
+        struct done_relaying
+        {
+            bool& flag;
+            ~done_relaying()
+            {
+                flag = false;
+            }
+        } done{relaying_requests};
         zmq::socket_t& socket = f.clients[static_cast<int>(channel)];
         for (int n = 0; n < burst; ++n)
         {
@@ -204,7 +251,17 @@ namespace atrium
         }
         f.remember(host_msg_id, {std::string(header), std::move(client_identities)});
         // The kernel reads the same frames a client would send, unsigned (the host's kernel has no key: its
-        // endpoints are inproc, reachable from this process alone).
+        // endpoints are inproc, reachable from this process alone). Shell requests are handed to the kernel's
+        // server directly, on this same thread: a round trip through a front crosses no socket of the host's.
+        if (channel == front_channel::shell && server)
+        {
+            frame_list frames{f.routing_id, std::string(delimiter), "", std::move(rewritten->header),
+                              text_of(delim[3]), std::move(rewritten->metadata)};
+            for (auto it = delim + 5; it != parts.end(); ++it)
+                frames.push_back(text_of(*it));
+            server->inject_shell(std::move(frames));
+            return true;
+        }
         std::vector<zmq::message_t> relayed;
         relayed.reserve(static_cast<std::size_t>(parts.end() - delim));
         relayed.push_back(message_of(delimiter));
@@ -416,6 +473,21 @@ namespace atrium
     void front_hub::close()
     {
         p_impl->close();
+    }
+
+    void front_hub::attached(zmq_server& server)
+    {
+        p_impl->server = &server;
+    }
+
+    void front_hub::before_shell_reply()
+    {
+        p_impl->take_waiting_requests();
+    }
+
+    bool front_hub::take_shell_reply(std::vector<std::string>& frames)
+    {
+        return p_impl->relay_shell_reply(frames);
     }
 
     std::size_t front_hub::fronts() const

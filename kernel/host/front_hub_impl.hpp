@@ -45,6 +45,10 @@ namespace atrium
         /// The kernel is stopping (its context closes next, which waits for every socket to close).
         void close();
         front* find_front(std::uint64_t number);
+        /// Requests already waiting on the fronts' shell sockets go to the kernel now (before a shell reply).
+        void take_waiting_requests();
+        /// A shell reply of the kernel (its frames) to a front's request: to the client who asked.
+        bool relay_shell_reply(std::vector<std::string>& frames);
 
         // ---- client -> kernel ----
 
@@ -108,6 +112,7 @@ namespace atrium
         void serve_and_answer(pending_command& command);
         void run_commands();
         zmq::context_t& context;
+        zmq_server* server = nullptr; ///< shell requests go to it directly (zmq_server::inject_shell)
         const kernel_endpoints kernel;
         const nlohmann::json about;
         wake_signal wake;
@@ -126,6 +131,7 @@ namespace atrium
         std::uint64_t next_front = 1; ///< 0 is the hub's own requests
         std::uint64_t sequence = 0;
         std::uint64_t generation = 1; ///< moves whenever the sockets to poll change
-        std::vector<std::uint64_t> polled; ///< the front of each group of 8 poll items after the first 3
+        std::vector<std::uint64_t> polled;
+        bool relaying_requests = false; ///< relay_requests is running (take_waiting_requests waits for it) ///< the front of each group of 8 poll items after the first 3
     };
 }
