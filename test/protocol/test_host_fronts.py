@@ -32,6 +32,7 @@ def printed(kc, code):
 
 
 def test_fronts_share_the_process_but_not_the_namespace(host):
+    assert host.ask({"op": "ping"}) == {"ok": True, "pid": host.pid, "mode": "scoped", "scope": "note", "fronts": 0}
     a, b = host.client("k-a"), host.client("k-b")
     assert printed(a, "x = 'a'; import os; print(os.getpid())").strip() == str(host.pid)
     assert printed(b, "x = 'b'; import os; print(os.getpid())").strip() == str(host.pid)
@@ -332,3 +333,22 @@ def zombie(pid):
             return f.read().rsplit(")", 1)[1].split()[0] == "Z"
     except OSError:
         return True
+
+
+def test_a_big_stream_reaches_its_front_whole_and_in_order(host):
+    a, b = host.client("k-a"), host.client("k-b")
+    code = "import sys\nfor i in range(200000):\n    sys.stdout.write('%07d ' % i + 'x' * 90 + '\\n')"
+    msg_id = a.execute(code)
+    reply = get_reply(a, msg_id, timeout=120)
+    assert reply["content"]["status"] == "ok"
+    text = []
+    while True:
+        msg = a.get_iopub_msg(timeout=5)
+        if msg["msg_type"] == "stream":
+            text.append(msg["content"]["text"])
+        if msg["msg_type"] == "status" and msg["content"]["execution_state"] == "idle":
+            break
+    lines = "".join(text).splitlines()
+    assert len(lines) == 200000
+    assert all(line.startswith("%07d " % i) for i, line in enumerate(lines))
+    assert printed(b, "print('b unaffected')") == "b unaffected\n"
