@@ -310,12 +310,13 @@ def test_the_host_leaves_after_its_linger_time_and_the_next_launch_starts_anothe
 
 
 def test_the_host_command_is_the_kernelspecs_argv_without_a_connection_file():
-    from atrium_host.provisioner import host_mode
+    from atrium_host.provisioner import host_binding
     from atrium_host.starter import host_command
 
     argv = ["atrium", "-f", "/r/kernel-1.json", "--host", "--mode=isolated", "--connection-file=/r/k.json",
             "--host-socket=/old.sock", "--scope=note"]
     assert host_command(argv, "/r/h.sock") == ["atrium", "--host", "--mode=isolated", "--scope=note",
                                                "--host-socket=/r/h.sock"]
-    assert host_mode(argv) == "isolated" and host_mode(["atrium", "--mode", "scoped"]) == "scoped"
-    assert host_mode(["atrium", "--host"]) == "shared"  # the kernel's own default
+    assert host_binding(argv) == ("isolated", "note")
+    assert host_binding(["atrium", "--mode", "scoped", "--scope", "user"]) == ("scoped", "user")
+    assert host_binding(["atrium", "--host"]) == ("shared", "note")  # the kernel's own defaults

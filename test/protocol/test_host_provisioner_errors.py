@@ -60,6 +60,8 @@ def test_a_host_that_never_answers_is_given_up_on(runtime, tmp_path, monkeypatch
     (b'{"ok": false, "error": "[host.test_refusal] not today"}\n', "[host.test_refusal] not today"),
     (b"hello\n", "[provisioner.bad_answer]"),
     (b'{"ok": true, "pid": 1, "mode": "isolated", "fronts": 0}\n', "[provisioner.wrong_mode]"),
+    (b'{"ok": true, "pid": 1, "mode": "scoped", "scope": "user", "fronts": 0}\n', "[provisioner.wrong_mode]"),
+    (b'{"ok": true, "pid": 1, "fronts": 0}\n', "[provisioner.wrong_mode]"),
     (None, "[provisioner.host_timeout]"),
 ])
 def test_a_control_socket_answering_nonsense_gives_a_clear_error(runtime, answer, reason):
