@@ -317,6 +317,8 @@ def test_the_host_command_is_the_kernelspecs_argv_without_a_connection_file():
             "--host-socket=/old.sock", "--scope=note"]
     assert host_command(argv, "/r/h.sock") == ["atrium", "--host", "--mode=isolated", "--scope=note",
                                                "--host-socket=/r/h.sock"]
-    assert host_binding(argv) == ("isolated", "note")
-    assert host_binding(["atrium", "--mode", "scoped", "--scope", "user"]) == ("scoped", "user")
-    assert host_binding(["atrium", "--host"]) == ("shared", "note")  # the kernel's own defaults
+    assert host_binding(argv, {"ATRIUM_MODE": "scoped"}) == ("isolated", "note")  # flags win
+    assert host_binding(["atrium", "--mode", "scoped", "--scope", "user"], {}) == ("scoped", "user")
+    assert host_binding(["atrium", "--host"], {}) == ("shared", "note")  # the kernel's own defaults
+    assert host_binding(["atrium", "--host"], {"ATRIUM_MODE": "isolated", "ATRIUM_SCOPE": "user"}) == \
+        ("isolated", "user")
