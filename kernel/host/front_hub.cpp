@@ -7,7 +7,6 @@
 #include "kernel/request_check.hpp"
 #include "kernel/wake_signal.hpp"
 #include "kernel/wire_codec.hpp"
-#include "common/signal_free_thread.hpp"
 #include "common/zmq_retry.hpp"
 
 #include <xeus/xguid.hpp>
@@ -23,7 +22,6 @@
 #include <iostream>
 #include <map>
 #include <mutex>
-#include <thread>
 #include <unordered_map>
 
 namespace atrium
@@ -120,110 +118,116 @@ namespace atrium
             : context(context)
             , kernel(std::move(kernel))
             , about(std::move(about))
+            , iopub_in(context, zmq::socket_type::sub)
+            , own_requests(context, zmq::socket_type::dealer)
         {
-            thread = start_signal_free_thread([this] { run(); });
+            iopub_in.set(zmq::sockopt::linger, 0);
+            iopub_in.set(zmq::sockopt::rcvhwm, 0);
+            iopub_in.set(zmq::sockopt::subscribe, "");
+            iopub_in.connect(this->kernel.iopub);
+            own_requests.set(zmq::sockopt::linger, 0);
+            own_requests.set(zmq::sockopt::routing_id, "atrium-host");
+            own_requests.connect(this->kernel.control);
         }
 
         ~impl()
         {
-            stop_requested.store(true); // when the host never started its kernel (its control socket failed)
-            wake.raise();
-            if (thread.joinable())
-                thread.join();
+            close();
         }
 
-        // ---- the hub's thread ----
+        // ---- served by the kernel's main thread (zmq_server's main_service) ----
 
-        void run()
+        void poll_items(std::vector<zmq::pollitem_t>& items)
         {
-            try
+            items.push_back({nullptr, wake.fd(), ZMQ_POLLIN, 0});
+            items.push_back({iopub_in.handle(), 0, ZMQ_POLLIN, 0});
+            items.push_back({own_requests.handle(), 0, ZMQ_POLLIN, 0});
+            polled.clear();
+            for (auto& [number, f] : fronts)
             {
-                iopub_in = zmq::socket_t(context, zmq::socket_type::sub);
-                iopub_in.set(zmq::sockopt::linger, 0);
-                iopub_in.set(zmq::sockopt::rcvhwm, 0);
-                iopub_in.set(zmq::sockopt::subscribe, "");
-                iopub_in.connect(kernel.iopub);
-                own_requests = zmq::socket_t(context, zmq::socket_type::dealer);
-                own_requests.set(zmq::sockopt::linger, 0);
-                own_requests.set(zmq::sockopt::routing_id, "atrium-host");
-                own_requests.connect(kernel.control);
-                serve();
+                for (zmq::socket_t* socket : {&f->clients[0], &f->clients[1], &f->clients[2], &f->iopub,
+                                              &f->heartbeat, &f->kernel[0], &f->kernel[1], &f->kernel[2]})
+                    items.push_back({socket->handle(), 0, ZMQ_POLLIN, 0});
+                if (f->awaiting_subscriber)
+                    items[items.size() - 8] = {nullptr, -1, 0, 0}; // its shell requests wait (front.hpp)
+                polled.push_back(number);
             }
-            catch (const zmq::error_t& e)
+        }
+
+        std::chrono::milliseconds poll_timeout() const
+        {
+            auto soonest = std::chrono::milliseconds(-1);
+            const auto now = std::chrono::steady_clock::now();
+            for (auto& [number, f] : fronts)
             {
-                if (e.num() != ETERM)
-                    std::cerr << "[atrium] [host.hub_stopped] " << e.what() << std::endl;
+                if (!f->awaiting_subscriber)
+                    continue;
+                auto left = std::chrono::ceil<std::chrono::milliseconds>(f->subscriber_deadline - now);
+                left = std::max(left, std::chrono::milliseconds(0));
+                if (soonest.count() < 0 || left < soonest)
+                    soonest = left;
             }
-            catch (const std::exception& e)
+            return soonest;
+        }
+
+        /// The front reads its shell requests from now on.
+        void stop_awaiting_subscriber(front& f)
+        {
+            if (!f.awaiting_subscriber)
+                return;
+            f.awaiting_subscriber = false;
+            ++generation;
+        }
+
+        void serve(const zmq::pollitem_t* items)
+        {
+            const auto now = std::chrono::steady_clock::now();
+            for (auto& [number, f] : fronts)
+                if (f->awaiting_subscriber && now >= f->subscriber_deadline)
+                    stop_awaiting_subscriber(*f);
+            if (items[0].revents & ZMQ_POLLIN)
             {
-                std::cerr << "[atrium] [host.hub_stopped] " << e.what() << std::endl;
+                wake.clear();
+                run_commands();
             }
-            // The kernel is shutting down (its context is closing): every socket must close for that to end.
+            if (items[1].revents & ZMQ_POLLIN)
+                relay_outputs();
+            if (items[2].revents & ZMQ_POLLIN)
+                take_own_replies();
+            for (std::size_t i = 0; i < polled.size(); ++i)
+            {
+                const zmq::pollitem_t* group = &items[3 + 8 * i];
+                for (int channel = 0; channel < 3; ++channel)
+                {
+                    if (front* f = find_front(polled[i]); f && (group[5 + channel].revents & ZMQ_POLLIN))
+                        relay_answers(*f, static_cast<front_channel>(channel));
+                }
+                for (int channel = 0; channel < 3; ++channel)
+                {
+                    if (front* f = find_front(polled[i]); f && (group[channel].revents & ZMQ_POLLIN))
+                        relay_requests(*f, static_cast<front_channel>(channel));
+                }
+                if (front* f = find_front(polled[i]); f && (group[3].revents & ZMQ_POLLIN))
+                    welcome_subscribers(*f);
+                if (front* f = find_front(polled[i]); f && (group[4].revents & ZMQ_POLLIN))
+                    echo_heartbeats(*f);
+            }
+        }
+
+        /// The kernel is stopping (its context closes next, which waits for every socket to close).
+        void close()
+        {
+            std::lock_guard<std::mutex> lock(commands_mutex);
+            if (hub_ended.exchange(true))
+                return;
             fronts.clear();
             front_count.store(0);
             iopub_in.close();
             own_requests.close();
-            {
-                std::lock_guard<std::mutex> lock(commands_mutex);
-                hub_ended.store(true);
-                for (auto& command : commands)
-                    command.answer.set_value(refusal("[host.stopping] the host is shutting down"));
-                commands.clear();
-            }
-        }
-
-        void serve()
-        {
-            std::vector<zmq::pollitem_t> items;
-            std::vector<std::uint64_t> polled; ///< the front of each group of 8 items after the first 3
-            while (true)
-            {
-                if (fronts_changed)
-                {
-                    items.assign({{nullptr, wake.fd(), ZMQ_POLLIN, 0},
-                                  {iopub_in.handle(), 0, ZMQ_POLLIN, 0},
-                                  {own_requests.handle(), 0, ZMQ_POLLIN, 0}});
-                    polled.clear();
-                    for (auto& [number, f] : fronts)
-                    {
-                        for (zmq::socket_t* socket : {&f->clients[0], &f->clients[1], &f->clients[2], &f->iopub,
-                                                      &f->heartbeat, &f->kernel[0], &f->kernel[1], &f->kernel[2]})
-                            items.push_back({socket->handle(), 0, ZMQ_POLLIN, 0});
-                        polled.push_back(number);
-                    }
-                    fronts_changed = false;
-                }
-                retry_on_eintr([&] { return zmq::poll(items.data(), items.size(), std::chrono::milliseconds(-1)); });
-                if (items[0].revents & ZMQ_POLLIN)
-                {
-                    wake.clear();
-                    if (stop_requested.load())
-                        return;
-                    run_commands();
-                }
-                if (items[1].revents & ZMQ_POLLIN)
-                    relay_outputs();
-                if (items[2].revents & ZMQ_POLLIN)
-                    take_own_replies();
-                for (std::size_t i = 0; i < polled.size(); ++i)
-                {
-                    const zmq::pollitem_t* group = &items[3 + 8 * i];
-                    for (int channel = 0; channel < 3; ++channel)
-                    {
-                        if (front* f = find_front(polled[i]); f && (group[5 + channel].revents & ZMQ_POLLIN))
-                            relay_answers(*f, static_cast<front_channel>(channel));
-                    }
-                    for (int channel = 0; channel < 3; ++channel)
-                    {
-                        if (front* f = find_front(polled[i]); f && (group[channel].revents & ZMQ_POLLIN))
-                            relay_requests(*f, static_cast<front_channel>(channel));
-                    }
-                    if (front* f = find_front(polled[i]); f && (group[3].revents & ZMQ_POLLIN))
-                        welcome_subscribers(*f);
-                    if (front* f = find_front(polled[i]); f && (group[4].revents & ZMQ_POLLIN))
-                        echo_heartbeats(*f);
-                }
-            }
+            for (auto& command : commands)
+                command.answer.set_value(refusal("[host.stopping] the host is shutting down"));
+            commands.clear();
+            ++generation;
         }
 
         front* find_front(std::uint64_t number)
@@ -289,6 +293,15 @@ namespace atrium
                 client_identities.push_back(text_of(*it));
             if (rewritten->msg_type == "shutdown_request" && channel != front_channel::stdin_)
             {
+                // Never relayed: the kernel would end every front's notes. One the kernel would refuse is
+                // refused here the same way (live_fuzz sends `restart: "sometimes"`).
+                if (std::string problem = shutdown_problem(delim); !problem.empty())
+                {
+                    answer(f, channel, client_identities, std::string(header), "shutdown_reply",
+                           to_json({{"status", "error"}, {"ename", "ProtocolError"}, {"evalue", problem},
+                                    {"traceback", nl::json::array({"ProtocolError: " + problem})}}));
+                    return true;
+                }
                 answer_shutdown(f, channel, client_identities, std::string(header), text_of(delim[5]));
                 return false;
             }
@@ -308,6 +321,18 @@ namespace atrium
             return true;
         }
 
+        /// Why the kernel would refuse this shutdown_request (request_check.hpp), or empty.
+        static std::string shutdown_problem(std::vector<zmq::message_t>::iterator delim)
+        {
+            auto header = parse_json_object(view_of(delim[2]));
+            auto parent = parse_json_object(view_of(delim[3]));
+            auto metadata = parse_json_object(view_of(delim[4]));
+            auto content = parse_json_object(view_of(delim[5]));
+            if (!header || !parent || !metadata || !content)
+                return "[wire.bad_json] a JSON frame is not a well-formed object";
+            return request_problem(*header, *parent, *metadata, *content);
+        }
+
         void refuse(const front& f, const std::string& why)
         {
             std::cerr << "[atrium] front " << f.identity.kernel_id << " refused a message: " << why << std::endl;
@@ -324,14 +349,24 @@ namespace atrium
                 auto restart = content->find("restart");
                 restarting = restart != content->end() && restart->is_boolean() && restart->get<bool>();
             }
-            const std::string answer = to_json(nl::json{{"status", "ok"}, {"restart", restarting}});
+            const std::string content = to_json(nl::json{{"status", "ok"}, {"restart", restarting}});
+            // As the kernel: the reply on iopub too, for every client of the front to see.
+            answer(f, channel, client_identities, client_header, "shutdown_reply", content, /*on_iopub_too=*/true);
+            close_front(f.number, {});
+        }
+
+        /// Busy, the reply, idle: a request the front answers itself.
+        void answer(front& f, front_channel channel, const std::vector<std::string>& client_identities,
+                    const std::string& client_header, const std::string& reply_type, const std::string& content,
+                    bool on_iopub_too = false)
+        {
             publish(f, "status", client_header, R"({"execution_state":"busy"})");
             frame_list reply(client_identities.begin(), client_identities.end());
-            append_signed(f, reply, "shutdown_reply", client_header, answer);
+            append_signed(f, reply, reply_type, client_header, content);
             send_frames(f.clients[static_cast<int>(channel)], std::move(reply));
-            publish(f, "shutdown_reply", client_header, answer);
+            if (on_iopub_too)
+                publish(f, reply_type, client_header, content);
             publish(f, "status", client_header, R"({"execution_state":"idle"})");
-            close_front(f.number, {});
         }
 
         void append_signed(const front& f, frame_list& frames, const std::string& msg_type, const std::string& parent,
@@ -436,6 +471,7 @@ namespace atrium
                     continue;
                 }
                 f.iopub.set(zmq::sockopt::subscribe, topic);
+                stop_awaiting_subscriber(f);
                 publish(f, "iopub_welcome", "{}", to_json(nl::json{{"subscription", topic}}));
             }
         }
@@ -499,7 +535,7 @@ namespace atrium
             by_kernel_id.erase(who.kernel_id);
             fronts.erase(it);
             front_count.store(fronts.size());
-            fronts_changed = true;
+            ++generation;
             disposing[who.kernel_id];
             ask_kernel("atrium_reset_context_request", who, {{"dispose", true}},
                        [this, kernel_id = who.kernel_id, done = std::move(done)](const nl::json&)
@@ -540,7 +576,7 @@ namespace atrium
                 by_kernel_id[kernel_id] = number;
                 fronts.emplace(number, std::move(opened));
                 front_count.store(fronts.size());
-                fronts_changed = true;
+                ++generation;
                 return answer;
             }
             catch (const zmq::error_t& e)
@@ -626,15 +662,13 @@ namespace atrium
         zmq::context_t& context;
         const kernel_endpoints kernel;
         const nl::json about;
-        std::thread thread;
         wake_signal wake;
         std::mutex commands_mutex;
         std::deque<pending_command> commands;
         std::atomic<bool> hub_ended{false};
-        std::atomic<bool> stop_requested{false};
         std::atomic<std::size_t> front_count{0};
 
-        // The hub's thread only:
+        // The main thread only:
         zmq::socket_t iopub_in;     ///< SUB to the kernel's iopub
         zmq::socket_t own_requests; ///< DEALER to the kernel's control: the hub's own requests
         std::map<std::uint64_t, std::unique_ptr<front>> fronts;
@@ -643,7 +677,8 @@ namespace atrium
         std::unordered_map<std::string, reply_handler> awaiting;        ///< own requests' msg_ids
         std::uint64_t next_front = 1; ///< 0 is the hub's own requests
         std::uint64_t sequence = 0;
-        bool fronts_changed = true;
+        std::uint64_t generation = 1; ///< moves whenever the sockets to poll change
+        std::vector<std::uint64_t> polled; ///< the front of each group of 8 poll items after the first 3
     };
 
     front_hub::front_hub(zmq::context_t& context, kernel_endpoints kernel, nlohmann::json about)
@@ -667,6 +702,31 @@ namespace atrium
         if (answer.wait_for(wait) != std::future_status::ready)
             return refusal("[host.timeout] the host did not answer within " + std::to_string(wait.count()) + " ms");
         return answer.get();
+    }
+
+    void front_hub::poll_items(std::vector<zmq::pollitem_t>& items)
+    {
+        p_impl->poll_items(items);
+    }
+
+    std::uint64_t front_hub::generation() const
+    {
+        return p_impl->generation;
+    }
+
+    std::chrono::milliseconds front_hub::poll_timeout() const
+    {
+        return p_impl->poll_timeout();
+    }
+
+    void front_hub::serve(const zmq::pollitem_t* items)
+    {
+        p_impl->serve(items);
+    }
+
+    void front_hub::close()
+    {
+        p_impl->close();
     }
 
     std::size_t front_hub::fronts() const

@@ -271,7 +271,7 @@ def test_the_control_socket_is_for_its_owner_only(host):
 
 
 def test_a_second_host_on_the_same_socket_exits_with_status_3(host):
-    second = subprocess.run([str(ATRIUM), "--host", "--host-socket=%s" % host.socket], capture_output=True,
+    second = subprocess.run([str(ATRIUM), "--host", "--mode=scoped", "--host-socket=%s" % host.socket], capture_output=True,
                             text=True, timeout=TIMEOUT)
     assert second.returncode == 3
     assert "[host.already_running]" in second.stderr
@@ -352,3 +352,16 @@ def test_a_big_stream_reaches_its_front_whole_and_in_order(host):
     assert len(lines) == 200000
     assert all(line.startswith("%07d " % i) for i, line in enumerate(lines))
     assert printed(b, "print('b unaffected')") == "b unaffected\n"
+
+
+@pytest.mark.parametrize("restart", ["sometimes", 3, [True]])
+def test_a_malformed_shutdown_request_is_refused_and_ends_nothing(host, restart):
+    a, b = host.client("k-a"), host.client("k-b")
+    printed(a, "kept = 'a'")
+    msg = a.session.msg("shutdown_request", {"restart": restart})
+    a.control_channel.send(msg)
+    reply = get_reply(a, msg["header"]["msg_id"], channel="control")
+    assert reply["content"]["status"] == "error" and reply["content"]["ename"] == "ProtocolError"
+    assert host.ask({"op": "alive", "kernel_id": "k-a"})["alive"]
+    assert printed(a, "print(kept)") == "a\n"
+    assert printed(b, "print('b')") == "b\n"
