@@ -53,8 +53,9 @@ def test_two_kernels_are_two_fronts_of_one_host_with_their_own_namespaces(runtim
         assert value(kc1, "a") == "'one'"
 
 
-def test_each_front_has_its_own_iopub(runtime):
-    with host_kernels(2) as [(km1, kc1), (km2, kc2)]:
+@pytest.mark.parametrize("mode", MODES)
+def test_each_front_has_its_own_iopub(runtime, mode):
+    with host_kernels(2, mode) as [(km1, kc1), (km2, kc2)]:
         seen = {1: [], 2: []}
 
         def run_and_keep(which, kc, code):
@@ -138,16 +139,21 @@ def test_restarting_one_kernel_resets_only_its_context(runtime, mode):
         assert front_ids(runtime, mode) == sorted([km1.kernel_id, km2.kernel_id])
 
 
-def test_shutting_down_one_kernel_leaves_the_other_working(runtime):
-    with host_kernels(2) as [(km1, kc1), (km2, kc2)]:
+@pytest.mark.parametrize("mode", MODES)
+def test_shutting_down_one_kernel_leaves_the_other_working(runtime, mode):
+    with host_kernels(2, mode) as [(km1, kc1), (km2, kc2)]:
         run(kc2, "y = 2")
-        host = host_pid(runtime)
+        host = host_pid(runtime, mode)
+        (_, runner1), (_, runner2) = process_ids(kc1, mode), process_ids(kc2, mode)
         kc1.stop_channels()
         km1.shutdown_kernel()
         assert not km1.is_alive()
-        assert front_ids(runtime) == [km2.kernel_id]
+        assert front_ids(runtime, mode) == [km2.kernel_id]
         assert value(kc2, "y") == "2"
-        assert km2.is_alive() and host_pid(runtime) == host
+        assert km2.is_alive() and host_pid(runtime, mode) == host
+        if mode == "isolated":
+            wait_until(lambda: gone(runner1), "the closed front's worker ended")
+            assert not gone(runner2)
 
 
 def test_shutdown_request_from_the_client_closes_only_its_front(runtime):
