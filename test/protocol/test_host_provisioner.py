@@ -6,8 +6,11 @@ Each test has a runtime dir of its own, so hosts of its own, stopped (`stop`) at
 
 import asyncio
 import getpass
+import json
 import os
 import signal
+import subprocess
+import sys
 import time
 
 import pytest
@@ -313,6 +316,22 @@ def test_the_host_leaves_after_its_linger_time_and_the_next_launch_starts_anothe
     wait_until(lambda: gone(first), "the host gone once its last front closed and its linger time passed")
     with host_kernels(1, kernel_name="brief-host") as [(km, kc)]:
         assert int(value(kc, "__import__('os').getpid()")) not in (first, os.getpid())
+
+
+def test_python_m_atrium_host_tells_which_host_runs_and_stops_it(runtime):
+    def atrium_host(*args):
+        return subprocess.run([sys.executable, "-m", "atrium_host", *args], capture_output=True, text=True,
+                              timeout=TIMEOUT)
+
+    with host_kernels(1) as [(km, kc)]:
+        listed = atrium_host("list")
+        assert listed.returncode == 0 and json.loads(listed.stdout)["fronts"][0]["kernel_id"] == km.kernel_id
+        missing = atrium_host("ping", "--mode", "isolated")
+        assert missing.returncode == 1 and "[provisioner.host_unreachable]" in missing.stderr
+        pid = host_pid(runtime)
+        assert atrium_host("stop", "--socket", socket_path(runtime)).returncode == 0
+        wait_until(lambda: gone(pid), "the host gone after stop")
+        assert not km.is_alive()
 
 
 def test_the_host_command_is_the_kernelspecs_argv_without_a_connection_file():
