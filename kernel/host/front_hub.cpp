@@ -126,6 +126,14 @@ namespace atrium
         for (auto& command : commands)
             command.answer.set_value(refusal("[host.stopping] the host is shutting down"));
         commands.clear();
+        // Requests that waited for a disposal, or for the kernel's answer, get theirs: none will come now.
+        for (auto& [kernel_id, waiting] : disposing)
+            for (auto& command : waiting)
+                command.answer.set_value(refusal("[host.stopping] the host is shutting down"));
+        disposing.clear();
+        for (auto& [msg_id, handler] : awaiting)
+            handler({{"status", "aborted"}});
+        awaiting.clear();
         ++generation;
     }
 
@@ -225,7 +233,7 @@ namespace atrium
             refuse(f, "[wire.replayed] signature seen before; message ignored");
             return true;
         }
-        const std::string host_msg_id = make_host_msg_id(f.number, ++sequence);
+        const std::string host_msg_id = make_host_msg_id(f.number, ++sequence, random_tag());
         auto rewritten = rewrite_request(header, view_of(delim[4]), f.identity, host_msg_id);
         if (!rewritten)
         {

@@ -132,6 +132,7 @@ namespace atrium
         std::uint64_t sequence = 0;
         std::uint64_t generation = 1; ///< moves whenever the sockets to poll change
         std::vector<std::uint64_t> polled;
+        bool stopping = false; ///< `stop` was served: no front opens any more
         bool relaying_requests = false; ///< relay_requests is running (take_waiting_requests waits for it) ///< the front of each group of 8 poll items after the first 3
     };
 }
