@@ -45,6 +45,12 @@ namespace atrium
     void front_hub::impl::ask_kernel(const std::string& msg_type, const front_identity& who, nl::json content,
                                      reply_handler on_reply)
     {
+        if (hub_ended.load())
+        {
+            if (on_reply)
+                on_reply({{"status", "aborted"}}); // the kernel is stopping: nobody will answer
+            return;
+        }
         nl::json header = make_message_header(msg_type, who.user, "atrium-host");
         const std::string host_msg_id = make_host_msg_id(0, ++sequence, random_tag());
         header["msg_id"] = host_msg_id;
@@ -52,7 +58,33 @@ namespace atrium
                           to_json(nl::json{{"atrium_note", who.kernel_id}}), to_json(content)};
         if (on_reply)
             awaiting.emplace(host_msg_id, std::move(on_reply));
+        if (msg_type == "kernel_info_request" && server)
+        {
+            // In turn with the shell requests already handed to the kernel (served in order by its main
+            // thread): its reply says they have all been dispatched.
+            frames.insert(frames.begin(), own_routing_id);
+            server->inject_shell(std::move(frames));
+            return;
+        }
         send_frames(own_requests, std::move(frames));
+    }
+
+    bool front_hub::impl::take_own_shell_reply(const std::vector<std::string>& frames)
+    {
+        if (frames.empty() || frames[0] != own_routing_id)
+            return false;
+        auto delim = std::find(frames.begin(), frames.end(), delimiter);
+        if (frames.end() - delim >= 6)
+        {
+            auto it = awaiting.find(parent_msg_id(delim[3]));
+            if (it != awaiting.end())
+            {
+                reply_handler handler = std::move(it->second);
+                awaiting.erase(it);
+                handler(nl::json::object());
+            }
+        }
+        return true;
     }
 
     void front_hub::impl::take_own_replies()
@@ -95,16 +127,20 @@ namespace atrium
             return;
         }
         disposing[who.kernel_id];
-        ask_kernel("atrium_reset_context_request", who, {{"dispose", true}},
-                   [this, kernel_id = who.kernel_id, done = std::move(done)](const nl::json&)
-                   {
-                       if (done)
-                           done();
-                       auto waiting = std::move(disposing[kernel_id]);
-                       disposing.erase(kernel_id);
-                       for (auto& command : waiting)
-                           serve_and_answer(command);
-                   });
+        auto disposed = [this, kernel_id = who.kernel_id, done = std::move(done)](const nl::json&)
+        {
+            if (done)
+                done();
+            auto waiting = std::move(disposing[kernel_id]);
+            disposing.erase(kernel_id);
+            for (auto& command : waiting)
+                serve_and_answer(command);
+        };
+        // The front's requests already handed to the kernel are dispatched first (a kernel_info in turn with
+        // them), so none of them makes the note a context again after it is disposed.
+        ask_kernel("kernel_info_request", who, nl::json::object(),
+                   [this, who, disposed = std::move(disposed)](const nl::json&) mutable
+                   { ask_kernel("atrium_reset_context_request", who, {{"dispose", true}}, std::move(disposed)); });
     }
 
     nl::json front_hub::impl::open_front(const nl::json& request)

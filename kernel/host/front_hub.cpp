@@ -27,7 +27,7 @@ namespace atrium
         iopub_in.set(zmq::sockopt::subscribe, "");
         iopub_in.connect(this->kernel.iopub);
         own_requests.set(zmq::sockopt::linger, 0);
-        own_requests.set(zmq::sockopt::routing_id, "atrium-host");
+        own_requests.set(zmq::sockopt::routing_id, own_routing_id);
         own_requests.connect(this->kernel.control);
     }
 
@@ -154,6 +154,8 @@ namespace atrium
 
     bool front_hub::impl::relay_shell_reply(std::vector<std::string>& frames)
     {
+        if (take_own_shell_reply(frames))
+            return true;
         if (frames.empty() || front_of_routing_id(frames[0]) == 0)
             return false; // not a front's (the kernel's own shell socket has no client in a host)
         front* f = find_front(front_of_routing_id(frames[0]));

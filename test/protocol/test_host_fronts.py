@@ -460,3 +460,22 @@ def test_a_host_that_listens_but_is_slow_to_answer_is_not_replaced(tmp_path):
         assert (tmp_path / "host.sock").exists()
     finally:
         busy.close()
+
+
+def test_requests_sent_just_before_a_shutdown_leave_no_context_behind(host):
+    # The shutdown is answered by the front at once and the note disposed of; a cell sent just before it must
+    # not make the note a context again afterwards (one nobody could ever free).
+    watcher = host.client("k-watch")
+    for round_ in range(15):
+        kernel_id = "k-%d" % round_
+        kc = host.client(kernel_id)
+        kc.execute("x = %d" % round_)
+        kc.shutdown()
+        deadline = time.monotonic() + TIMEOUT
+        while host.ask({"op": "alive", "kernel_id": kernel_id})["alive"]:  # answered once the note is disposed
+            assert time.monotonic() < deadline
+            time.sleep(0.02)
+        kc.stop_channels()
+    time.sleep(0.5)  # a context freed while busy goes at the sweeper's next round
+    listed = printed(watcher, "%contexts")
+    assert [key for key in ("note:k-%d" % i for i in range(15)) if key in listed] == []
