@@ -13,6 +13,7 @@ namespace atrium
     {
         volatile std::sig_atomic_t g_running = 0;
         volatile std::sig_atomic_t g_pending = 0;
+        volatile std::sig_atomic_t g_interrupt_next = 0; ///< interrupt_next_scope()
         pthread_t g_main_thread; ///< the thread that installed the handler: Python's main thread
 
         void on_sigint(int)
@@ -48,6 +49,34 @@ namespace atrium
             return;
         g_pending = 0;
         g_running = 1;
+        if (g_interrupt_next)
+        {
+            g_interrupt_next = 0;
+            g_pending = 1;
+            PyErr_SetInterruptEx(SIGINT);
+        }
+    }
+
+    void interrupt_next_scope()
+    {
+        g_interrupt_next = 1;
+    }
+
+    void interrupt_running_or_next()
+    {
+        // Both: whichever of the armed scope (now) or the scope to come (at its start) takes it.
+        g_interrupt_next = 1;
+        if (g_running)
+        {
+            g_interrupt_next = 0;
+            g_pending = 1;
+            PyErr_SetInterruptEx(SIGINT);
+        }
+    }
+
+    void forget_next_scope_interrupt()
+    {
+        g_interrupt_next = 0;
     }
 
     interruptible_scope::~interruptible_scope()

@@ -27,6 +27,16 @@ namespace atrium
         bool m_armed;
     };
 
+    /// The next interruptible_scope starts interrupted (KeyboardInterrupt at its first bytecode): an interrupt
+    /// that reached the process before the cell it was meant for began. An isolated worker's cells are
+    /// pipelined, so the kernel shows a cell started (execute_input) a moment before the worker runs it.
+    void interrupt_next_scope();
+    /// From another thread, while a cell is between its start and its end: interrupts it whether or not its
+    /// scope is armed yet (then it starts interrupted). The caller clears what is left with
+    /// `forget_next_scope_interrupt` once the cell has ended.
+    void interrupt_running_or_next();
+    void forget_next_scope_interrupt();
+
     /// True once SIGINT has hit the running cell (checked by waits that Python cannot interrupt).
     bool interrupt_pending();
 

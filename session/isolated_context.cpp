@@ -155,6 +155,13 @@ namespace atrium
         std::lock_guard<std::mutex> lock(m_mutex);
         if (m_pid > 0)
             ::kill(m_pid, SIGINT);
+        // The cell shown as started may not run in the worker yet (cells are pipelined), and a worker ignores
+        // SIGINT between cells: the worker is also told which cell the interrupt is for.
+        if (!m_running.empty() && m_running.front().started_out)
+        {
+            post_locked({"interrupt", {}, {{"type", "interrupt"}, {"through", m_running.front().id}}});
+            wake_relay();
+        }
     }
 
     void isolated_context::reset_impl()

@@ -114,7 +114,7 @@ namespace atrium
         };
         struct event
         {
-            std::string kind; ///< cell, requeue (a cell sent to a worker that exit()ed), quick, comm, input, reset,
+            std::string kind; ///< cell, requeue (a cell sent to a worker that exit()ed), quick, comm, input, reset, interrupt,
                               ///< resume, bad_worker (its cell reply was malformed), stop
             pending_cell cell;
             nl::json data;

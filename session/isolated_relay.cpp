@@ -144,6 +144,11 @@ namespace atrium
         {
             m_cells.push_front(std::move(e.cell)); // posted last first
         }
+        else if (e.kind == "interrupt")
+        {
+            if (m_worker)
+                send(std::move(e.data));
+        }
         else if (e.kind == "resume")
         {
             // Only to the worker that paused: a fresh one numbers its cells from 1 again.

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: MIT
 #include "embed/worker/worker_service.hpp"
 
+#include "embed/interrupts.hpp"
+
 #include "embed/channel_scope.hpp"
 #include "common/history_reply.hpp"
 #include "common/queue_rules.hpp"
@@ -8,8 +10,10 @@
 
 #include <sys/eventfd.h>
 #include <sys/resource.h>
+#include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <iostream>
 
 namespace atrium
@@ -68,8 +72,21 @@ namespace atrium
         }
         else if (type == "input_reply")
             m_sink.answer_input(message.header.value("value", ""));
+        else if (type == "interrupt")
+            interrupt_through(message.header.value("through", std::uint64_t{0}));
         else
             m_quick.push(std::move(message.header));
+    }
+
+    void worker_service::interrupt_through(std::uint64_t id)
+    {
+        // The kernel's SIGINT may have come before that cell began here (and between cells SIGINT is ignored):
+        // if it runs now, it is interrupted now (or at its scope's start); if it has yet to start, it starts
+        // interrupted (execute()).
+        std::lock_guard<std::mutex> lock(m_interrupt_mutex);
+        m_interrupt_through = std::max(m_interrupt_through, id);
+        if (m_running_cell != 0 && m_running_cell <= id)
+            interrupt_running_or_next();
     }
 
     void worker_service::run()
@@ -151,7 +168,14 @@ namespace atrium
                                 content.value("allow_stdin", true),
                                 content.value("user_expressions", nlohmann::json::object())};
         const nlohmann::json& id = message["id"];
-        m_sink.begin_request(header, id.is_number_unsigned() ? id.get<std::uint64_t>() : 0, options.allow_stdin);
+        const std::uint64_t cell_id = id.is_number_unsigned() ? id.get<std::uint64_t>() : 0;
+        m_sink.begin_request(header, cell_id, options.allow_stdin);
+        {
+            std::lock_guard<std::mutex> lock(m_interrupt_mutex);
+            m_running_cell = cell_id;
+            if (cell_id != 0 && cell_id <= m_interrupt_through)
+                interrupt_next_scope();
+        }
         set_thread_requester(header.value("username", ""), false);
         nlohmann::json reply;
         try
@@ -164,6 +188,11 @@ namespace atrium
                      {"ename", "AtriumInternalError"},
                      {"evalue", e.what()},
                      {"traceback", nlohmann::json::array({std::string("[worker.internal] ") + e.what()})}};
+        }
+        {
+            std::lock_guard<std::mutex> lock(m_interrupt_mutex);
+            m_running_cell = 0;
+            forget_next_scope_interrupt(); // one that came as the cell ended must not hit the next
         }
         m_sink.finish_request();
         explain_memory_limit(reply);

@@ -40,6 +40,8 @@ namespace atrium
 
     private:
         void dispatch(worker_message message);
+        /// The kernel interrupted its cells up to `id` (link thread).
+        void interrupt_through(std::uint64_t id);
         /// Runs every cell that has arrived (on the link or the cells channel), in the kernel's order.
         void serve_waiting_cells();
         /// Moves what arrived on either channel into m_order without blocking.
@@ -63,6 +65,11 @@ namespace atrium
         cell_order m_order;                         ///< main thread only
         int m_linked_fd = -1;                        ///< readable while m_linked_cells may hold some
         blocking_queue<nlohmann::json> m_quick;
+        /// The kernel's interrupts by cell id: a cell up to this one starts interrupted (a pipelined cell the
+        /// kernel showed as started may not run yet when SIGINT comes, and SIGINT between cells is ignored).
+        std::mutex m_interrupt_mutex;
+        std::uint64_t m_interrupt_through = 0; ///< under m_interrupt_mutex
+        std::uint64_t m_running_cell = 0; ///< the kernel's id of the cell running now, 0 between; under m_interrupt_mutex
         std::thread m_quick_thread;
     };
 }
