@@ -73,7 +73,11 @@ namespace atrium
         else if (type == "input_reply")
             m_sink.answer_input(message.header.value("value", ""));
         else if (type == "interrupt")
-            interrupt_through(message.header.value("through", std::uint64_t{0}));
+        {
+            auto through = message.header.find("through");
+            if (through != message.header.end() && through->is_number_unsigned())
+                interrupt_through(through->get<std::uint64_t>());
+        }
         else
             m_quick.push(std::move(message.header));
     }
