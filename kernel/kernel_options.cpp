@@ -59,6 +59,27 @@ namespace atrium
             return value;
         }
 
+        /// `--host-linger`: seconds (at most a year), or `never` (-1).
+        int parse_linger(const std::string& text)
+        {
+            if (text == "never")
+                return -1;
+            std::size_t used = 0;
+            long value = -1;
+            try
+            {
+                value = std::stol(text, &used);
+            }
+            catch (const std::exception&)
+            {
+                used = 0;
+            }
+            if (used == 0 || used != text.size() || value < 0 || value > 365L * 24 * 3600)
+                throw usage_error("[options.bad_value] '" + text +
+                                  "' in --host-linger: expected a number of seconds, or never");
+            return static_cast<int>(value);
+        }
+
         void apply_worker_flag(worker_settings& workers, const std::string& flag, const std::string& value)
         {
             if (flag == "--worker-memory")
@@ -149,6 +170,23 @@ namespace atrium
                     throw usage_error("[options.missing_value] --connection-file= needs a path");
                 }
             }
+            else if (arg == "--host")
+            {
+                options.host = true;
+            }
+            else if (name == "--host-socket" || name == "--host-linger")
+            {
+                std::string value = equals != std::string::npos ? arg.substr(equals + 1)
+                                    : i + 1 < args.size()      ? args[++i]
+                                                               : std::string();
+                if (value.empty())
+                    throw usage_error("[options.missing_value] " + name + " needs a value (" +
+                                      (name == "--host-socket" ? "a path" : "a number of seconds, or never") + ")");
+                if (name == "--host-socket")
+                    options.host_socket = value;
+                else
+                    options.host_linger_seconds = parse_linger(value);
+            }
             else if (name == "--dask-scheduler")
             {
                 options.dask_scheduler = equals != std::string::npos ? arg.substr(equals + 1)
@@ -198,7 +236,20 @@ namespace atrium
                 throw usage_error("[options.unknown] unknown argument '" + arg + "'");
             }
         }
-        if (options.connection_file.empty() && !options.show_help && !options.show_version)
+        if (options.host && !options.connection_file.empty())
+        {
+            throw usage_error("[options.host_with_connection_file] --host serves fronts opened through its control "
+                              "socket; it takes no connection file");
+        }
+        if (options.host && options.host_socket.empty() && !options.show_help && !options.show_version)
+        {
+            throw usage_error("[options.missing_host_socket] --host needs --host-socket PATH");
+        }
+        if (!options.host && (!options.host_socket.empty()))
+        {
+            throw usage_error("[options.host_socket_without_host] --host-socket is for --host");
+        }
+        if (options.connection_file.empty() && !options.host && !options.show_help && !options.show_version)
         {
             throw usage_error("[options.missing_connection_file] a connection file is required (-f FILE)");
         }
@@ -291,6 +342,7 @@ namespace atrium
     {
         return "usage: atrium -f CONNECTION_FILE [--mode MODE] [--scope SCOPE] [--cull-idle SECONDS]\n"
                "              [--operator-view]\n"
+               "       atrium --host --host-socket PATH [--host-linger SECONDS|never] [--mode MODE] ...\n"
                "  Atrium, a Jupyter kernel for Python. Normally started by a Jupyter client from its\n"
                "  kernelspec.\n"
                "  -f, --connection-file FILE   Jupyter connection file (ports, key, signature scheme)\n"
@@ -313,6 +365,10 @@ namespace atrium
                "                               after this long idle (3600; 0 never)\n"
                "  --preload MODULES            isolated mode: workers are forked from a template that has\n"
                "                               imported these (numpy,pandas); none: spawn each worker\n"
+               "  --host                       host mode: one long-lived kernel serving many fronts, opened\n"
+               "                               through the control socket (docs/host.md)\n"
+               "  --host-socket PATH           host mode: the control socket (a unix socket, mode 0600)\n"
+               "  --host-linger SECONDS        host mode: stay up this long with no front open (60), or never\n"
                "  --version                    print the version and exit\n"
                "  -h, --help                   print this help and exit\n"
                "  Flags may also be written --flag=VALUE. A flag not given is read from its environment\n"

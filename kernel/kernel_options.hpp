@@ -21,6 +21,12 @@ namespace atrium
         std::string dask_scheduler;
         /// Isolated mode's worker processes: limits and the warm pool's size.
         worker_settings workers;
+        /// `--host`: serve many fronts (docs/host.md) instead of one connection file.
+        bool host = false;
+        /// `--host-socket`: the host's control socket (required with --host).
+        std::string host_socket;
+        /// `--host-linger`: seconds a host with no front stays up; negative: until stopped.
+        int host_linger_seconds = 60;
         bool show_help = false;
         bool show_version = false;
         /// The ATRIUM_* environment variables, overridden by the flags given.

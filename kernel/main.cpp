@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
-// atrium -f CONNECTION_FILE: the kernel process.
+// atrium -f CONNECTION_FILE: the kernel process. atrium --host: one kernel serving many fronts (docs/host.md).
 #include "kernel/connection_file.hpp"
 #include "kernel/descriptor_limit.hpp"
+#include "kernel/host/host.hpp"
 #include "kernel/kernel_options.hpp"
 #include "kernel/parent_watch.hpp"
 #include "kernel/python_interpreter.hpp"
@@ -18,6 +19,7 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <optional>
 #include <iostream>
 
 int main(int argc, char* argv[])
@@ -75,28 +77,44 @@ int main(int argc, char* argv[])
 
     python_interpreter* interpreter = nullptr;
     std::unique_ptr<xeus::xkernel> kernel;
+    std::unique_ptr<host> fronts;
     try
     {
-        xeus::xconfiguration config = read_connection_file(options.connection_file);
+        xeus::xconfiguration config =
+            options.host ? host_kernel_configuration() : read_connection_file(options.connection_file);
         auto owned_interpreter = std::make_unique<python_interpreter>(options.binding, options.workers);
         interpreter = owned_interpreter.get();
+        auto zmq_context = xeus::make_context<zmq::context_t>();
+        zmq::context_t& sockets = zmq_context->get_wrapped_context<zmq::context_t>();
         // Binds the sockets and starts Python (on this, the main thread).
-        kernel = std::make_unique<xeus::xkernel>(config, xeus::get_user_name(), xeus::make_context<zmq::context_t>(),
-                                                 std::move(owned_interpreter), make_zmq_server,
+        kernel = std::make_unique<xeus::xkernel>(config, xeus::get_user_name(), std::move(zmq_context),
+                                                 std::move(owned_interpreter),
+                                                 options.host ? make_host_kernel_server : make_zmq_server,
                                                  xeus::make_in_memory_history_manager(), nullptr,
                                                  xeus::make_null_debugger, nl::json::object(),
                                                  nl::json::error_handler_t::replace);
+        if (options.host)
+            fronts = std::make_unique<host>(sockets, options.host_socket, options.host_linger_seconds);
+    }
+    catch (const host_already_running& e)
+    {
+        std::cerr << "atrium: " << e.what() << std::endl;
+        std::_Exit(3); // without Python's exit hooks: this host never served anyone
     }
     catch (const std::exception& e)
     {
         std::cerr << "atrium: cannot start: " << e.what() << std::endl;
-        return 1;
+        std::_Exit(1);
     }
 
     interpreter->attach_server(dynamic_cast<zmq_server&>(kernel->get_server()));
 
-    parent_watch orphan_guard;
+    // A kernel ends with the client that launched it; a host outlives any one of them (it ends with no front).
+    std::optional<parent_watch> orphan_guard;
+    if (!options.host)
+        orphan_guard.emplace();
     kernel->start(); // returns once a shutdown_request has been answered
+    fronts.reset();
     interpreter->finish();
     std::fflush(nullptr);
     // Skipping Py_Finalize on purpose: it joins every non-daemon thread a cell left running, which could

@@ -179,7 +179,11 @@ namespace atrium
     {
         if (message.header().value("msg_type", "") != "atrium_reset_context_request")
             return false;
-        p_server->send_control_reply(message, "atrium_reset_context_reply", p_sessions->reset_context(identity_of(message)));
+        // `dispose`: a host's front closed, so its context goes rather than starting afresh (docs/host.md).
+        auto dispose = message.content().find("dispose");
+        const bool disposing = dispose != message.content().end() && dispose->is_boolean() && dispose->get<bool>();
+        p_server->send_control_reply(message, "atrium_reset_context_reply",
+                                     p_sessions->reset_context(identity_of(message), disposing));
         return true;
     }
 

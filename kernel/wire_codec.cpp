@@ -34,28 +34,6 @@ namespace atrium
                 frames.emplace_back(buffer.begin(), buffer.end());
             }
         }
-
-        std::optional<nl::json> parse_object(const std::string& text)
-        {
-            if (text == "{}")
-                return nl::json::object(); // a request's parent header and metadata, most of the time
-            if (nesting_exceeds(text, max_json_depth))
-            {
-                return std::nullopt;
-            }
-            if (auto value = parse_json_fast(text))
-            {
-                if (!value->is_object())
-                    return std::nullopt;
-                return value;
-            }
-            nl::json value = nl::json::parse(text, nullptr, /*allow_exceptions=*/false);
-            if (!value.is_object())
-            {
-                return std::nullopt;
-            }
-            return value;
-        }
     }
 
     bool nesting_exceeds(std::string_view json, int max_depth)
@@ -83,6 +61,28 @@ namespace atrium
                 --depth;
         }
         return false;
+    }
+
+    std::optional<nl::json> parse_json_object(std::string_view text)
+    {
+        if (text == "{}")
+            return nl::json::object(); // a request's parent header and metadata, most of the time
+        if (nesting_exceeds(text, max_json_depth))
+        {
+            return std::nullopt;
+        }
+        if (auto value = parse_json_fast(text))
+        {
+            if (!value->is_object())
+                return std::nullopt;
+            return value;
+        }
+        nl::json value = nl::json::parse(text, nullptr, /*allow_exceptions=*/false);
+        if (!value.is_object())
+        {
+            return std::nullopt;
+        }
+        return value;
     }
 
     decode_result decode_message(frame_list frames, const message_signer& signer, replay_guard& replays)
@@ -120,10 +120,10 @@ namespace atrium
         {
             return {std::nullopt, "[wire.replayed] signature seen before; message ignored"};
         }
-        auto header = parse_object(body[1]);
-        auto parent = parse_object(body[2]);
-        auto metadata = parse_object(body[3]);
-        auto content = parse_object(body[4]);
+        auto header = parse_json_object(body[1]);
+        auto parent = parse_json_object(body[2]);
+        auto metadata = parse_json_object(body[3]);
+        auto content = parse_json_object(body[4]);
         if (!header || !parent || !metadata || !content)
         {
             return {std::nullopt, "[wire.bad_json] a JSON frame is not a well-formed object"};

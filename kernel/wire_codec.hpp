@@ -29,6 +29,9 @@ namespace atrium
     frame_list encode_message(const xeus::xmessage& message, const message_signer& signer);
     frame_list encode_pub_message(const xeus::xpub_message& message, const message_signer& signer);
 
+    /// A JSON object frame, nesting bounded (max_json_depth); nullopt for anything else.
+    std::optional<nl::json> parse_json_object(std::string_view text);
+
     /// True when brackets outside JSON strings nest deeper than `max_depth`.
     bool nesting_exceeds(std::string_view json, int max_depth);
 

@@ -227,6 +227,10 @@ namespace atrium
             it->second->instance->interrupt();
             return;
         }
+        // A requester that names its note (a host's front always does) has nothing running when that note has
+        // no context: it is no server acting for others.
+        if (!who.note_hint.empty())
+            return;
         // A requester that owns no context is a server acting for its clients: jupyter_server (JupyterLab,
         // Notebook 7, Kernel Gateway) sends interrupt_request from its own session, never the browser's.
         // It gets what those clients expect: the running cells of every context it may reach (per-user
@@ -236,11 +240,13 @@ namespace atrium
                 held->instance->interrupt();
     }
 
-    nlohmann::json session_manager::reset_context(const request_identity& who)
+    nlohmann::json session_manager::reset_context(const request_identity& who, bool dispose)
     {
         // The requester's own context only (its key comes from the request's header): its running cell is
         // interrupted and the context starts afresh before its next cell.
         nl::json reply = {{"status", "ok"}};
+        std::unique_ptr<slot> disposed; // destroyed after the lock: that frees a namespace or ends a worker
+        bool sweep_later = false;
         try
         {
             std::string key = m_keys.key_for(who);
@@ -248,13 +254,27 @@ namespace atrium
             std::lock_guard<std::mutex> lock(m_contexts_mutex);
             auto it = m_contexts.find(key);
             reply["found"] = it != m_contexts.end();
-            if (it != m_contexts.end())
+            std::int64_t last = 0;
+            if (it != m_contexts.end() && dispose && idle_locked(*it->second, last))
+            {
+                it->second->instance->detach();
+                disposed = std::move(it->second);
+                m_contexts.erase(it);
+            }
+            else if (it != m_contexts.end())
+            {
                 it->second->instance->reset();
+                it->second->disposing = it->second->disposing || dispose;
+                sweep_later = dispose;
+            }
         }
         catch (const std::exception& e)
         {
             reply = error_content("SessionError", e.what());
         }
+        disposed.reset();
+        if (sweep_later)
+            ensure_sweeper();
         return reply;
     }
 
@@ -346,7 +366,8 @@ namespace atrium
         const auto cull_after = m_binding.cull_idle_after.count();
         const std::int64_t reclaim_after = p_kind->reclaim_idle_ms();
         std::unique_lock<std::mutex> wait_lock(m_sweeper_mutex);
-        while (!m_sweeper_wake.wait_for(wait_lock, sweep_period(), [&] { return m_sweeper_stop; }))
+        const auto period = sweep_period().count() > 0 ? sweep_period() : std::chrono::milliseconds(200);
+        while (!m_sweeper_wake.wait_for(wait_lock, period, [&] { return m_sweeper_stop; }))
         {
             std::vector<std::unique_ptr<slot>> idle;
             {
@@ -361,7 +382,7 @@ namespace atrium
                         continue;
                     }
                     const std::int64_t idle_for = steady_now_ms() - last;
-                    if (cull_after > 0 && idle_for > cull_after)
+                    if (held.disposing || (cull_after > 0 && idle_for > cull_after))
                     {
                         held.instance->detach();
                         idle.push_back(std::move(it->second));
@@ -380,6 +401,13 @@ namespace atrium
             }
             idle.clear(); // destroyed outside the lock: freeing a namespace takes the GIL; a worker is killed and reaped
         }
+    }
+
+    void session_manager::ensure_sweeper()
+    {
+        std::lock_guard<std::mutex> lock(m_sweeper_mutex);
+        if (!m_sweeper.joinable() && !m_sweeper_stop)
+            m_sweeper = std::thread([this] { sweep_idle_contexts(); });
     }
 
     void session_manager::stop_sweeper()

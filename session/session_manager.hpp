@@ -58,7 +58,9 @@ namespace atrium
         /// its clients) every running cell it may reach. I/O thread.
         void interrupt(const request_identity& who);
         /// atrium_reset_context_request: the requester's context starts afresh; returns the reply content.
-        nlohmann::json reset_context(const request_identity& who);
+        /// With `dispose` (a host's front closing) the context is taken out of the table and freed: at once when
+        /// idle, else its running cell is interrupted and the sweeper frees it once it is idle.
+        nlohmann::json reset_context(const request_identity& who, bool dispose = false);
         /// %contexts: the binding, the caps and the contexts `who` may see.
         std::string describe_contexts(const request_identity& who);
         /// Per-user rules: may `who` act on (a comm of) the context `key`.
@@ -80,6 +82,8 @@ namespace atrium
             /// When it was last claimed or released, on the manager's use counter: orders contexts for reclaiming
             /// (milliseconds tie for requests served in the same one).
             std::atomic<std::uint64_t> last_use{0};
+            /// Its front closed while a cell ran: the sweeper frees it once idle. Under m_contexts_mutex.
+            bool disposing = false;
         };
         using table = std::map<std::string, std::unique_ptr<slot>>;
 
@@ -105,6 +109,8 @@ namespace atrium
         void sweep_idle_contexts();
         std::chrono::milliseconds sweep_period() const;
         void stop_sweeper();
+        /// Starts the sweeper if it does not run (it frees disposed contexts even without culling).
+        void ensure_sweeper();
 
         binding_config m_binding;
         key_resolver m_keys;

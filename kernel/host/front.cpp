@@ -1,0 +1,140 @@
+// SPDX-License-Identifier: MIT
+#include "kernel/host/front.hpp"
+
+#include <xeus/xguid.hpp>
+
+#include <cstdlib>
+
+namespace atrium
+{
+    namespace
+    {
+        /// Requests remembered per front: the answers of older ones (a thread a cell left printing hours later)
+        /// go nowhere. A note runs its cells in turn, so this is far more than any client has outstanding.
+        constexpr std::size_t remembered_requests = 8192;
+
+        const char* const port_names[] = {"shell_port", "control_port", "stdin_port", "iopub_port", "hb_port"};
+        const std::string msg_id_prefix = "atrium-host.";
+
+        int bind_port(zmq::socket_t& socket, const std::string& ip, const nlohmann::json& ports, const char* name)
+        {
+            auto wanted = ports.find(name);
+            if (wanted != ports.end() && wanted->is_number_integer() && *wanted > 0 && *wanted < 65536)
+            {
+                try
+                {
+                    socket.bind("tcp://" + ip + ":" + std::to_string(wanted->get<int>()));
+                    return wanted->get<int>();
+                }
+                catch (const zmq::error_t&)
+                {
+                    // Taken meanwhile (a restart asks for the ports it had): any free port will do, since the
+                    // client adopts what `open` answers.
+                }
+            }
+            socket.bind("tcp://" + ip + ":*");
+            std::string endpoint = socket.get(zmq::sockopt::last_endpoint);
+            return std::atoi(endpoint.substr(endpoint.rfind(':') + 1).c_str());
+        }
+    }
+
+    front::front(zmq::context_t& context, std::uint64_t number, front_identity identity, const std::string& key,
+                 const std::string& ip, const nlohmann::json& ports, const kernel_endpoints& kernel_at)
+        : number(number)
+        , identity(std::move(identity))
+        , key(key)
+        , signer("hmac-sha256", key)
+        , session_id(xeus::new_xguid())
+        , clients{zmq::socket_t(context, zmq::socket_type::router), zmq::socket_t(context, zmq::socket_type::router),
+                  zmq::socket_t(context, zmq::socket_type::router)}
+        , iopub(context, zmq::socket_type::xpub)
+        , heartbeat(context, zmq::socket_type::rep)
+        , kernel{zmq::socket_t(context, zmq::socket_type::dealer), zmq::socket_t(context, zmq::socket_type::dealer),
+                 zmq::socket_t(context, zmq::socket_type::dealer)}
+        , m_ip(ip)
+    {
+        for (zmq::socket_t* socket : {&clients[0], &clients[1], &clients[2], &iopub, &heartbeat})
+        {
+            socket->set(zmq::sockopt::linger, 1000);
+            socket->set(zmq::sockopt::sndhwm, 0);
+        }
+        // As the kernel's own iopub: a subscriber this far behind is stuck, not slow.
+        iopub.set(zmq::sockopt::sndhwm, 100000);
+        iopub.set(zmq::sockopt::xpub_verbose, 1);
+        iopub.set(zmq::sockopt::xpub_manual, 1);
+        zmq::socket_t* bound[] = {&clients[0], &clients[1], &clients[2], &iopub, &heartbeat};
+        for (std::size_t i = 0; i < m_ports.size(); ++i)
+            m_ports[i] = bind_port(*bound[i], ip, ports, port_names[i]);
+
+        // The kernel sends an input_request to the identity its request came from: the shell and stdin
+        // sockets share one, as a Jupyter client's do.
+        const std::string routing_id = "atrium-front." + std::to_string(number);
+        const std::string* endpoints[] = {&kernel_at.shell, &kernel_at.control, &kernel_at.stdin_};
+        for (std::size_t i = 0; i < kernel.size(); ++i)
+        {
+            kernel[i].set(zmq::sockopt::linger, 0);
+            kernel[i].set(zmq::sockopt::sndhwm, 0);
+            kernel[i].set(zmq::sockopt::routing_id, routing_id);
+            kernel[i].connect(*endpoints[i]);
+        }
+    }
+
+    front::~front()
+    {
+        for (auto& socket : clients)
+            socket.close();
+        iopub.close();
+        heartbeat.close();
+        for (auto& socket : kernel)
+            socket.close();
+    }
+
+    nlohmann::json front::connection_info() const
+    {
+        nlohmann::json info = {{"ip", m_ip}, {"transport", "tcp"}, {"key", key},
+                               {"signature_scheme", "hmac-sha256"}, {"kernel_name", ""}};
+        for (std::size_t i = 0; i < m_ports.size(); ++i)
+            info[port_names[i]] = m_ports[i];
+        return info;
+    }
+
+    void front::remember(const std::string& host_msg_id, relayed_request request)
+    {
+        m_requests.emplace(host_msg_id, std::move(request));
+        m_request_order.push_back(host_msg_id);
+        if (m_request_order.size() > remembered_requests)
+        {
+            m_requests.erase(m_request_order.front());
+            m_request_order.pop_front();
+        }
+    }
+
+    const relayed_request* front::find(const std::string& host_msg_id) const
+    {
+        auto it = m_requests.find(host_msg_id);
+        return it == m_requests.end() ? nullptr : &it->second;
+    }
+
+    std::string make_host_msg_id(std::uint64_t front, std::uint64_t sequence)
+    {
+        return msg_id_prefix + std::to_string(front) + "." + std::to_string(sequence);
+    }
+
+    std::uint64_t front_of_host_msg_id(const std::string& host_msg_id)
+    {
+        if (host_msg_id.compare(0, msg_id_prefix.size(), msg_id_prefix) != 0)
+            return 0;
+        const std::size_t start = msg_id_prefix.size();
+        const std::size_t dot = host_msg_id.find('.', start);
+        if (dot == std::string::npos || dot == start || dot - start > 19)
+            return 0;
+        std::uint64_t value = 0;
+        for (std::size_t i = start; i < dot; ++i)
+        {
+            if (host_msg_id[i] < '0' || host_msg_id[i] > '9')
+                return 0;
+            value = value * 10 + static_cast<std::uint64_t>(host_msg_id[i] - '0');
+        }
+        return value;
+    }
+}

@@ -1,0 +1,88 @@
+// SPDX-License-Identifier: MIT
+#pragma once
+
+#include "kernel/host/front_rewrite.hpp"
+#include "common/message_signer.hpp"
+
+#include <nlohmann/json.hpp>
+#include <zmq.hpp>
+
+#include <array>
+#include <cstdint>
+#include <deque>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+namespace atrium
+{
+    /// The host kernel's own endpoints (inproc, in the host's ZeroMQ context), which fronts relay to.
+    struct kernel_endpoints
+    {
+        std::string shell;
+        std::string control;
+        std::string stdin_;
+        std::string iopub;
+    };
+
+    /// The channels a front relays requests on, in the order of its socket arrays.
+    enum class front_channel
+    {
+        shell = 0,
+        control = 1,
+        stdin_ = 2
+    };
+
+    /// A request relayed to the kernel, remembered until its answers have gone back.
+    struct relayed_request
+    {
+        std::string client_header;                 ///< the client's header, exactly as it sent it
+        std::vector<std::string> client_identities; ///< the client's routing identities
+    };
+
+    /// One kernel id's view of the host (docs/host.md): five sockets clients connect to, bound on `ip`, a key
+    /// of its own, and three sockets to the host's kernel. Owned and used by the hub's thread alone.
+    class front
+    {
+    public:
+        /// Binds the client sockets (a port in `ports` that cannot be bound is replaced by a free one) and
+        /// connects to the kernel. Throws zmq::error_t when `ip` cannot be bound at all.
+        front(zmq::context_t& context, std::uint64_t number, front_identity identity, const std::string& key,
+              const std::string& ip, const nlohmann::json& ports, const kernel_endpoints& kernel);
+        front(const front&) = delete;
+        front& operator=(const front&) = delete;
+        /// Closes every socket; what was sent to clients still leaves within the linger time.
+        ~front();
+
+        /// The connection info a Jupyter client needs (docs/host.md, `open`).
+        nlohmann::json connection_info() const;
+
+        /// Remembers a request relayed to the kernel under `host_msg_id`; the oldest are forgotten past a bound,
+        /// so a client that never reads its answers cannot grow the host.
+        void remember(const std::string& host_msg_id, relayed_request request);
+        /// The request a message of the kernel answers (its parent's msg_id); null when not one of this front's.
+        const relayed_request* find(const std::string& host_msg_id) const;
+
+        const std::uint64_t number;
+        const front_identity identity;
+        const std::string key;
+        message_signer signer;
+        replay_guard replays;
+        const std::string session_id; ///< of the messages the front writes itself (iopub_welcome, shutdown)
+
+        std::array<zmq::socket_t, 3> clients; ///< ROUTERs: shell, control, stdin (front_channel order)
+        zmq::socket_t iopub;                  ///< XPUB, subscriptions applied by hand (iopub_welcome first)
+        zmq::socket_t heartbeat;              ///< REP
+        std::array<zmq::socket_t, 3> kernel;  ///< DEALERs to the kernel's shell, control, stdin
+
+    private:
+        std::string m_ip;
+        std::array<int, 5> m_ports{}; ///< shell, control, stdin, iopub, hb
+        std::unordered_map<std::string, relayed_request> m_requests;
+        std::deque<std::string> m_request_order;
+    };
+
+    /// The front number a host msg_id carries (`atrium-host.<front>.<n>`); 0 when it is not one.
+    std::uint64_t front_of_host_msg_id(const std::string& host_msg_id);
+    std::string make_host_msg_id(std::uint64_t front, std::uint64_t sequence);
+}

@@ -1,0 +1,655 @@
+// SPDX-License-Identifier: MIT
+#include "kernel/host/front_hub.hpp"
+
+#include "kernel/frame_send.hpp"
+#include "kernel/json_writer.hpp"
+#include "kernel/message_header.hpp"
+#include "kernel/request_check.hpp"
+#include "kernel/wake_signal.hpp"
+#include "kernel/wire_codec.hpp"
+#include "common/signal_free_thread.hpp"
+#include "common/zmq_retry.hpp"
+
+#include <xeus/xguid.hpp>
+#include <zmq_addon.hpp>
+
+#include <sys/random.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <deque>
+#include <functional>
+#include <future>
+#include <iostream>
+#include <map>
+#include <mutex>
+#include <thread>
+#include <unordered_map>
+
+namespace atrium
+{
+    namespace
+    {
+        namespace nl = nlohmann;
+
+        constexpr int burst = 64;
+        constexpr std::size_t max_header_bytes = 64 * 1024; ///< messages read from one socket before the others get their turn
+
+        nl::json refusal(const std::string& error)
+        {
+            return {{"ok", false}, {"error", error}};
+        }
+
+        /// 1 to `most` printable ASCII characters without spaces (kernel ids, users, addresses).
+        bool plain_token(const std::string& text, std::size_t most)
+        {
+            return !text.empty() && text.size() <= most &&
+                   std::all_of(text.begin(), text.end(), [](char c) { return c > ' ' && c < 0x7f; });
+        }
+
+        std::string random_key()
+        {
+            unsigned char bytes[16];
+            std::size_t got = 0;
+            while (got < sizeof(bytes))
+            {
+                ssize_t n = getrandom(bytes + got, sizeof(bytes) - got, 0);
+                if (n <= 0)
+                    throw std::runtime_error("[host.no_randomness] getrandom failed");
+                got += static_cast<std::size_t>(n);
+            }
+            static const char hex[] = "0123456789abcdef";
+            std::string key;
+            for (unsigned char b : bytes)
+            {
+                key += hex[b >> 4];
+                key += hex[b & 15];
+            }
+            return key;
+        }
+
+        std::vector<zmq::message_t> receive(zmq::socket_t& socket)
+        {
+            std::vector<zmq::message_t> parts;
+            retry_on_eintr(
+                [&] { return zmq::recv_multipart(socket, std::back_inserter(parts), zmq::recv_flags::dontwait); });
+            return parts;
+        }
+
+        std::string text_of(const zmq::message_t& part)
+        {
+            return std::string(part.data<char>(), part.size());
+        }
+
+        struct pending_command
+        {
+            nl::json request;
+            std::promise<nl::json> answer;
+        };
+    }
+
+    struct front_hub::impl
+    {
+        impl(zmq::context_t& context, kernel_endpoints kernel)
+            : context(context)
+            , kernel(std::move(kernel))
+        {
+            thread = start_signal_free_thread([this] { run(); });
+        }
+
+        ~impl()
+        {
+            stop_requested.store(true); // when the host never started its kernel (its control socket failed)
+            wake.raise();
+            if (thread.joinable())
+                thread.join();
+        }
+
+        // ---- the hub's thread ----
+
+        void run()
+        {
+            try
+            {
+                iopub_in = zmq::socket_t(context, zmq::socket_type::sub);
+                iopub_in.set(zmq::sockopt::linger, 0);
+                iopub_in.set(zmq::sockopt::rcvhwm, 0);
+                iopub_in.set(zmq::sockopt::subscribe, "");
+                iopub_in.connect(kernel.iopub);
+                own_requests = zmq::socket_t(context, zmq::socket_type::dealer);
+                own_requests.set(zmq::sockopt::linger, 0);
+                own_requests.set(zmq::sockopt::routing_id, "atrium-host");
+                own_requests.connect(kernel.control);
+                serve();
+            }
+            catch (const zmq::error_t& e)
+            {
+                if (e.num() != ETERM)
+                    std::cerr << "[atrium] [host.hub_stopped] " << e.what() << std::endl;
+            }
+            catch (const std::exception& e)
+            {
+                std::cerr << "[atrium] [host.hub_stopped] " << e.what() << std::endl;
+            }
+            // The kernel is shutting down (its context is closing): every socket must close for that to end.
+            fronts.clear();
+            front_count.store(0);
+            iopub_in.close();
+            own_requests.close();
+            {
+                std::lock_guard<std::mutex> lock(commands_mutex);
+                hub_ended.store(true);
+                for (auto& command : commands)
+                    command.answer.set_value(refusal("[host.stopping] the host is shutting down"));
+                commands.clear();
+            }
+        }
+
+        void serve()
+        {
+            std::vector<zmq::pollitem_t> items;
+            std::vector<std::uint64_t> polled; ///< the front of each group of 8 items after the first 3
+            while (true)
+            {
+                if (fronts_changed)
+                {
+                    items.assign({{nullptr, wake.fd(), ZMQ_POLLIN, 0},
+                                  {iopub_in.handle(), 0, ZMQ_POLLIN, 0},
+                                  {own_requests.handle(), 0, ZMQ_POLLIN, 0}});
+                    polled.clear();
+                    for (auto& [number, f] : fronts)
+                    {
+                        for (zmq::socket_t* socket : {&f->clients[0], &f->clients[1], &f->clients[2], &f->iopub,
+                                                      &f->heartbeat, &f->kernel[0], &f->kernel[1], &f->kernel[2]})
+                            items.push_back({socket->handle(), 0, ZMQ_POLLIN, 0});
+                        polled.push_back(number);
+                    }
+                    fronts_changed = false;
+                }
+                retry_on_eintr([&] { return zmq::poll(items.data(), items.size(), std::chrono::milliseconds(-1)); });
+                if (items[0].revents & ZMQ_POLLIN)
+                {
+                    wake.clear();
+                    if (stop_requested.load())
+                        return;
+                    run_commands();
+                }
+                if (items[1].revents & ZMQ_POLLIN)
+                    relay_outputs();
+                if (items[2].revents & ZMQ_POLLIN)
+                    take_own_replies();
+                for (std::size_t i = 0; i < polled.size(); ++i)
+                {
+                    const zmq::pollitem_t* group = &items[3 + 8 * i];
+                    for (int channel = 0; channel < 3; ++channel)
+                    {
+                        if (front* f = find_front(polled[i]); f && (group[5 + channel].revents & ZMQ_POLLIN))
+                            relay_answers(*f, static_cast<front_channel>(channel));
+                    }
+                    for (int channel = 0; channel < 3; ++channel)
+                    {
+                        if (front* f = find_front(polled[i]); f && (group[channel].revents & ZMQ_POLLIN))
+                            relay_requests(*f, static_cast<front_channel>(channel));
+                    }
+                    if (front* f = find_front(polled[i]); f && (group[3].revents & ZMQ_POLLIN))
+                        welcome_subscribers(*f);
+                    if (front* f = find_front(polled[i]); f && (group[4].revents & ZMQ_POLLIN))
+                        echo_heartbeats(*f);
+                }
+            }
+        }
+
+        front* find_front(std::uint64_t number)
+        {
+            auto it = fronts.find(number);
+            return it == fronts.end() ? nullptr : it->second.get();
+        }
+
+        // ---- client -> kernel ----
+
+        void relay_requests(front& f, front_channel channel)
+        {
+            zmq::socket_t& socket = f.clients[static_cast<int>(channel)];
+            for (int n = 0; n < burst; ++n)
+            {
+                std::vector<zmq::message_t> parts = receive(socket);
+                if (parts.empty())
+                    return;
+                if (!relay_request(f, channel, parts))
+                    return; // the front closed (shutdown_request)
+            }
+        }
+
+        /// False when the request closed the front.
+        bool relay_request(front& f, front_channel channel, std::vector<zmq::message_t>& parts)
+        {
+            auto delim = std::find_if(parts.begin(), parts.end(), [](const zmq::message_t& part)
+                                      { return part.size() == delimiter.size() && text_of(part) == delimiter; });
+            const std::size_t identities = static_cast<std::size_t>(delim - parts.begin());
+            if (delim == parts.end() || parts.end() - delim < 6 || identities > limits::identity_count ||
+                std::any_of(parts.begin(), delim, [](const zmq::message_t& id) { return id.size() > limits::guid_length; }))
+            {
+                refuse(f, "[wire.truncated] expected routing identities (at most 16, of at most 55 bytes), <IDS|MSG>, "
+                          "a signature and four JSON frames");
+                return true;
+            }
+            if (delim[2].size() > max_header_bytes)
+            {
+                // Kept until the request is answered: a header bigger than any real one is refused outright.
+                refuse(f, "[wire.header_too_big] a header of more than 64 KiB");
+                return true;
+            }
+            const std::string signature = text_of(delim[1]);
+            const std::string header = text_of(delim[2]);
+            const std::string metadata = text_of(delim[4]);
+            auto view = [](const zmq::message_t& part) { return std::string_view(part.data<char>(), part.size()); };
+            if (!f.signer.verify(signature, header, view(delim[3]), metadata, view(delim[5])))
+            {
+                refuse(f, "[wire.bad_signature] signature does not match the front's key");
+                return true;
+            }
+            if (f.signer.enabled() && !f.replays.first_sighting(signature))
+            {
+                refuse(f, "[wire.replayed] signature seen before; message ignored");
+                return true;
+            }
+            const std::string host_msg_id = make_host_msg_id(f.number, ++sequence);
+            auto rewritten = rewrite_request(header, metadata, f.identity, host_msg_id);
+            if (!rewritten)
+            {
+                refuse(f, "[wire.bad_json] the header or metadata is not a JSON object with a msg_type");
+                return true;
+            }
+            std::vector<std::string> client_identities;
+            for (auto it = parts.begin(); it != delim; ++it)
+                client_identities.push_back(text_of(*it));
+            if (rewritten->msg_type == "shutdown_request" && channel != front_channel::stdin_)
+            {
+                answer_shutdown(f, channel, client_identities, header, text_of(delim[5]));
+                return false;
+            }
+            f.remember(host_msg_id, {header, std::move(client_identities)});
+            // The kernel reads the same frames a client would send, unsigned (the host's kernel has no key: its
+            // endpoints are inproc, reachable from this process alone).
+            frame_list frames;
+            frames.reserve(static_cast<std::size_t>(parts.end() - delim));
+            frames.emplace_back(delimiter);
+            frames.emplace_back();
+            frames.push_back(std::move(rewritten->header));
+            frames.push_back(text_of(delim[3]));
+            frames.push_back(std::move(rewritten->metadata));
+            for (auto it = delim + 5; it != parts.end(); ++it)
+                frames.push_back(text_of(*it));
+            send_frames(f.kernel[static_cast<int>(channel)], std::move(frames));
+            return true;
+        }
+
+        void refuse(const front& f, const std::string& why)
+        {
+            std::cerr << "[atrium] front " << f.identity.kernel_id << " refused a message: " << why << std::endl;
+        }
+
+        /// A client's shutdown_request ends its front, never the host: answered here, as a kernel would answer
+        /// it, then the front closes and its context is disposed.
+        void answer_shutdown(front& f, front_channel channel, const std::vector<std::string>& client_identities,
+                             const std::string& client_header, const std::string& content_text)
+        {
+            bool restarting = false;
+            if (auto content = parse_json_object(content_text))
+            {
+                auto restart = content->find("restart");
+                restarting = restart != content->end() && restart->is_boolean() && restart->get<bool>();
+            }
+            const std::string answer = to_json(nl::json{{"status", "ok"}, {"restart", restarting}});
+            publish(f, "status", client_header, R"({"execution_state":"busy"})");
+            frame_list reply(client_identities.begin(), client_identities.end());
+            append_signed(f, reply, "shutdown_reply", client_header, answer);
+            send_frames(f.clients[static_cast<int>(channel)], std::move(reply));
+            publish(f, "shutdown_reply", client_header, answer);
+            publish(f, "status", client_header, R"({"execution_state":"idle"})");
+            close_front(f.number, {});
+        }
+
+        void append_signed(const front& f, frame_list& frames, const std::string& msg_type, const std::string& parent,
+                           const std::string& content)
+        {
+            std::string header = make_message_header_text(msg_type, "atrium", f.session_id).json;
+            frames.emplace_back(delimiter);
+            frames.push_back(f.signer.sign(header, parent, "{}", content));
+            frames.push_back(std::move(header));
+            frames.push_back(parent);
+            frames.emplace_back("{}");
+            frames.push_back(content);
+        }
+
+        void publish(front& f, const std::string& msg_type, const std::string& parent, const std::string& content)
+        {
+            frame_list frames{"atrium." + msg_type};
+            append_signed(f, frames, msg_type, parent, content);
+            send_frames(f.iopub, std::move(frames));
+        }
+
+        // ---- kernel -> client ----
+
+        /// Replies and input requests from the kernel, to the client whose request they answer. Outputs
+        /// published before them are relayed first: the kernel wrote those before this answer (inproc delivers
+        /// at once), and a client reading the reply must find them sent.
+        void relay_answers(front& f, front_channel channel)
+        {
+            relay_outputs();
+            zmq::socket_t& socket = f.kernel[static_cast<int>(channel)];
+            for (int n = 0; n < burst; ++n)
+            {
+                std::vector<zmq::message_t> parts = receive(socket);
+                if (parts.empty())
+                    return;
+                // From a DEALER: no routing identities, the delimiter first.
+                if (parts.size() < 6)
+                    continue;
+                const std::string parent = text_of(parts[3]);
+                const relayed_request* request = f.find(parent_msg_id(parent));
+                if (!request)
+                    continue; // answers a request forgotten long ago
+                frame_list frames(request->client_identities.begin(), request->client_identities.end());
+                append_relayed(f, frames, parts, 0, request->client_header);
+                send_frames(f.clients[static_cast<int>(channel)], std::move(frames));
+            }
+        }
+
+        /// Appends the message that starts at `parts[delim]` with the client's header as its parent, signed.
+        void append_relayed(const front& f, frame_list& frames, std::vector<zmq::message_t>& parts, std::size_t delim,
+                            const std::string& client_header)
+        {
+            const std::string header = text_of(parts[delim + 2]);
+            const std::string metadata = text_of(parts[delim + 4]);
+            std::string content = text_of(parts[delim + 5]);
+            frames.emplace_back(delimiter);
+            frames.push_back(f.signer.sign(header, client_header, metadata, content));
+            frames.push_back(header);
+            frames.push_back(client_header);
+            frames.push_back(metadata);
+            frames.push_back(std::move(content));
+            for (std::size_t i = delim + 6; i < parts.size(); ++i)
+                frames.push_back(text_of(parts[i]));
+        }
+
+        /// Everything the kernel published, each to the front of the request it belongs to.
+        void relay_outputs()
+        {
+            for (int n = 0; n < 4 * burst; ++n)
+            {
+                std::vector<zmq::message_t> parts = receive(iopub_in);
+                if (parts.empty())
+                    return;
+                auto delim = std::find_if(parts.begin(), parts.end(), [](const zmq::message_t& part)
+                                          { return part.size() == delimiter.size() && text_of(part) == delimiter; });
+                if (delim == parts.end() || parts.end() - delim < 6)
+                    continue;
+                const std::string host_msg_id = parent_msg_id(text_of(delim[3]));
+                front* f = find_front(front_of_host_msg_id(host_msg_id));
+                const relayed_request* request = f ? f->find(host_msg_id) : nullptr;
+                if (!request)
+                    continue; // the kernel's own (its iopub_welcome), the hub's requests, or a closed front's
+                frame_list frames; // the topic
+                for (auto it = parts.begin(); it != delim; ++it)
+                    frames.push_back(text_of(*it));
+                append_relayed(*f, frames, parts, static_cast<std::size_t>(delim - parts.begin()), request->client_header);
+                send_frames(f->iopub, std::move(frames));
+            }
+        }
+
+        /// Applies each subscription and greets it with iopub_welcome, as the kernel's own iopub does.
+        void welcome_subscribers(front& f)
+        {
+            for (int n = 0; n < burst; ++n)
+            {
+                zmq::message_t event;
+                if (!retry_on_eintr([&] { return f.iopub.recv(event, zmq::recv_flags::dontwait); }))
+                    return;
+                if (event.size() < 1)
+                    continue;
+                const std::string topic(event.data<char>() + 1, event.size() - 1);
+                if (event.data<char>()[0] == 0)
+                {
+                    f.iopub.set(zmq::sockopt::unsubscribe, topic);
+                    continue;
+                }
+                f.iopub.set(zmq::sockopt::subscribe, topic);
+                publish(f, "iopub_welcome", "{}", to_json(nl::json{{"subscription", topic}}));
+            }
+        }
+
+        void echo_heartbeats(front& f)
+        {
+            for (int n = 0; n < burst; ++n)
+            {
+                zmq::message_t ping;
+                if (!retry_on_eintr([&] { return f.heartbeat.recv(ping, zmq::recv_flags::dontwait); }))
+                    return;
+                retry_on_eintr([&] { return f.heartbeat.send(ping, zmq::send_flags::none); });
+            }
+        }
+
+        // ---- the hub's own requests to the kernel (interrupt, reset, dispose, shutdown) ----
+
+        using reply_handler = std::function<void(const nl::json& content)>;
+
+        void ask_kernel(const std::string& msg_type, const front_identity& who, nl::json content, reply_handler on_reply)
+        {
+            nl::json header = make_message_header(msg_type, who.user, "atrium-host");
+            const std::string host_msg_id = make_host_msg_id(0, ++sequence);
+            header["msg_id"] = host_msg_id;
+            frame_list frames{std::string(delimiter), "", to_json(header), "{}",
+                              to_json(nl::json{{"atrium_note", who.kernel_id}}), to_json(content)};
+            if (on_reply)
+                awaiting.emplace(host_msg_id, std::move(on_reply));
+            send_frames(own_requests, std::move(frames));
+        }
+
+        void take_own_replies()
+        {
+            for (int n = 0; n < burst; ++n)
+            {
+                std::vector<zmq::message_t> parts = receive(own_requests);
+                if (parts.empty())
+                    return;
+                if (parts.size() < 6)
+                    continue;
+                auto it = awaiting.find(parent_msg_id(text_of(parts[3])));
+                if (it == awaiting.end())
+                    continue;
+                reply_handler handler = std::move(it->second);
+                awaiting.erase(it);
+                auto content = parse_json_object(text_of(parts[5]));
+                handler(content ? *content : nl::json::object());
+            }
+        }
+
+        // ---- fronts opening and closing ----
+
+        /// Closes the front now and disposes of its context; `done` runs once the kernel has done so. Opening
+        /// the same kernel id meanwhile waits for that (a restart must never find the old namespace).
+        void close_front(std::uint64_t number, std::function<void()> done)
+        {
+            auto it = fronts.find(number);
+            if (it == fronts.end())
+                return;
+            const front_identity who = it->second->identity;
+            by_kernel_id.erase(who.kernel_id);
+            fronts.erase(it);
+            front_count.store(fronts.size());
+            fronts_changed = true;
+            disposing[who.kernel_id];
+            ask_kernel("atrium_reset_context_request", who, {{"dispose", true}},
+                       [this, kernel_id = who.kernel_id, done = std::move(done)](const nl::json&)
+                       {
+                           if (done)
+                               done();
+                           auto waiting = std::move(disposing[kernel_id]);
+                           disposing.erase(kernel_id);
+                           for (auto& command : waiting)
+                               serve_and_answer(command);
+                       });
+        }
+
+        nl::json open_front(const nl::json& request)
+        {
+            const std::string kernel_id = request.value("kernel_id", "");
+            const nl::json user = request.value("user", nl::json(""));
+            const nl::json key = request.value("key", nl::json(""));
+            const nl::json ip = request.value("ip", nl::json("127.0.0.1"));
+            const nl::json ports = request.value("ports", nl::json::object());
+            if (!user.is_string() || (!user.get<std::string>().empty() && !plain_token(user.get<std::string>(), 128)))
+                return refusal("[host.bad_user] user: expected 1 to 128 printable characters without spaces");
+            if (!key.is_string() || key.get<std::string>().size() > 1024)
+                return refusal("[host.bad_key] key: expected a string of at most 1024 bytes");
+            if (!ip.is_string() || !plain_token(ip.get<std::string>(), 64))
+                return refusal("[host.bad_ip] ip: expected an address such as 127.0.0.1");
+            if (!ports.is_object())
+                return refusal("[host.bad_ports] ports: expected an object such as {\"shell_port\": 50001}");
+            if (by_kernel_id.count(kernel_id) != 0)
+                return refusal("[host.front_exists] a front for kernel " + kernel_id + " is open");
+            const std::string front_key = key.get<std::string>().empty() ? random_key() : key.get<std::string>();
+            const std::uint64_t number = next_front++;
+            try
+            {
+                auto opened = std::make_unique<front>(context, number, front_identity{kernel_id, user.get<std::string>()},
+                                                      front_key, ip.get<std::string>(), ports, kernel);
+                nl::json answer = {{"ok", true}, {"pid", getpid()}, {"connection", opened->connection_info()}};
+                by_kernel_id[kernel_id] = number;
+                fronts.emplace(number, std::move(opened));
+                front_count.store(fronts.size());
+                fronts_changed = true;
+                return answer;
+            }
+            catch (const zmq::error_t& e)
+            {
+                return refusal("[host.bind_failed] cannot listen on " + ip.get<std::string>() + ": " + e.what());
+            }
+        }
+
+        /// Answers now, or returns nullopt when the answer comes later through `command.answer`.
+        std::optional<nl::json> serve(pending_command& command)
+        {
+            const nl::json& request = command.request;
+            const std::string op = request.value("op", "");
+            if (op == "ping")
+                return nl::json{{"ok", true}, {"pid", getpid()}, {"fronts", fronts.size()}};
+            if (op == "list")
+            {
+                nl::json listed = nl::json::array();
+                for (auto& [number, f] : fronts)
+                    listed.push_back({{"kernel_id", f->identity.kernel_id}, {"user", f->identity.user}});
+                return nl::json{{"ok", true}, {"fronts", std::move(listed)}};
+            }
+            if (op == "stop")
+            {
+                while (!fronts.empty())
+                    close_front(fronts.begin()->first, {});
+                ask_kernel("shutdown_request", {"atrium-host", ""}, {{"restart", false}}, {});
+                return nl::json{{"ok", true}};
+            }
+            const nl::json kernel_id = request.value("kernel_id", nl::json());
+            if (!kernel_id.is_string() || !plain_token(kernel_id.get<std::string>(), 128))
+                return refusal("[host.bad_kernel_id] kernel_id: expected 1 to 128 printable characters without spaces");
+            const std::string id = kernel_id.get<std::string>();
+            if (disposing.count(id) != 0 && (op == "open" || op == "close" || op == "alive"))
+            {
+                disposing[id].push_back(std::move(command)); // answered once the old context is gone
+                return std::nullopt;
+            }
+            if (op == "open")
+                return open_front(request);
+            auto found = by_kernel_id.find(id);
+            if (op == "alive")
+                return nl::json{{"ok", true}, {"alive", found != by_kernel_id.end()}};
+            if (op == "close" && found == by_kernel_id.end())
+                return nl::json{{"ok", true}, {"was_open", false}};
+            if (op != "close" && op != "reset" && op != "interrupt")
+                return refusal("[host.unknown_op] op: expected ping, open, close, reset, interrupt, alive, list or stop");
+            if (found == by_kernel_id.end())
+                return refusal("[host.no_such_front] no front is open for kernel " + id);
+            auto answer = std::make_shared<std::promise<nl::json>>(std::move(command.answer));
+            if (op == "close")
+            {
+                close_front(found->second, [answer] { answer->set_value({{"ok", true}, {"was_open", true}}); });
+                return std::nullopt;
+            }
+            ask_kernel(op == "reset" ? "atrium_reset_context_request" : "interrupt_request",
+                       fronts.at(found->second)->identity, nl::json::object(),
+                       [answer](const nl::json&) { answer->set_value({{"ok", true}}); });
+            return std::nullopt;
+        }
+
+        void serve_and_answer(pending_command& command)
+        {
+            if (auto now = serve(command))
+                command.answer.set_value(std::move(*now));
+        }
+
+        void run_commands()
+        {
+            std::deque<pending_command> batch;
+            {
+                std::lock_guard<std::mutex> lock(commands_mutex);
+                batch.swap(commands);
+            }
+            for (auto& command : batch)
+                serve_and_answer(command);
+        }
+
+        zmq::context_t& context;
+        const kernel_endpoints kernel;
+        std::thread thread;
+        wake_signal wake;
+        std::mutex commands_mutex;
+        std::deque<pending_command> commands;
+        std::atomic<bool> hub_ended{false};
+        std::atomic<bool> stop_requested{false};
+        std::atomic<std::size_t> front_count{0};
+
+        // The hub's thread only:
+        zmq::socket_t iopub_in;     ///< SUB to the kernel's iopub
+        zmq::socket_t own_requests; ///< DEALER to the kernel's control: the hub's own requests
+        std::map<std::uint64_t, std::unique_ptr<front>> fronts;
+        std::map<std::string, std::uint64_t> by_kernel_id;
+        std::map<std::string, std::vector<pending_command>> disposing; ///< kernel ids whose context is going
+        std::unordered_map<std::string, reply_handler> awaiting;        ///< own requests' msg_ids
+        std::uint64_t next_front = 1; ///< 0 is the hub's own requests
+        std::uint64_t sequence = 0;
+        bool fronts_changed = true;
+    };
+
+    front_hub::front_hub(zmq::context_t& context, kernel_endpoints kernel)
+        : p_impl(std::make_unique<impl>(context, std::move(kernel)))
+    {
+    }
+
+    front_hub::~front_hub() = default;
+
+    nlohmann::json front_hub::command(nlohmann::json request, std::chrono::milliseconds wait)
+    {
+        std::future<nlohmann::json> answer;
+        {
+            std::lock_guard<std::mutex> lock(p_impl->commands_mutex);
+            if (p_impl->hub_ended.load())
+                return refusal("[host.stopping] the host is shutting down");
+            p_impl->commands.push_back({std::move(request), {}});
+            answer = p_impl->commands.back().answer.get_future();
+        }
+        p_impl->wake.raise();
+        if (answer.wait_for(wait) != std::future_status::ready)
+            return refusal("[host.timeout] the host did not answer within " + std::to_string(wait.count()) + " ms");
+        return answer.get();
+    }
+
+    std::size_t front_hub::fronts() const
+    {
+        return p_impl->front_count.load();
+    }
+
+    bool front_hub::ended() const
+    {
+        return p_impl->hub_ended.load();
+    }
+}
