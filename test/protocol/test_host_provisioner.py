@@ -1,0 +1,353 @@
+"""Host mode through jupyter_client (docs/host.md): the atrium-host provisioner makes each kernel a front of one
+long-lived `atrium --host`, and everything a kernel manager does acts on that front alone.
+
+Each test has a runtime dir of its own, so hosts of its own, stopped (`stop`) at its end and checked gone.
+"""
+
+import asyncio
+import getpass
+import os
+import re
+import signal
+import time
+
+import pytest
+from atrium_host import HostError, HostRefused
+from atrium_host.control import ping
+from host_helpers import (ATRIUM, KERNELSPECS, FakeControlSocket, error_name, front_ids, gone, host_kernels,
+                          host_pid, host_request, kill_host, runtime_dir, socket_path, start_kernel, stop_kernel,
+                          value, wait_until, write_kernelspec)
+from jupyter_client.manager import AsyncKernelManager, KernelManager
+from protocol_helpers import TIMEOUT, collect_iopub, get_reply
+from session_helpers import client, run
+
+MODES = list(KERNELSPECS)
+
+
+@pytest.fixture
+def runtime(monkeypatch):
+    with runtime_dir(monkeypatch) as directory:
+        yield directory
+
+
+def process_ids(kc, mode):
+    """(host pid, pid running this front's cells): the same in scoped mode; the note's worker in isolated."""
+    return int(value(kc, "__import__('os').getppid()" if mode == "isolated" else "__import__('os').getpid()")), \
+        int(value(kc, "__import__('os').getpid()"))
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_two_kernels_are_two_fronts_of_one_host_with_their_own_namespaces(runtime, mode):
+    with host_kernels(2, mode) as [(km1, kc1), (km2, kc2)]:
+        # Each front counts its own executions (jupyter_server shows them per notebook).
+        assert run(kc1, "pass")[0]["execution_count"] == 1
+        assert run(kc2, "pass")[0]["execution_count"] == 1
+        host = host_pid(runtime, mode)
+        (host1, runner1), (host2, runner2) = process_ids(kc1, mode), process_ids(kc2, mode)
+        assert host1 == host2 == host
+        if mode == "isolated":
+            assert len({host, runner1, runner2}) == 3
+        assert front_ids(runtime, mode) == sorted([km1.kernel_id, km2.kernel_id])
+
+        run(kc1, "a = 'one'")
+        assert error_name(kc2, "a") == "NameError"
+        run(kc2, "a = 'two'")
+        assert value(kc1, "a") == "'one'"
+
+
+def test_each_front_has_its_own_iopub(runtime):
+    with host_kernels(2) as [(km1, kc1), (km2, kc2)]:
+        seen = {1: [], 2: []}
+
+        def run_and_keep(which, kc, code):
+            msg_id = kc.execute(code)
+            seen[which].extend(collect_iopub(kc, msg_id))
+            get_reply(kc, msg_id)
+            return msg_id
+
+        ids1 = [run_and_keep(1, kc1, "print('from one')"), run_and_keep(1, kc1, "1+1")]
+        # Anything kernel 1's cells published on a shared iopub would reach kernel 2's subscriber before the
+        # messages of kernel 2's own later cell: everything up to that cell's idle is read here.
+        ids2 = [run_and_keep(2, kc2, "print('from two')")]
+        run_and_keep(1, kc1, "2+2")
+
+        for which, mine, other, kc in ((1, ids1, ids2, kc1), (2, ids2, ids1, kc2)):
+            parents = [m["parent_header"].get("msg_id") for m in seen[which]]
+            assert not set(parents) & set(other), f"kernel {which} saw the other's messages: {seen[which]}"
+            states = [m["content"]["execution_state"] for m in seen[which] if m["msg_type"] == "status"
+                      and m["parent_header"].get("msg_id") in mine]
+            assert states.count("busy") == len(mine) and states.count("idle") == len(mine)
+            assert all(m["parent_header"]["session"] == kc.session.session for m in seen[which]
+                       if m["parent_header"])
+
+
+def start_waiting_cell(kc, flag):
+    """A cell that runs until flag exists; returns its msg_id once it runs."""
+    msg_id = kc.execute(f"import os, time\nwhile not os.path.exists({str(flag)!r}): time.sleep(0.02)\n'finished'")
+    wait_for_input(kc, msg_id)
+    return msg_id
+
+
+def wait_for_input(kc, msg_id):
+    deadline = time.monotonic() + TIMEOUT
+    while time.monotonic() < deadline:
+        msg = kc.get_iopub_msg(timeout=TIMEOUT)
+        if msg["msg_type"] == "execute_input" and msg["parent_header"].get("msg_id") == msg_id:
+            return
+    raise TimeoutError(f"{msg_id} never started")
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("how", ["interrupt_request", "SIGINT"])
+def test_interrupting_one_kernel_leaves_the_others_running_cell_alone(runtime, tmp_path, mode, how):
+    with host_kernels(2, mode) as [(km1, kc1), (km2, kc2)]:
+        run(kc2, "import time")
+        flag = tmp_path / "go"
+        waiting = start_waiting_cell(kc1, flag)
+        looping = kc2.execute("for _ in range(6000): time.sleep(0.01)")
+        wait_for_input(kc2, looping)
+        if how == "SIGINT":
+            km2.signal_kernel(signal.SIGINT)  # the provisioner's `interrupt` request
+        else:
+            km2.interrupt_kernel()  # interrupt_mode message: interrupt_request on the front's control channel
+        interrupted = get_reply(kc2, looping)["content"]
+        assert interrupted["status"] == "error" and interrupted["ename"] == "KeyboardInterrupt", interrupted
+        flag.touch()
+        finished = get_reply(kc1, waiting)["content"]
+        assert finished["status"] == "ok", finished
+        assert value(kc2, "1+1") == "2"
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_restarting_one_kernel_resets_only_its_context(runtime, mode):
+    with host_kernels(2, mode) as [(km1, kc1), (km2, kc2)]:
+        run(kc1, "x = 1")
+        run(kc2, "y = 2")
+        host = host_pid(runtime, mode)
+        (_, runner1), (_, runner2) = process_ids(kc1, mode), process_ids(kc2, mode)
+
+        km1.restart_kernel()
+        kc1.wait_for_ready(timeout=TIMEOUT)
+        assert run(kc1, "pass")[0]["execution_count"] == 1
+        assert error_name(kc1, "x") == "NameError"
+        assert value(kc2, "y") == "2"
+        assert host_pid(runtime, mode) == host
+        assert km1.is_alive() and km2.is_alive()
+        (host1, new_runner1), (host2, same_runner2) = process_ids(kc1, mode), process_ids(kc2, mode)
+        assert host1 == host2 == host and same_runner2 == runner2
+        if mode == "isolated":
+            assert new_runner1 != runner1, "a restart gives the note a fresh worker"
+        assert front_ids(runtime, mode) == sorted([km1.kernel_id, km2.kernel_id])
+
+
+def test_shutting_down_one_kernel_leaves_the_other_working(runtime):
+    with host_kernels(2) as [(km1, kc1), (km2, kc2)]:
+        run(kc2, "y = 2")
+        host = host_pid(runtime)
+        kc1.stop_channels()
+        km1.shutdown_kernel()
+        assert not km1.is_alive()
+        assert front_ids(runtime) == [km2.kernel_id]
+        assert value(kc2, "y") == "2"
+        assert km2.is_alive() and host_pid(runtime) == host
+
+
+def test_shutdown_request_from_the_client_closes_only_its_front(runtime):
+    with host_kernels(2) as [(km1, kc1), (km2, kc2)]:
+        msg_id = kc1.shutdown()
+        assert get_reply(kc1, msg_id, channel="control")["content"]["status"] == "ok"
+        wait_until(lambda: not km1.is_alive(), "kernel 1 dead after its shutdown_request")
+        assert km2.is_alive() and value(kc2, "1+1") == "2"
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_kill_9_of_the_host_kills_every_kernel_and_the_next_start_brings_a_new_host(runtime, mode):
+    with host_kernels(2, mode) as [(km1, kc1), (km2, kc2)]:
+        workers = [process_ids(kc, mode)[1] for kc in (kc1, kc2)]
+        old = kill_host(runtime, mode)
+        assert not km1.is_alive() and not km2.is_alive()
+        if mode == "isolated":
+            wait_until(lambda: all(gone(pid) for pid in workers), "workers gone with their host")
+        assert os.path.exists(socket_path(runtime, mode)), "a killed host leaves its socket file behind"
+
+        # What jupyter_server's restarter does on a dead kernel; the stale socket file is replaced.
+        km1.restart_kernel(now=True)
+        kc1.wait_for_ready(timeout=TIMEOUT)
+        new = host_pid(runtime, mode)
+        assert new != old and process_ids(kc1, mode)[0] == new
+        km2.restart_kernel(now=True)
+        kc2.wait_for_ready(timeout=TIMEOUT)
+        assert process_ids(kc2, mode)[0] == new
+        assert front_ids(runtime, mode) == sorted([km1.kernel_id, km2.kernel_id])
+
+
+def test_a_socket_file_nobody_answers_on_is_replaced(runtime):
+    import socket
+
+    stale = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    stale.bind(socket_path(runtime))
+    stale.close()  # the file stays, nobody listens: what a host killed by SIGKILL leaves
+    assert ping(socket_path(runtime), TIMEOUT) is None
+    with host_kernels(1) as [(km, kc)]:
+        assert value(kc, "1+1") == "2"
+
+
+def test_launches_at_once_start_one_host(runtime):
+    async def main():
+        kms = [AsyncKernelManager(kernel_name="atrium-host") for _ in range(3)]
+        await asyncio.gather(*(km.start_kernel() for km in kms))
+        try:
+            pids = set()
+            for km in kms:
+                kc = km.blocking_client()
+                kc.start_channels()
+                kc.wait_for_ready(timeout=TIMEOUT)
+                pids.add(value(kc, "__import__('os').getpid()"))
+                kc.stop_channels()
+            assert all([await km.is_alive() for km in kms])
+            return pids
+        finally:
+            await asyncio.gather(*(km.shutdown_kernel() for km in kms))
+
+    pids = asyncio.run(main())
+    assert len(pids) == 1
+    with open(os.path.join(runtime, "atrium-host-scoped.log")) as log:
+        assert sum(line.startswith("== ") for line in log) == 1, "one host started"
+
+
+def test_async_kernel_manager_restart_and_shutdown(runtime):
+    async def main():
+        km = AsyncKernelManager(kernel_name="atrium-host")
+        await km.start_kernel()
+        kc = km.client()
+        kc.start_channels()
+        await kc.wait_for_ready(timeout=TIMEOUT)
+        msg_id = kc.execute("z = 3")
+        assert (await kc.get_shell_msg(timeout=TIMEOUT))["parent_header"]["msg_id"] == msg_id
+        await km.restart_kernel()
+        await kc.wait_for_ready(timeout=TIMEOUT)
+        reply = await kc.execute_interactive("z", timeout=TIMEOUT)
+        assert reply["content"]["ename"] == "NameError"
+        kc.stop_channels()
+        await km.shutdown_kernel()
+        return await km.is_alive()
+
+    assert asyncio.run(main()) is False
+    assert front_ids(runtime) == []
+
+
+def test_the_front_belongs_to_the_user_the_server_names(runtime):
+    env = {k: v for k, v in os.environ.items() if k not in ("KERNEL_USERNAME", "JUPYTERHUB_USER")}
+    launches = [({**env, "KERNEL_USERNAME": "carol", "JUPYTERHUB_USER": "dave"}, "carol"),
+                ({**env, "JUPYTERHUB_USER": "dave"}, "dave"),
+                (env, getpass.getuser())]
+    kernels = []
+    try:
+        for number, (launch_env, user) in enumerate(launches):
+            km, kc = start_kernel(env=launch_env)
+            kernels.append((km, kc))
+            # Whatever the client claims in header.username, the front's user is what the server said.
+            claimer = client(km, username="mallory")
+            try:
+                owner = value(claimer, f"pool.put('probe{number}', 1)\n"
+                                       f"[e['owner'] for e in pool.list() if e['name'] == 'probe{number}']")
+            finally:
+                claimer.stop_channels()
+            assert owner == repr([user])
+        assert sorted((f["kernel_id"], f["user"]) for f in host_request(runtime, {"op": "list"})["fronts"]) == \
+            sorted((km.kernel_id, user) for (km, _), (_, user) in zip(kernels, launches))
+    finally:
+        for km, kc in kernels:
+            stop_kernel(km, kc)
+
+
+def test_contexts_names_the_kernel_id_each_front_serves(runtime):
+    with host_kernels(2) as [(km1, kc1), (km2, kc2)]:
+        reply, msgs = run(kc1, "%contexts")
+        assert reply["status"] == "ok", reply
+        text = "".join(m["content"].get("text", "") for m in msgs if m["msg_type"] == "stream")
+        assert km1.kernel_id in text and km2.kernel_id in text, text
+
+
+def test_the_front_can_be_found_again_from_the_provisioner_info(runtime):
+    async def main(km):
+        from jupyter_client.provisioning import KernelProvisionerFactory
+
+        info = await km.provisioner.get_provisioner_info()
+        again = KernelProvisionerFactory.instance().create_provisioner_instance(km.kernel_id, km.kernel_spec,
+                                                                               parent=None)
+        await again.load_provisioner_info(info)
+        assert again.has_process and await again.poll() is None
+        await again.kill()
+        return await again.wait()
+
+    with host_kernels(2) as [(km1, kc1), (km2, kc2)]:
+        assert asyncio.run(main(km1)) == 0
+        assert not km1.is_alive()
+        assert front_ids(runtime) == [km2.kernel_id]
+
+
+# Bad input: clear errors with an [area.reason] id, never a hang.
+
+def test_opening_a_kernel_id_that_is_open_is_refused_clearly(runtime, tmp_path):
+    with host_kernels(1) as [(km1, kc1)]:
+        km2 = KernelManager(kernel_name="atrium-host", connection_file=str(tmp_path / "second.json"))
+        with pytest.raises(HostRefused, match=re.escape("[host.front_exists]")):
+            km2.start_kernel(kernel_id=km1.kernel_id)
+        assert value(kc1, "1+1") == "2"
+
+
+def test_a_kernel_id_the_host_refuses_is_reported_with_its_error(runtime):
+    km = KernelManager(kernel_name="atrium-host")
+    with pytest.raises(HostRefused, match=r"^\[host\.[a-z_]+\] .*refused 'open'"):
+        km.start_kernel(kernel_id="two words")
+    km.cleanup_resources()
+
+
+def test_a_host_that_cannot_start_is_reported_with_its_log(runtime, tmp_path, monkeypatch):
+    write_kernelspec(tmp_path, "bad-host", [ATRIUM, "--host", "--mode=scoped", "--no-such-flag"])
+    monkeypatch.setenv("JUPYTER_PATH", f"{tmp_path}{os.pathsep}{os.environ['JUPYTER_PATH']}")
+    km = KernelManager(kernel_name="bad-host")
+    with pytest.raises(HostError, match=re.escape("[provisioner.host_exited]")) as error:
+        km.start_kernel()
+    assert "--no-such-flag" in str(error.value), "the error quotes the host's log"
+    km.cleanup_resources()
+
+
+def test_a_host_that_never_answers_is_given_up_on(runtime, tmp_path, monkeypatch):
+    write_kernelspec(tmp_path, "silent-host", ["/usr/bin/python3", "-c", "import time; time.sleep(120)",
+                                               "--mode=scoped"], config={"start_timeout": 2})
+    monkeypatch.setenv("JUPYTER_PATH", f"{tmp_path}{os.pathsep}{os.environ['JUPYTER_PATH']}")
+    km = KernelManager(kernel_name="silent-host")
+    with pytest.raises(HostError, match=re.escape("[provisioner.host_start_timeout]")) as error:
+        km.start_kernel()
+    km.cleanup_resources()
+    pid = int(re.search(r"\(pid (\d+)\)", str(error.value)).group(1))
+    os.kill(pid, signal.SIGKILL)  # the provisioner leaves it running (it never kills a host)
+    wait_until(lambda: gone(pid), "the silent host gone")
+
+
+@pytest.mark.parametrize("answer, reason", [
+    (b'{"ok": false, "error": "[host.test_refusal] not today"}\n', "[host.test_refusal] not today"),
+    (b"hello\n", "[provisioner.bad_answer]"),
+    (b'{"ok": true, "pid": 1, "mode": "isolated", "fronts": 0}\n', "[provisioner.wrong_mode]"),
+    (None, "[provisioner.host_timeout]"),
+])
+def test_a_control_socket_answering_nonsense_gives_a_clear_error(runtime, answer, reason):
+    fake = FakeControlSocket(socket_path(runtime), answer)
+    try:
+        km = KernelManager(kernel_name="atrium-host")
+        with pytest.raises(HostError, match=re.escape(reason)):
+            km.start_kernel()
+        km.cleanup_resources()
+    finally:
+        fake.close()
+
+
+def test_an_unreachable_host_makes_requests_fail_clearly_not_hang(runtime):
+    with host_kernels(1) as [(km, kc)]:
+        kill_host(runtime)
+        assert not km.is_alive()
+        km.signal_kernel(signal.SIGINT)  # nothing to interrupt: no error, no wait
+        with pytest.raises(HostError, match=re.escape("[provisioner.host_unreachable]")):
+            host_request(runtime, {"op": "ping"})
