@@ -26,7 +26,7 @@ from jupyter_client.manager import KernelManager
 HERE = pathlib.Path(__file__).parent / "host_demo"
 KERNEL = "atrium-host"
 TIMEOUT = 120
-WIDTH = 58  # the longest cell source, so the results line up
+WIDTH = 57  # the longest cell source, so the results line up
 
 
 class Notebook:
@@ -62,7 +62,8 @@ class Notebook:
                 return text.strip(), time.perf_counter()
 
     def show(self, cell, result, note=""):
-        print(f"  {self.name:>5} [{cell.execution_count or ''}] {cell.source:<{WIDTH}} -> {result}{note}")
+        shown = f" -> {result}{note}" if result else ""
+        print(f"  {self.name:>5} [{cell.execution_count or ''}] {cell.source:<{WIDTH}}{shown}")
 
     def reply(self, cell):
         cell.execution_count = self.kc.get_shell_msg(timeout=TIMEOUT)["content"].get("execution_count")

@@ -2,12 +2,11 @@
 socket (docs/host.md), and stopped when the test ends, since a host outlives the server that started it."""
 
 import contextlib
-import json
 import pathlib
-import socket
 import time
 
 import psutil
+from atrium_host.control import HostError, call
 from test_kernel_gateway import result_of
 
 STOP_TIMEOUT = 30
@@ -15,18 +14,8 @@ WAIT_TIMEOUT = 60
 
 
 def control(socket_path, request, timeout=30):
-    """One request on a host's control socket (one JSON line each way); returns the answer."""
-    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as conn:
-        conn.settimeout(timeout)
-        conn.connect(str(socket_path))
-        conn.sendall(json.dumps(request).encode() + b"\n")
-        answer = b""
-        while not answer.endswith(b"\n"):
-            chunk = conn.recv(65536)
-            if not chunk:
-                break
-            answer += chunk
-    return json.loads(answer)
+    """One request on a host's control socket, through the provisioner's own client; refusals raise HostRefused."""
+    return call(str(socket_path), request, timeout)
 
 
 def host_socket(runtime_dir, mode="scoped"):
@@ -72,7 +61,7 @@ def stop_hosts(runtime_dir):
             pid = control(path, {"op": "ping"}, timeout=5)["pid"]
             family = [psutil.Process(pid)] + psutil.Process(pid).children(recursive=True)
             control(path, {"op": "stop"}, timeout=5)
-        except (OSError, ValueError, KeyError, psutil.NoSuchProcess):
+        except (HostError, OSError, KeyError, psutil.NoSuchProcess):
             continue  # nobody answers there: that host is gone already
         _, alive = psutil.wait_procs(family, timeout=STOP_TIMEOUT)
         for proc in alive:

@@ -16,9 +16,9 @@ def test_two_gateway_kernels_land_in_one_host(client_env, venv_bin, tmp_path):
                "--KernelGatewayApp.auth_token={token}", "--KernelGatewayApp.default_kernel_name=atrium-host"]
     with hosts_stopped(runtime_dir), running_server(command, env, tmp_path / "gateway.log") as gateway:
         # No kernel name: the gateway's default.
-        a_id = gateway.request("POST", "/api/kernels", {})["id"]
-        b_id = gateway.request("POST", "/api/kernels", {})["id"]
-        assert {k["name"] for k in gateway.request("GET", "/api/kernels")} == {"atrium-host"}
+        a, b = gateway.request("POST", "/api/kernels", {}), gateway.request("POST", "/api/kernels", {})
+        assert a["name"] == b["name"] == "atrium-host", (a, b)
+        a_id, b_id = a["id"], b["id"]
         a, b = Channels(gateway, a_id), Channels(gateway, b_id)
         try:
             pid = host_pid(runtime_dir)
