@@ -6,12 +6,13 @@ import pathlib
 import time
 import urllib.error
 
+import psutil
 import pytest
 from e2e_host import front_ids, host_pid, hosts_stopped, value, wait_until
 from e2e_servers import running_server, server_env
 from test_kernel_gateway import Channels, result_of, stdout_of
 
-KERNEL = "atrium-host"
+MODES = {"atrium-host": "scoped", "atrium-host-isolated": "isolated"}
 # Interruptible between bytecodes (a scoped context's KeyboardInterrupt arrives there); ends when told through pool.
 WAIT_FOR_GO = "import time\nwhile 'go' not in pool:\n    time.sleep(0.05)\nprint('{name} went on with', x)"
 
@@ -38,10 +39,23 @@ class Recorded(Channels):
         return {msg["parent_header"].get("msg_id") for msg in self.seen}
 
 
-def start_kernel(server):
-    kernel = server.request("POST", "/api/kernels", {"name": KERNEL})
-    assert kernel["name"] == KERNEL, kernel
+def start_kernel(server, name):
+    kernel = server.request("POST", "/api/kernels", {"name": name})
+    assert kernel["name"] == name, kernel
     return kernel["id"]
+
+
+def check_one_host(runtime_dir, mode, *connections):
+    """Every connection's kernel runs in the host of `mode`: its process (scoped) or a worker process of it
+    (isolated, a worker each). Returns the host's pid and each kernel's process id."""
+    pid = host_pid(runtime_dir, mode)
+    pids = [int(value(c, "import os\nos.getpid()")) for c in connections]
+    if mode == "scoped":
+        assert pids == [pid] * len(pids), (pid, pids)
+    else:
+        workers = {child.pid for child in psutil.Process(pid).children(recursive=True)}
+        assert len(set(pids)) == len(pids) and set(pids) <= workers, (pid, pids, workers)
+    return pid, pids
 
 
 def state_of(server, kernel_id):
@@ -76,14 +90,15 @@ def server(client_env, venv_bin, tmp_path, runtime_dir):
         yield running
 
 
-def test_two_kernels_are_two_fronts_of_one_host(server, runtime_dir):
-    a_id, b_id = start_kernel(server), start_kernel(server)
+@pytest.mark.parametrize("kernel_name", MODES)
+def test_two_kernels_are_two_fronts_of_one_host(kernel_name, server, runtime_dir):
+    mode = MODES[kernel_name]
+    a_id, b_id = start_kernel(server, kernel_name), start_kernel(server, kernel_name)
     a, b = Recorded(server, a_id), Recorded(server, b_id)
     try:
         # One host process serves both kernel ids, each a front of its own.
-        pid = host_pid(runtime_dir)
-        assert value(a, "import os\nos.getpid()") == value(b, "import os\nos.getpid()") == str(pid)
-        assert front_ids(runtime_dir) == {a_id, b_id}
+        pid, _ = check_one_host(runtime_dir, mode, a, b)
+        assert front_ids(runtime_dir, mode) == {a_id, b_id}
 
         # Separate namespaces.
         assert a.run("x = 'a'")[0]["status"] == "ok"
@@ -123,7 +138,7 @@ def test_two_kernels_are_two_fronts_of_one_host(server, runtime_dir):
         server.request("POST", f"/api/kernels/{a_id}/restart")
         a.wait_ready()
         assert value(a, "'x' in dir()") == "False"
-        assert value(a, "import os\nos.getpid()") == str(pid)
+        assert check_one_host(runtime_dir, mode, a)[0] == pid
         assert value(a, "pool.get('go')") == "2"
         assert value(b, "x") == "'b'"
 
@@ -139,26 +154,29 @@ def test_two_kernels_are_two_fronts_of_one_host(server, runtime_dir):
         a.close()
         server.request("DELETE", f"/api/kernels/{a_id}")
         assert kernel_ids(server) == {b_id}
-        wait_until("a's front closed", lambda: front_ids(runtime_dir) == {b_id})
+        wait_until("a's front closed", lambda: front_ids(runtime_dir, mode) == {b_id})
         assert value(b, "x") == "'b'"
-        assert host_pid(runtime_dir) == pid
+        assert host_pid(runtime_dir, mode) == pid
     finally:
         a.close()
         b.close()
 
 
-def test_culling_one_idle_kernel_keeps_the_other(client_env, venv_bin, tmp_path, runtime_dir):
+@pytest.mark.parametrize("kernel_name", MODES)
+def test_culling_one_idle_kernel_keeps_the_other(kernel_name, client_env, venv_bin, tmp_path, runtime_dir):
     # Kernels with a connection are not culled (cull_connected is off): b keeps one open and stays busy now and
     # then; a is left idle and unconnected.
+    mode = MODES[kernel_name]
     options = ["--MappingKernelManager.cull_idle_timeout=3", "--MappingKernelManager.cull_interval=1"]
     with jupyter_server(client_env, venv_bin, tmp_path, *options) as server:
-        a_id, b_id = start_kernel(server), start_kernel(server)
+        a_id, b_id = start_kernel(server, kernel_name), start_kernel(server, kernel_name)
         a, b = Channels(server, a_id), Channels(server, b_id)
         try:
             assert a.run("x = 'a'")[0]["status"] == "ok"
+            pid, (a_pid, b_pid) = check_one_host(runtime_dir, mode, a, b)
             a.close()
             assert b.run("x = 'b'\ncells = 0")[0]["status"] == "ok"
-            assert front_ids(runtime_dir) == {a_id, b_id}
+            assert front_ids(runtime_dir, mode) == {a_id, b_id}
 
             def b_works():
                 reply, _ = b.run("cells += 1")
@@ -166,7 +184,12 @@ def test_culling_one_idle_kernel_keeps_the_other(client_env, venv_bin, tmp_path,
                 time.sleep(0.5)
 
             wait_until("a culled", lambda: kernel_ids(server) == {b_id}, step=b_works)
-            wait_until("a's front closed", lambda: front_ids(runtime_dir) == {b_id})
+            # Its context is freed: the host has no front for it, and an isolated kernel's worker has ended.
+            wait_until("a's front closed", lambda: front_ids(runtime_dir, mode) == {b_id})
+            if mode == "isolated":
+                wait_until("a's worker ended", lambda: not psutil.pid_exists(a_pid) or
+                           psutil.Process(a_pid).status() == psutil.STATUS_ZOMBIE)
+            assert host_pid(runtime_dir, mode) == pid and check_one_host(runtime_dir, mode, b)[1] == [b_pid]
             assert value(b, "x") == "'b'"
             assert int(value(b, "cells")) > 0
             assert b_id in kernel_ids(server)
