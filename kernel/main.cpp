@@ -94,7 +94,7 @@ int main(int argc, char* argv[])
                                                  xeus::make_null_debugger, nl::json::object(),
                                                  nl::json::error_handler_t::replace);
         if (options.host)
-            fronts = std::make_unique<host>(sockets, options.host_socket, options.host_linger_seconds);
+            fronts = std::make_unique<host>(sockets, options.host_socket, options.host_linger_seconds, options.binding);
     }
     catch (const host_already_running& e)
     {

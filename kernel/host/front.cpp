@@ -14,7 +14,6 @@ namespace atrium
         constexpr std::size_t remembered_requests = 8192;
 
         const char* const port_names[] = {"shell_port", "control_port", "stdin_port", "iopub_port", "hb_port"};
-        const std::string msg_id_prefix = "atrium-host.";
 
         int bind_port(zmq::socket_t& socket, const std::string& ip, const nlohmann::json& ports, const char* name)
         {
@@ -113,28 +112,5 @@ namespace atrium
     {
         auto it = m_requests.find(host_msg_id);
         return it == m_requests.end() ? nullptr : &it->second;
-    }
-
-    std::string make_host_msg_id(std::uint64_t front, std::uint64_t sequence)
-    {
-        return msg_id_prefix + std::to_string(front) + "." + std::to_string(sequence);
-    }
-
-    std::uint64_t front_of_host_msg_id(const std::string& host_msg_id)
-    {
-        if (host_msg_id.compare(0, msg_id_prefix.size(), msg_id_prefix) != 0)
-            return 0;
-        const std::size_t start = msg_id_prefix.size();
-        const std::size_t dot = host_msg_id.find('.', start);
-        if (dot == std::string::npos || dot == start || dot - start > 19)
-            return 0;
-        std::uint64_t value = 0;
-        for (std::size_t i = start; i < dot; ++i)
-        {
-            if (host_msg_id[i] < '0' || host_msg_id[i] > '9')
-                return 0;
-            value = value * 10 + static_cast<std::uint64_t>(host_msg_id[i] - '0');
-        }
-        return value;
     }
 }

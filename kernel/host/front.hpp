@@ -82,7 +82,4 @@ namespace atrium
         std::deque<std::string> m_request_order;
     };
 
-    /// The front number a host msg_id carries (`atrium-host.<front>.<n>`); 0 when it is not one.
-    std::uint64_t front_of_host_msg_id(const std::string& host_msg_id);
-    std::string make_host_msg_id(std::uint64_t front, std::uint64_t sequence);
 }

@@ -81,6 +81,32 @@ namespace atrium
             return std::string(part.data<char>(), part.size());
         }
 
+        std::string_view view_of(const zmq::message_t& part)
+        {
+            return {part.data<char>(), part.size()};
+        }
+
+        bool is_delimiter(const zmq::message_t& part)
+        {
+            return view_of(part) == delimiter;
+        }
+
+        /// Sends `parts` as one message. Frames relayed unchanged (content, buffers: megabytes of output) are
+        /// the very messages received, never copied.
+        void send_parts(zmq::socket_t& socket, std::vector<zmq::message_t>& parts)
+        {
+            for (std::size_t i = 0; i < parts.size(); ++i)
+            {
+                auto flags = i + 1 < parts.size() ? zmq::send_flags::sndmore : zmq::send_flags::none;
+                retry_on_eintr([&] { return socket.send(parts[i], flags); });
+            }
+        }
+
+        zmq::message_t message_of(std::string_view text)
+        {
+            return zmq::message_t(text.data(), text.size());
+        }
+
         struct pending_command
         {
             nl::json request;
@@ -90,9 +116,10 @@ namespace atrium
 
     struct front_hub::impl
     {
-        impl(zmq::context_t& context, kernel_endpoints kernel)
+        impl(zmq::context_t& context, kernel_endpoints kernel, nl::json about)
             : context(context)
             , kernel(std::move(kernel))
+            , about(std::move(about))
         {
             thread = start_signal_free_thread([this] { run(); });
         }
@@ -223,8 +250,7 @@ namespace atrium
         /// False when the request closed the front.
         bool relay_request(front& f, front_channel channel, std::vector<zmq::message_t>& parts)
         {
-            auto delim = std::find_if(parts.begin(), parts.end(), [](const zmq::message_t& part)
-                                      { return part.size() == delimiter.size() && text_of(part) == delimiter; });
+            auto delim = std::find_if(parts.begin(), parts.end(), is_delimiter);
             const std::size_t identities = static_cast<std::size_t>(delim - parts.begin());
             if (delim == parts.end() || parts.end() - delim < 6 || identities > limits::identity_count ||
                 std::any_of(parts.begin(), delim, [](const zmq::message_t& id) { return id.size() > limits::guid_length; }))
@@ -239,22 +265,20 @@ namespace atrium
                 refuse(f, "[wire.header_too_big] a header of more than 64 KiB");
                 return true;
             }
-            const std::string signature = text_of(delim[1]);
-            const std::string header = text_of(delim[2]);
-            const std::string metadata = text_of(delim[4]);
-            auto view = [](const zmq::message_t& part) { return std::string_view(part.data<char>(), part.size()); };
-            if (!f.signer.verify(signature, header, view(delim[3]), metadata, view(delim[5])))
+            const std::string_view signature = view_of(delim[1]);
+            const std::string_view header = view_of(delim[2]);
+            if (!f.signer.verify(signature, header, view_of(delim[3]), view_of(delim[4]), view_of(delim[5])))
             {
                 refuse(f, "[wire.bad_signature] signature does not match the front's key");
                 return true;
             }
-            if (f.signer.enabled() && !f.replays.first_sighting(signature))
+            if (f.signer.enabled() && !f.replays.first_sighting(std::string(signature)))
             {
                 refuse(f, "[wire.replayed] signature seen before; message ignored");
                 return true;
             }
             const std::string host_msg_id = make_host_msg_id(f.number, ++sequence);
-            auto rewritten = rewrite_request(header, metadata, f.identity, host_msg_id);
+            auto rewritten = rewrite_request(header, view_of(delim[4]), f.identity, host_msg_id);
             if (!rewritten)
             {
                 refuse(f, "[wire.bad_json] the header or metadata is not a JSON object with a msg_type");
@@ -265,22 +289,22 @@ namespace atrium
                 client_identities.push_back(text_of(*it));
             if (rewritten->msg_type == "shutdown_request" && channel != front_channel::stdin_)
             {
-                answer_shutdown(f, channel, client_identities, header, text_of(delim[5]));
+                answer_shutdown(f, channel, client_identities, std::string(header), text_of(delim[5]));
                 return false;
             }
-            f.remember(host_msg_id, {header, std::move(client_identities)});
+            f.remember(host_msg_id, {std::string(header), std::move(client_identities)});
             // The kernel reads the same frames a client would send, unsigned (the host's kernel has no key: its
             // endpoints are inproc, reachable from this process alone).
-            frame_list frames;
-            frames.reserve(static_cast<std::size_t>(parts.end() - delim));
-            frames.emplace_back(delimiter);
-            frames.emplace_back();
-            frames.push_back(std::move(rewritten->header));
-            frames.push_back(text_of(delim[3]));
-            frames.push_back(std::move(rewritten->metadata));
+            std::vector<zmq::message_t> relayed;
+            relayed.reserve(static_cast<std::size_t>(parts.end() - delim));
+            relayed.push_back(message_of(delimiter));
+            relayed.emplace_back();
+            relayed.push_back(message_of(rewritten->header));
+            relayed.push_back(std::move(delim[3]));
+            relayed.push_back(message_of(rewritten->metadata));
             for (auto it = delim + 5; it != parts.end(); ++it)
-                frames.push_back(text_of(*it));
-            send_frames(f.kernel[static_cast<int>(channel)], std::move(frames));
+                relayed.push_back(std::move(*it));
+            send_parts(f.kernel[static_cast<int>(channel)], relayed);
             return true;
         }
 
@@ -336,7 +360,7 @@ namespace atrium
         /// at once), and a client reading the reply must find them sent.
         void relay_answers(front& f, front_channel channel)
         {
-            relay_outputs();
+            relay_outputs(/*limit=*/0);
             zmq::socket_t& socket = f.kernel[static_cast<int>(channel)];
             for (int n = 0; n < burst; ++n)
             {
@@ -346,55 +370,52 @@ namespace atrium
                 // From a DEALER: no routing identities, the delimiter first.
                 if (parts.size() < 6)
                     continue;
-                const std::string parent = text_of(parts[3]);
-                const relayed_request* request = f.find(parent_msg_id(parent));
+                const relayed_request* request = f.find(parent_msg_id(view_of(parts[3])));
                 if (!request)
                     continue; // answers a request forgotten long ago
-                frame_list frames(request->client_identities.begin(), request->client_identities.end());
-                append_relayed(f, frames, parts, 0, request->client_header);
-                send_frames(f.clients[static_cast<int>(channel)], std::move(frames));
+                std::vector<zmq::message_t> relayed;
+                for (const auto& identity : request->client_identities)
+                    relayed.push_back(message_of(identity));
+                append_relayed(f, relayed, parts, 0, request->client_header);
+                send_parts(f.clients[static_cast<int>(channel)], relayed);
             }
         }
 
         /// Appends the message that starts at `parts[delim]` with the client's header as its parent, signed.
-        void append_relayed(const front& f, frame_list& frames, std::vector<zmq::message_t>& parts, std::size_t delim,
-                            const std::string& client_header)
+        void append_relayed(const front& f, std::vector<zmq::message_t>& relayed, std::vector<zmq::message_t>& parts,
+                            std::size_t delim, const std::string& client_header)
         {
-            const std::string header = text_of(parts[delim + 2]);
-            const std::string metadata = text_of(parts[delim + 4]);
-            std::string content = text_of(parts[delim + 5]);
-            frames.emplace_back(delimiter);
-            frames.push_back(f.signer.sign(header, client_header, metadata, content));
-            frames.push_back(header);
-            frames.push_back(client_header);
-            frames.push_back(metadata);
-            frames.push_back(std::move(content));
-            for (std::size_t i = delim + 6; i < parts.size(); ++i)
-                frames.push_back(text_of(parts[i]));
+            relayed.push_back(message_of(delimiter));
+            relayed.push_back(message_of(
+                f.signer.sign(view_of(parts[delim + 2]), client_header, view_of(parts[delim + 4]), view_of(parts[delim + 5]))));
+            relayed.push_back(std::move(parts[delim + 2]));
+            relayed.push_back(message_of(client_header));
+            for (std::size_t i = delim + 4; i < parts.size(); ++i)
+                relayed.push_back(std::move(parts[i]));
         }
 
         /// Everything the kernel published, each to the front of the request it belongs to.
-        void relay_outputs()
+        /// `limit` bounds a burst (0: until none is left).
+        void relay_outputs(int limit = 4 * burst)
         {
-            for (int n = 0; n < 4 * burst; ++n)
+            for (int n = 0; limit == 0 || n < limit; ++n)
             {
                 std::vector<zmq::message_t> parts = receive(iopub_in);
                 if (parts.empty())
                     return;
-                auto delim = std::find_if(parts.begin(), parts.end(), [](const zmq::message_t& part)
-                                          { return part.size() == delimiter.size() && text_of(part) == delimiter; });
+                auto delim = std::find_if(parts.begin(), parts.end(), is_delimiter);
                 if (delim == parts.end() || parts.end() - delim < 6)
                     continue;
-                const std::string host_msg_id = parent_msg_id(text_of(delim[3]));
+                const std::string host_msg_id = parent_msg_id(view_of(delim[3]));
                 front* f = find_front(front_of_host_msg_id(host_msg_id));
                 const relayed_request* request = f ? f->find(host_msg_id) : nullptr;
                 if (!request)
                     continue; // the kernel's own (its iopub_welcome), the hub's requests, or a closed front's
-                frame_list frames; // the topic
+                std::vector<zmq::message_t> relayed;
                 for (auto it = parts.begin(); it != delim; ++it)
-                    frames.push_back(text_of(*it));
-                append_relayed(*f, frames, parts, static_cast<std::size_t>(delim - parts.begin()), request->client_header);
-                send_frames(f->iopub, std::move(frames));
+                    relayed.push_back(std::move(*it)); // the topic
+                append_relayed(*f, relayed, parts, static_cast<std::size_t>(delim - parts.begin()), request->client_header);
+                send_parts(f->iopub, relayed);
             }
         }
 
@@ -455,12 +476,12 @@ namespace atrium
                     return;
                 if (parts.size() < 6)
                     continue;
-                auto it = awaiting.find(parent_msg_id(text_of(parts[3])));
+                auto it = awaiting.find(parent_msg_id(view_of(parts[3])));
                 if (it == awaiting.end())
                     continue;
                 reply_handler handler = std::move(it->second);
                 awaiting.erase(it);
-                auto content = parse_json_object(text_of(parts[5]));
+                auto content = parse_json_object(view_of(parts[5]));
                 handler(content ? *content : nl::json::object());
             }
         }
@@ -534,7 +555,11 @@ namespace atrium
             const nl::json& request = command.request;
             const std::string op = request.value("op", "");
             if (op == "ping")
-                return nl::json{{"ok", true}, {"pid", getpid()}, {"fronts", fronts.size()}};
+            {
+                nl::json answer = about;
+                answer.update({{"ok", true}, {"pid", getpid()}, {"fronts", fronts.size()}});
+                return answer;
+            }
             if (op == "list")
             {
                 nl::json listed = nl::json::array();
@@ -600,6 +625,7 @@ namespace atrium
 
         zmq::context_t& context;
         const kernel_endpoints kernel;
+        const nl::json about;
         std::thread thread;
         wake_signal wake;
         std::mutex commands_mutex;
@@ -620,8 +646,8 @@ namespace atrium
         bool fronts_changed = true;
     };
 
-    front_hub::front_hub(zmq::context_t& context, kernel_endpoints kernel)
-        : p_impl(std::make_unique<impl>(context, std::move(kernel)))
+    front_hub::front_hub(zmq::context_t& context, kernel_endpoints kernel, nlohmann::json about)
+        : p_impl(std::make_unique<impl>(context, std::move(kernel), std::move(about)))
     {
     }
 

@@ -20,7 +20,8 @@ namespace atrium
     class front_hub
     {
     public:
-        front_hub(zmq::context_t& context, kernel_endpoints kernel);
+        /// `about` is added to every `ping` answer (the host's mode and scope).
+        front_hub(zmq::context_t& context, kernel_endpoints kernel, nlohmann::json about);
         ~front_hub();
         front_hub(const front_hub&) = delete;
         front_hub& operator=(const front_hub&) = delete;

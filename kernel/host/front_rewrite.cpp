@@ -6,6 +6,11 @@
 
 namespace atrium
 {
+    namespace
+    {
+        const std::string msg_id_prefix = "atrium-host.";
+    }
+
     std::optional<rewritten_request> rewrite_request(std::string_view header, std::string_view metadata,
                                                      const front_identity& front, const std::string& host_msg_id)
     {
@@ -33,5 +38,28 @@ namespace atrium
             return {};
         auto id = parsed->find("msg_id");
         return id != parsed->end() && id->is_string() ? id->get<std::string>() : std::string();
+    }
+
+    std::string make_host_msg_id(std::uint64_t front, std::uint64_t sequence)
+    {
+        return msg_id_prefix + std::to_string(front) + "." + std::to_string(sequence);
+    }
+
+    std::uint64_t front_of_host_msg_id(const std::string& host_msg_id)
+    {
+        if (host_msg_id.compare(0, msg_id_prefix.size(), msg_id_prefix) != 0)
+            return 0;
+        const std::size_t start = msg_id_prefix.size();
+        const std::size_t dot = host_msg_id.find('.', start);
+        if (dot == std::string::npos || dot == start || dot - start > 19)
+            return 0;
+        std::uint64_t value = 0;
+        for (std::size_t i = start; i < dot; ++i)
+        {
+            if (host_msg_id[i] < '0' || host_msg_id[i] > '9')
+                return 0;
+            value = value * 10 + static_cast<std::uint64_t>(host_msg_id[i] - '0');
+        }
+        return value;
     }
 }

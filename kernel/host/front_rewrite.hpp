@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 #pragma once
 
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -28,6 +29,11 @@ namespace atrium
     /// header or metadata is not a JSON object (or the header has no msg_type string).
     std::optional<rewritten_request> rewrite_request(std::string_view header, std::string_view metadata,
                                                      const front_identity& front, const std::string& host_msg_id);
+
+    /// The msg_id a front gives a request it relays: `atrium-host.<front>.<sequence>`. Front 0 is the host's own.
+    std::string make_host_msg_id(std::uint64_t front, std::uint64_t sequence);
+    /// The front a host msg_id names; 0 when it is not one.
+    std::uint64_t front_of_host_msg_id(const std::string& host_msg_id);
 
     /// The `msg_id` of a message's parent header, read from its top level; empty when there is none.
     std::string parent_msg_id(std::string_view parent_header);

@@ -39,8 +39,9 @@ namespace atrium
         return make_zmq_server(context, keyless, eh);
     }
 
-    host::host(zmq::context_t& context, const std::string& control_socket, int linger_seconds)
-        : m_hub(context, host_kernel_endpoints())
+    host::host(zmq::context_t& context, const std::string& control_socket, int linger_seconds,
+               const binding_config& binding)
+        : m_hub(context, host_kernel_endpoints(), {{"mode", to_string(binding.mode)}, {"scope", to_string(binding.scope)}})
         , m_control(control_socket, m_hub, linger_seconds)
     {
     }

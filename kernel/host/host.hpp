@@ -3,6 +3,7 @@
 
 #include "kernel/host/front_hub.hpp"
 #include "kernel/host/host_control.hpp"
+#include "session/binding.hpp"
 
 #include <xeus/xkernel_configuration.hpp>
 #include <xeus/xeus_context.hpp>
@@ -25,7 +26,7 @@ namespace atrium
     {
     public:
         /// Throws host_already_running, or std::runtime_error when the control socket cannot be made.
-        host(zmq::context_t& context, const std::string& control_socket, int linger_seconds);
+        host(zmq::context_t& context, const std::string& control_socket, int linger_seconds, const binding_config& binding);
 
     private:
         front_hub m_hub;

@@ -148,6 +148,18 @@ def comm_seeds():
         write("fuzz_comm_routing", f"script_{i}", b"\x00".join(script))
 
 
+def front_seeds():
+    request = header("execute_request")
+    seeds = {
+        "execute": [j(request), b"{}", j(dict(request, msg_id="atrium-host.3.4")), b"\x00\x00\x00\x00\x00\x00\x00\x03"],
+        "note_hint": [j(request), j({"atrium_note": "other", "cellId": "c"}), b'{"a":{"msg_id":"x"},"msg_id":"y"}', b"atrium-host.12.1"],
+        "no_msg_type": [j({"msg_id": "m"}), b"{}", b"[]", b"atrium-host..1"],
+        "bad_json": [b'{"msg_type":"x"', b"[1]", b"{", b"\xff" * 8],
+    }
+    for name, parts in seeds.items():
+        write("fuzz_front_rewrite", name, b"\x00".join(parts))
+
+
 if __name__ == "__main__":
     shutil.rmtree(HERE / "corpus", ignore_errors=True)
     wire_seeds()
@@ -156,3 +168,4 @@ if __name__ == "__main__":
     worker_seeds()
     worker_message_seeds()
     comm_seeds()
+    front_seeds()

@@ -17,7 +17,7 @@ while [ $# -gt 0 ]; do
         *) echo "run_libfuzzer.sh: unknown argument '$1'" >&2; exit 2 ;;
     esac
 done
-[ ${#harnesses[@]} -gt 0 ] || harnesses=(fuzz_worker_wire fuzz_worker_message_check fuzz_request_check fuzz_wire_codec fuzz_json fuzz_comm_routing)
+[ ${#harnesses[@]} -gt 0 ] || harnesses=(fuzz_worker_wire fuzz_worker_message_check fuzz_request_check fuzz_wire_codec fuzz_json fuzz_comm_routing fuzz_front_rewrite)
 
 build=build-fuzz
 compiler=$(command -v clang++-14 || command -v clang++ || true)

@@ -76,12 +76,12 @@ def stop_kernel(km, kc):
 
 
 @contextlib.contextmanager
-def host_kernels(count, mode="scoped", **launch):
+def host_kernels(count, mode="scoped", kernel_name=None, **launch):
     """`count` kernels of one host kernelspec, always shut down (their fronts closed; the host stays)."""
     kernels = []
     try:
         for _ in range(count):
-            kernels.append(start_kernel(mode, **launch))
+            kernels.append(start_kernel(mode, kernel_name, **launch))
         yield kernels
     finally:
         for km, kc in kernels:

@@ -83,17 +83,17 @@ def test_each_front_has_its_own_iopub(runtime):
 
 def start_waiting_cell(kc, flag):
     """A cell that runs until flag exists; returns its msg_id once it runs."""
-    msg_id = kc.execute(f"import os, time\nwhile not os.path.exists({str(flag)!r}): time.sleep(0.02)\n'finished'")
-    wait_for_input(kc, msg_id)
-    return msg_id
+    return start_running(kc, f"while not os.path.exists({str(flag)!r}): time.sleep(0.02)\n'finished'")
 
 
-def wait_for_input(kc, msg_id):
+def start_running(kc, code):
+    """Sends a cell that says it runs, then runs code; returns its msg_id once the cell has said so."""
+    msg_id = kc.execute(f"import os, time\nprint('running', flush=True)\n{code}")
     deadline = time.monotonic() + TIMEOUT
     while time.monotonic() < deadline:
         msg = kc.get_iopub_msg(timeout=TIMEOUT)
-        if msg["msg_type"] == "execute_input" and msg["parent_header"].get("msg_id") == msg_id:
-            return
+        if msg["parent_header"].get("msg_id") == msg_id and msg["msg_type"] == "stream":
+            return msg_id
     raise TimeoutError(f"{msg_id} never started")
 
 
@@ -101,11 +101,11 @@ def wait_for_input(kc, msg_id):
 @pytest.mark.parametrize("how", ["interrupt_request", "SIGINT"])
 def test_interrupting_one_kernel_leaves_the_others_running_cell_alone(runtime, tmp_path, mode, how):
     with host_kernels(2, mode) as [(km1, kc1), (km2, kc2)]:
-        run(kc2, "import time")
         flag = tmp_path / "go"
         waiting = start_waiting_cell(kc1, flag)
-        looping = kc2.execute("for _ in range(6000): time.sleep(0.01)")
-        wait_for_input(kc2, looping)
+        # Interrupted once it runs: an interrupt in the instant between its execute_input and its first line
+        # is lost by an isolated host now and then (a core issue, reported; a plain isolated kernel keeps it).
+        looping = start_running(kc2, "for _ in range(6000): time.sleep(0.01)")
         if how == "SIGINT":
             km2.signal_kernel(signal.SIGINT)  # the provisioner's `interrupt` request
         else:
@@ -263,6 +263,8 @@ def test_the_front_belongs_to_the_user_the_server_names(runtime):
 
 def test_contexts_names_the_kernel_id_each_front_serves(runtime):
     with host_kernels(2) as [(km1, kc1), (km2, kc2)]:
+        run(kc1, "pass")  # a note's context is made by its first cell
+        run(kc2, "pass")
         reply, msgs = run(kc1, "%contexts")
         assert reply["status"] == "ok", reply
         text = "".join(m["content"].get("text", "") for m in msgs if m["msg_type"] == "stream")
@@ -285,6 +287,28 @@ def test_the_front_can_be_found_again_from_the_provisioner_info(runtime):
         assert asyncio.run(main(km1)) == 0
         assert not km1.is_alive()
         assert front_ids(runtime) == [km2.kernel_id]
+
+
+def test_a_kernelspec_can_name_the_host_socket_a_team_shares(runtime, tmp_path, monkeypatch):
+    team_socket = os.path.join(runtime, "atrium-host-team.sock")
+    write_kernelspec(tmp_path, "team-host", [ATRIUM, "--host", "--mode=scoped", "--scope=note"],
+                     config={"host_socket": team_socket})
+    monkeypatch.setenv("JUPYTER_PATH", f"{tmp_path}{os.pathsep}{os.environ['JUPYTER_PATH']}")
+    with host_kernels(1, kernel_name="team-host") as [(km1, kc1)], host_kernels(1) as [(km2, kc2)]:
+        team = ping(team_socket, TIMEOUT)
+        assert team is not None and team["pid"] == int(value(kc1, "__import__('os').getpid()"))
+        assert team["pid"] != host_pid(runtime), "the default socket has a host of its own"
+        assert os.path.exists(os.path.join(runtime, "atrium-host-team.log"))
+
+
+def test_the_host_leaves_after_its_linger_time_and_the_next_launch_starts_another(runtime, tmp_path, monkeypatch):
+    write_kernelspec(tmp_path, "brief-host", [ATRIUM, "--host", "--mode=scoped", "--scope=note", "--host-linger=1"])
+    monkeypatch.setenv("JUPYTER_PATH", f"{tmp_path}{os.pathsep}{os.environ['JUPYTER_PATH']}")
+    with host_kernels(1, kernel_name="brief-host") as [(km, kc)]:
+        first = host_pid(runtime)
+    wait_until(lambda: gone(first), "the host gone once its last front closed and its linger time passed")
+    with host_kernels(1, kernel_name="brief-host") as [(km, kc)]:
+        assert int(value(kc, "__import__('os').getpid()")) not in (first, os.getpid())
 
 
 # Bad input: clear errors with an [area.reason] id, never a hang.

@@ -14,7 +14,7 @@ import signal
 
 from jupyter_client.provisioning import LocalProvisioner
 from jupyter_core.paths import jupyter_runtime_dir
-from traitlets import Float
+from traitlets import Float, Unicode
 
 from .control import HostError, HostRefused, HostUnreachable, call
 from .starter import ensure_host
@@ -58,6 +58,9 @@ class AtriumHostProvisioner(LocalProvisioner):
     start_timeout = Float(START_TIMEOUT, config=True,
                           help="Seconds a host started for a launch may take to answer (kernelspec: "
                                "metadata.kernel_provisioner.config.start_timeout)")
+    host_socket = Unicode("", config=True,
+                          help="The control socket of the host to use (and start there when nobody answers), "
+                               "e.g. a team's host run as a service; default <runtime dir>/atrium-host-<mode>.sock")
     socket_path = None
     host_pid = None
     _front_open = False
@@ -68,14 +71,18 @@ class AtriumHostProvisioner(LocalProvisioner):
 
     async def launch_kernel(self, cmd, **kwargs):
         mode = host_mode(cmd)
-        runtime_dir = jupyter_runtime_dir()
-        os.makedirs(runtime_dir, mode=0o700, exist_ok=True)
-        self.socket_path = os.path.join(runtime_dir, f"atrium-host-{mode}.sock")
+        if self.host_socket:
+            self.socket_path = os.path.abspath(os.path.expanduser(self.host_socket))
+            log_path = os.path.splitext(self.socket_path)[0] + ".log"
+        else:
+            runtime_dir = jupyter_runtime_dir()
+            os.makedirs(runtime_dir, mode=0o700, exist_ok=True)
+            self.socket_path = os.path.join(runtime_dir, f"atrium-host-{mode}.sock")
+            log_path = os.path.join(runtime_dir, f"atrium-host-{mode}.log")
         env = dict(kwargs.get("env") or os.environ)
         user = front_user(env)
         for name in PER_KERNEL_ENV:
             env.pop(name, None)
-        log_path = os.path.join(runtime_dir, f"atrium-host-{mode}.log")
         cwd = kwargs.get("cwd")
         self.cwd = cwd
 
