@@ -10,7 +10,7 @@ import psutil
 import pytest
 from e2e_host import front_ids, host_pid, hosts_stopped, value, wait_until
 from e2e_servers import running_server, server_env
-from test_kernel_gateway import Channels, result_of, stdout_of
+from test_kernel_gateway import Channels, stdout_of
 
 MODES = {"atrium-host": "scoped", "atrium-host-isolated": "isolated"}
 # Interruptible between bytecodes (a scoped context's KeyboardInterrupt arrives there); ends when told through pool.

@@ -5,7 +5,7 @@ import pathlib
 
 from e2e_host import front_ids, host_pid, hosts_stopped, value, wait_until
 from e2e_servers import running_server, server_env
-from test_kernel_gateway import Channels, result_of
+from test_kernel_gateway import Channels
 
 
 def test_two_gateway_kernels_land_in_one_host(client_env, venv_bin, tmp_path):
