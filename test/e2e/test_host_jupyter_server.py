@@ -1,6 +1,6 @@
 """jupyter_server over REST and WebSocket, as a browser uses it, with kernels on `atrium-host`: every kernel id is a
 front of one Atrium host (docs/host.md), yet each behaves as a kernel of its own: its namespace, its status, its
-interrupt, restart, shutdown and culling."""
+interrupt, restart, shutdown and culling, and a killed host replaced through the server's own restart."""
 
 import pathlib
 import time
@@ -8,6 +8,7 @@ import urllib.error
 
 import psutil
 import pytest
+from atrium_host.control import HostError
 from e2e_host import front_ids, host_pid, hosts_stopped, value, wait_until
 from e2e_servers import running_server, server_env
 from test_kernel_gateway import Channels, stdout_of
@@ -198,3 +199,41 @@ def test_culling_one_idle_kernel_keeps_the_other(kernel_name, client_env, venv_b
             b.close()
         with pytest.raises(urllib.error.HTTPError):
             server.request("GET", f"/api/kernels/{a_id}")
+
+
+def test_a_killed_host_is_replaced_by_the_servers_restart(server, runtime_dir):
+    # kill -9 of the host: every front's poll reports the kernel dead, jupyter_server's restarter restarts each
+    # kernel, and the first relaunch starts a new host that serves both again.
+    a_id, b_id = start_kernel(server, "atrium-host"), start_kernel(server, "atrium-host")
+    a, b = Channels(server, a_id), Channels(server, b_id)
+    try:
+        assert a.run("x = 'a'")[0]["status"] == "ok"
+        old_pid, _ = check_one_host(runtime_dir, "scoped", a, b)
+        # %contexts in either front lists both notes, named by their kernel ids (cut to the column's width).
+        contexts = stdout_of(b.run("%contexts")[1])
+        assert f"note:{a_id[:24]}" in contexts and f"note:{b_id[:24]}" in contexts, contexts
+    finally:
+        a.close()
+        b.close()
+    host = psutil.Process(old_pid)
+    host.kill()
+    host.wait(timeout=30)
+
+    def new_host():
+        try:
+            return host_pid(runtime_dir) != old_pid and front_ids(runtime_dir) == {a_id, b_id}
+        except HostError:  # no host answers yet
+            return False
+
+    wait_until("both kernels restarted on a new host", new_host)
+    assert kernel_ids(server) == {a_id, b_id}
+    a, b = Channels(server, a_id), Channels(server, b_id)
+    try:
+        a.wait_ready()
+        b.wait_ready()
+        new_pid, _ = check_one_host(runtime_dir, "scoped", a, b)
+        assert new_pid != old_pid
+        assert value(a, "'x' in dir()") == "False"
+    finally:
+        a.close()
+        b.close()
