@@ -300,6 +300,12 @@ namespace atrium
             else
                 apply_binding_flag(options.binding, flag, value);
         }
+        if (options.host && options.binding.mode == binding_mode::shared && !options.show_help && !options.show_version)
+        {
+            // A shared context runs cells on the main thread, which also relays every front.
+            throw usage_error("[options.host_needs_contexts] --host serves a context per front: give --mode=scoped or "
+                              "--mode=isolated");
+        }
         return options;
     }
 

@@ -107,7 +107,10 @@ int main(int argc, char* argv[])
         std::_Exit(1);
     }
 
-    interpreter->attach_server(dynamic_cast<zmq_server&>(kernel->get_server()));
+    auto& server = dynamic_cast<zmq_server&>(kernel->get_server());
+    interpreter->attach_server(server);
+    if (fronts)
+        server.add_main_service(fronts->hub());
 
     // A kernel ends with the client that launched it; a host outlives any one of them (it ends with no front).
     std::optional<parent_watch> orphan_guard;

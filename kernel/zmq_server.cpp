@@ -407,10 +407,6 @@ namespace atrium
         /// The next shell request, waiting for one; nullopt once the server is stopping.
         std::optional<queued_request> pop_shell()
         {
-            zmq::pollitem_t items[] = {{shell.handle(), 0, ZMQ_POLLIN, 0},
-                                       {nullptr, main_wake.fd(), ZMQ_POLLIN, 0},
-                                       {main_extra ? main_extra->handle() : nullptr, 0, ZMQ_POLLIN, 0}};
-            const int count = main_extra ? 3 : 2;
             while (!stopping.load())
             {
                 if (!shell_queue.empty())
@@ -428,19 +424,54 @@ namespace atrium
                         break;
                     wait = left;
                 }
+                std::vector<zmq::pollitem_t>& items = main_items();
                 // SIGINT lands on this thread; an idle kernel just polls again.
-                retry_on_eintr([&] { return zmq::poll(items, count, wait); });
+                retry_on_eintr([&] { return zmq::poll(items.data(), items.size(), wait); });
                 if (items[1].revents & ZMQ_POLLIN)
                 {
                     main_wake.clear();
                     send_pending_shell();
                 }
-                if (count == 3 && (items[2].revents & ZMQ_POLLIN))
+                if (main_extra && (items[2].revents & ZMQ_POLLIN))
                     main_extra_readable();
                 if (items[0].revents & ZMQ_POLLIN)
                     drain(shell, destination::shell, /*limit=*/0);
+                if (service)
+                    serve_service(items.data() + service_items_from);
             }
             return std::nullopt;
+        }
+
+        void serve_service(const zmq::pollitem_t* items)
+        {
+            try
+            {
+                service->serve(items);
+            }
+            catch (const std::exception& e)
+            {
+                // One front's trouble must not end the kernel every other front and note shares.
+                std::cerr << "[atrium] [host.relay_error] " << e.what() << std::endl;
+            }
+        }
+
+        /// What the main thread polls: shell, its wake-up, the extra socket, then the service's (remade when
+        /// the service's sockets changed).
+        std::vector<zmq::pollitem_t>& main_items()
+        {
+            if (main_poll.empty() || (service && service->generation() != service_generation))
+            {
+                main_poll.assign({{shell.handle(), 0, ZMQ_POLLIN, 0}, {nullptr, main_wake.fd(), ZMQ_POLLIN, 0}});
+                if (main_extra)
+                    main_poll.push_back({main_extra->handle(), 0, ZMQ_POLLIN, 0});
+                service_items_from = main_poll.size();
+                if (service)
+                {
+                    service_generation = service->generation();
+                    service->poll_items(main_poll);
+                }
+            }
+            return main_poll;
         }
 
         void send_shell(shell_reply reply)
@@ -546,6 +577,10 @@ namespace atrium
 
         zmq::socket_t* main_extra = nullptr; ///< a socket the main thread serves besides shell
         std::function<void()> main_extra_readable;
+        main_service* service = nullptr;      ///< sockets the main thread serves besides shell (a host's fronts)
+        std::vector<zmq::pollitem_t> main_poll; ///< main thread: what pop_shell polls
+        std::size_t service_items_from = 0;     ///< where the service's items start in main_poll
+        std::uint64_t service_generation = 0;
         wake_signal io_wake;   ///< wakes the I/O thread: the outbox has messages
         wake_signal main_wake; ///< wakes the main thread: shell replies from other threads, or stop
         std::mutex outbox_mutex;
@@ -610,6 +645,11 @@ namespace atrium
     {
         p_impl->main_extra = &socket;
         p_impl->main_extra_readable = std::move(on_readable);
+    }
+
+    void zmq_server::add_main_service(main_service& service)
+    {
+        p_impl->service = &service;
     }
 
     void zmq_server::on_interrupt(std::function<void(const xeus::xmessage&)> handler)
@@ -711,6 +751,8 @@ namespace atrium
         }
         p_impl->send_pending_shell();
         p_impl->stop_threads();
+        if (p_impl->service)
+            p_impl->service->close();
         p_impl->close_all();
         // Waits (up to the sockets' linger) until the last replies have left the process.
         p_impl->context.close();

@@ -9,15 +9,27 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <vector>
 
-namespace zmq
-{
-    class context_t;
-    class socket_t;
-}
+#include <zmq.hpp>
 
 namespace atrium
 {
+    /// Sockets the main thread serves beside its own: a host's fronts (kernel/host/front_hub). They are polled
+    /// with the shell socket, so relaying a front's request and its reply costs no thread hand-off. Main thread.
+    class main_service
+    {
+    public:
+        virtual ~main_service() = default;
+        /// Appends what to poll; asked again whenever `generation()` has changed.
+        virtual void poll_items(std::vector<zmq::pollitem_t>& items) = 0;
+        virtual std::uint64_t generation() const = 0;
+        /// After each poll, with the items it appended (their revents set).
+        virtual void serve(const zmq::pollitem_t* items) = 0;
+        /// When the server stops, before its ZeroMQ context closes (which waits for every socket to close).
+        virtual void close() = 0;
+    };
+
     /// Atrium's own implementation of xeus's server interface.
     ///
     /// Threads and their jobs:
@@ -55,6 +67,8 @@ namespace atrium
         /// Isolated workers' cell replies arrive this way, answered without a thread hand-off. Main thread,
         /// before start(); one socket.
         void on_main_readable(zmq::socket_t& socket, std::function<void()> on_readable);
+        /// The main thread also serves `service` (one; main thread, before start()).
+        void add_main_service(main_service& service);
         /// Called on the I/O thread when an interrupt_request arrives, before it is answered; also on shutdown
         /// (with the shutdown request) so that a running cell ends.
         void on_interrupt(std::function<void(const xeus::xmessage& request)> handler);

@@ -7,7 +7,6 @@
 #include "kernel/request_check.hpp"
 #include "kernel/wake_signal.hpp"
 #include "kernel/wire_codec.hpp"
-#include "common/signal_free_thread.hpp"
 #include "common/zmq_retry.hpp"
 
 #include <xeus/xguid.hpp>
@@ -23,7 +22,6 @@
 #include <iostream>
 #include <map>
 #include <mutex>
-#include <thread>
 #include <unordered_map>
 
 namespace atrium
@@ -120,110 +118,85 @@ namespace atrium
             : context(context)
             , kernel(std::move(kernel))
             , about(std::move(about))
+            , iopub_in(context, zmq::socket_type::sub)
+            , own_requests(context, zmq::socket_type::dealer)
         {
-            thread = start_signal_free_thread([this] { run(); });
+            iopub_in.set(zmq::sockopt::linger, 0);
+            iopub_in.set(zmq::sockopt::rcvhwm, 0);
+            iopub_in.set(zmq::sockopt::subscribe, "");
+            iopub_in.connect(this->kernel.iopub);
+            own_requests.set(zmq::sockopt::linger, 0);
+            own_requests.set(zmq::sockopt::routing_id, "atrium-host");
+            own_requests.connect(this->kernel.control);
         }
 
         ~impl()
         {
-            stop_requested.store(true); // when the host never started its kernel (its control socket failed)
-            wake.raise();
-            if (thread.joinable())
-                thread.join();
+            close();
         }
 
-        // ---- the hub's thread ----
+        // ---- served by the kernel's main thread (zmq_server's main_service) ----
 
-        void run()
+        void poll_items(std::vector<zmq::pollitem_t>& items)
         {
-            try
+            items.push_back({nullptr, wake.fd(), ZMQ_POLLIN, 0});
+            items.push_back({iopub_in.handle(), 0, ZMQ_POLLIN, 0});
+            items.push_back({own_requests.handle(), 0, ZMQ_POLLIN, 0});
+            polled.clear();
+            for (auto& [number, f] : fronts)
             {
-                iopub_in = zmq::socket_t(context, zmq::socket_type::sub);
-                iopub_in.set(zmq::sockopt::linger, 0);
-                iopub_in.set(zmq::sockopt::rcvhwm, 0);
-                iopub_in.set(zmq::sockopt::subscribe, "");
-                iopub_in.connect(kernel.iopub);
-                own_requests = zmq::socket_t(context, zmq::socket_type::dealer);
-                own_requests.set(zmq::sockopt::linger, 0);
-                own_requests.set(zmq::sockopt::routing_id, "atrium-host");
-                own_requests.connect(kernel.control);
-                serve();
+                for (zmq::socket_t* socket : {&f->clients[0], &f->clients[1], &f->clients[2], &f->iopub,
+                                              &f->heartbeat, &f->kernel[0], &f->kernel[1], &f->kernel[2]})
+                    items.push_back({socket->handle(), 0, ZMQ_POLLIN, 0});
+                polled.push_back(number);
             }
-            catch (const zmq::error_t& e)
+        }
+
+        void serve(const zmq::pollitem_t* items)
+        {
+            if (items[0].revents & ZMQ_POLLIN)
             {
-                if (e.num() != ETERM)
-                    std::cerr << "[atrium] [host.hub_stopped] " << e.what() << std::endl;
+                wake.clear();
+                run_commands();
             }
-            catch (const std::exception& e)
+            if (items[1].revents & ZMQ_POLLIN)
+                relay_outputs();
+            if (items[2].revents & ZMQ_POLLIN)
+                take_own_replies();
+            for (std::size_t i = 0; i < polled.size(); ++i)
             {
-                std::cerr << "[atrium] [host.hub_stopped] " << e.what() << std::endl;
+                const zmq::pollitem_t* group = &items[3 + 8 * i];
+                for (int channel = 0; channel < 3; ++channel)
+                {
+                    if (front* f = find_front(polled[i]); f && (group[5 + channel].revents & ZMQ_POLLIN))
+                        relay_answers(*f, static_cast<front_channel>(channel));
+                }
+                for (int channel = 0; channel < 3; ++channel)
+                {
+                    if (front* f = find_front(polled[i]); f && (group[channel].revents & ZMQ_POLLIN))
+                        relay_requests(*f, static_cast<front_channel>(channel));
+                }
+                if (front* f = find_front(polled[i]); f && (group[3].revents & ZMQ_POLLIN))
+                    welcome_subscribers(*f);
+                if (front* f = find_front(polled[i]); f && (group[4].revents & ZMQ_POLLIN))
+                    echo_heartbeats(*f);
             }
-            // The kernel is shutting down (its context is closing): every socket must close for that to end.
+        }
+
+        /// The kernel is stopping (its context closes next, which waits for every socket to close).
+        void close()
+        {
+            std::lock_guard<std::mutex> lock(commands_mutex);
+            if (hub_ended.exchange(true))
+                return;
             fronts.clear();
             front_count.store(0);
             iopub_in.close();
             own_requests.close();
-            {
-                std::lock_guard<std::mutex> lock(commands_mutex);
-                hub_ended.store(true);
-                for (auto& command : commands)
-                    command.answer.set_value(refusal("[host.stopping] the host is shutting down"));
-                commands.clear();
-            }
-        }
-
-        void serve()
-        {
-            std::vector<zmq::pollitem_t> items;
-            std::vector<std::uint64_t> polled; ///< the front of each group of 8 items after the first 3
-            while (true)
-            {
-                if (fronts_changed)
-                {
-                    items.assign({{nullptr, wake.fd(), ZMQ_POLLIN, 0},
-                                  {iopub_in.handle(), 0, ZMQ_POLLIN, 0},
-                                  {own_requests.handle(), 0, ZMQ_POLLIN, 0}});
-                    polled.clear();
-                    for (auto& [number, f] : fronts)
-                    {
-                        for (zmq::socket_t* socket : {&f->clients[0], &f->clients[1], &f->clients[2], &f->iopub,
-                                                      &f->heartbeat, &f->kernel[0], &f->kernel[1], &f->kernel[2]})
-                            items.push_back({socket->handle(), 0, ZMQ_POLLIN, 0});
-                        polled.push_back(number);
-                    }
-                    fronts_changed = false;
-                }
-                retry_on_eintr([&] { return zmq::poll(items.data(), items.size(), std::chrono::milliseconds(-1)); });
-                if (items[0].revents & ZMQ_POLLIN)
-                {
-                    wake.clear();
-                    if (stop_requested.load())
-                        return;
-                    run_commands();
-                }
-                if (items[1].revents & ZMQ_POLLIN)
-                    relay_outputs();
-                if (items[2].revents & ZMQ_POLLIN)
-                    take_own_replies();
-                for (std::size_t i = 0; i < polled.size(); ++i)
-                {
-                    const zmq::pollitem_t* group = &items[3 + 8 * i];
-                    for (int channel = 0; channel < 3; ++channel)
-                    {
-                        if (front* f = find_front(polled[i]); f && (group[5 + channel].revents & ZMQ_POLLIN))
-                            relay_answers(*f, static_cast<front_channel>(channel));
-                    }
-                    for (int channel = 0; channel < 3; ++channel)
-                    {
-                        if (front* f = find_front(polled[i]); f && (group[channel].revents & ZMQ_POLLIN))
-                            relay_requests(*f, static_cast<front_channel>(channel));
-                    }
-                    if (front* f = find_front(polled[i]); f && (group[3].revents & ZMQ_POLLIN))
-                        welcome_subscribers(*f);
-                    if (front* f = find_front(polled[i]); f && (group[4].revents & ZMQ_POLLIN))
-                        echo_heartbeats(*f);
-                }
-            }
+            for (auto& command : commands)
+                command.answer.set_value(refusal("[host.stopping] the host is shutting down"));
+            commands.clear();
+            ++generation;
         }
 
         front* find_front(std::uint64_t number)
@@ -499,7 +472,7 @@ namespace atrium
             by_kernel_id.erase(who.kernel_id);
             fronts.erase(it);
             front_count.store(fronts.size());
-            fronts_changed = true;
+            ++generation;
             disposing[who.kernel_id];
             ask_kernel("atrium_reset_context_request", who, {{"dispose", true}},
                        [this, kernel_id = who.kernel_id, done = std::move(done)](const nl::json&)
@@ -540,7 +513,7 @@ namespace atrium
                 by_kernel_id[kernel_id] = number;
                 fronts.emplace(number, std::move(opened));
                 front_count.store(fronts.size());
-                fronts_changed = true;
+                ++generation;
                 return answer;
             }
             catch (const zmq::error_t& e)
@@ -626,15 +599,13 @@ namespace atrium
         zmq::context_t& context;
         const kernel_endpoints kernel;
         const nl::json about;
-        std::thread thread;
         wake_signal wake;
         std::mutex commands_mutex;
         std::deque<pending_command> commands;
         std::atomic<bool> hub_ended{false};
-        std::atomic<bool> stop_requested{false};
         std::atomic<std::size_t> front_count{0};
 
-        // The hub's thread only:
+        // The main thread only:
         zmq::socket_t iopub_in;     ///< SUB to the kernel's iopub
         zmq::socket_t own_requests; ///< DEALER to the kernel's control: the hub's own requests
         std::map<std::uint64_t, std::unique_ptr<front>> fronts;
@@ -643,7 +614,8 @@ namespace atrium
         std::unordered_map<std::string, reply_handler> awaiting;        ///< own requests' msg_ids
         std::uint64_t next_front = 1; ///< 0 is the hub's own requests
         std::uint64_t sequence = 0;
-        bool fronts_changed = true;
+        std::uint64_t generation = 1; ///< moves whenever the sockets to poll change
+        std::vector<std::uint64_t> polled; ///< the front of each group of 8 poll items after the first 3
     };
 
     front_hub::front_hub(zmq::context_t& context, kernel_endpoints kernel, nlohmann::json about)
@@ -667,6 +639,26 @@ namespace atrium
         if (answer.wait_for(wait) != std::future_status::ready)
             return refusal("[host.timeout] the host did not answer within " + std::to_string(wait.count()) + " ms");
         return answer.get();
+    }
+
+    void front_hub::poll_items(std::vector<zmq::pollitem_t>& items)
+    {
+        p_impl->poll_items(items);
+    }
+
+    std::uint64_t front_hub::generation() const
+    {
+        return p_impl->generation;
+    }
+
+    void front_hub::serve(const zmq::pollitem_t* items)
+    {
+        p_impl->serve(items);
+    }
+
+    void front_hub::close()
+    {
+        p_impl->close();
     }
 
     std::size_t front_hub::fronts() const

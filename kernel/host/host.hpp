@@ -21,12 +21,18 @@ namespace atrium
                                                            nl::json::error_handler_t eh);
 
     /// Host mode's parts besides the kernel: the fronts' hub and the control socket. Made after the kernel
-    /// bound its endpoints; the hub ends when the kernel's context closes at shutdown.
+    /// bound its endpoints; the hub closes when the kernel's server stops.
     class host
     {
     public:
         /// Throws host_already_running, or std::runtime_error when the control socket cannot be made.
         host(zmq::context_t& context, const std::string& control_socket, int linger_seconds, const binding_config& binding);
+
+        /// Served by the kernel's main thread (zmq_server::add_main_service).
+        front_hub& hub()
+        {
+            return m_hub;
+        }
 
     private:
         front_hub m_hub;

@@ -271,7 +271,7 @@ def test_the_control_socket_is_for_its_owner_only(host):
 
 
 def test_a_second_host_on_the_same_socket_exits_with_status_3(host):
-    second = subprocess.run([str(ATRIUM), "--host", "--host-socket=%s" % host.socket], capture_output=True,
+    second = subprocess.run([str(ATRIUM), "--host", "--mode=scoped", "--host-socket=%s" % host.socket], capture_output=True,
                             text=True, timeout=TIMEOUT)
     assert second.returncode == 3
     assert "[host.already_running]" in second.stderr

@@ -15,18 +15,22 @@ TEST_CASE("host flags")
     CHECK(host.host_socket == "/tmp/h.sock");
     CHECK(host.host_linger_seconds == 60);
     CHECK(host.connection_file.empty());
-    CHECK(parse_kernel_options({"--host", "--host-socket", "s", "--host-linger", "never"}).host_linger_seconds < 0);
-    CHECK(parse_kernel_options({"--host", "--host-socket", "s", "--host-linger=0"}).host_linger_seconds == 0);
+    CHECK(parse_kernel_options({"--host", "--host-socket", "s", "--mode=isolated", "--host-linger", "never"})
+              .host_linger_seconds < 0);
+    CHECK(parse_kernel_options({"--host", "--host-socket", "s", "--mode=scoped", "--host-linger=0"}).host_linger_seconds == 0);
     CHECK_THROWS_WITH(parse_kernel_options({"--host"}), Catch::Contains("[options.missing_host_socket]"));
     CHECK_THROWS_WITH(parse_kernel_options({"--host", "--host-socket=s", "-f", "k.json"}),
                       Catch::Contains("[options.host_with_connection_file]"));
     CHECK_THROWS_WITH(parse_kernel_options({"-f", "k.json", "--host-socket=s"}),
                       Catch::Contains("[options.host_socket_without_host]"));
-    CHECK_THROWS_WITH(parse_kernel_options({"--host", "--host-socket=s", "--host-linger=soon"}),
+    CHECK_THROWS_WITH(parse_kernel_options({"--host", "--host-socket=s", "--mode=scoped", "--host-linger=soon"}),
                       Catch::Contains("--host-linger"));
-    CHECK_THROWS_WITH(parse_kernel_options({"--host", "--host-socket=s", "--host-linger=-1"}),
+    CHECK_THROWS_WITH(parse_kernel_options({"--host", "--host-socket=s", "--mode=scoped", "--host-linger=-1"}),
                       Catch::Contains("--host-linger"));
     CHECK_THROWS_WITH(parse_kernel_options({"--host", "--host-socket"}), Catch::Contains("needs a value"));
+    CHECK_THROWS_WITH(parse_kernel_options({"--host", "--host-socket=s"}), Catch::Contains("[options.host_needs_contexts]"));
+    CHECK_THROWS_WITH(parse_kernel_options({"--host", "--host-socket=s", "--mode=shared"}),
+                      Catch::Contains("[options.host_needs_contexts]"));
 }
 
 TEST_CASE("a front's request rewrite")
