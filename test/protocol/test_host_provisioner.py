@@ -7,17 +7,15 @@ Each test has a runtime dir of its own, so hosts of its own, stopped (`stop`) at
 import asyncio
 import getpass
 import os
-import re
 import signal
 import time
 
 import pytest
-from atrium_host import HostError, HostRefused
 from atrium_host.control import ping
-from host_helpers import (ATRIUM, KERNELSPECS, FakeControlSocket, error_name, front_ids, gone, host_kernels,
+from host_helpers import (ATRIUM, KERNELSPECS, error_name, front_ids, gone, host_kernels,
                           host_pid, host_request, kill_host, runtime_dir, socket_path, start_kernel, stop_kernel,
                           value, wait_until, write_kernelspec)
-from jupyter_client.manager import AsyncKernelManager, KernelManager
+from jupyter_client.manager import AsyncKernelManager
 from protocol_helpers import TIMEOUT, collect_iopub, get_reply
 from session_helpers import client, run
 
@@ -311,67 +309,14 @@ def test_the_host_leaves_after_its_linger_time_and_the_next_launch_starts_anothe
         assert int(value(kc, "__import__('os').getpid()")) not in (first, os.getpid())
 
 
-# Bad input: clear errors with an [area.reason] id, never a hang.
+def test_the_host_command_is_the_kernelspecs_argv_without_a_connection_file():
+    from atrium_host.provisioner import host_binding
+    from atrium_host.starter import host_command
 
-def test_opening_a_kernel_id_that_is_open_is_refused_clearly(runtime, tmp_path):
-    with host_kernels(1) as [(km1, kc1)]:
-        km2 = KernelManager(kernel_name="atrium-host", connection_file=str(tmp_path / "second.json"))
-        with pytest.raises(HostRefused, match=re.escape("[host.front_exists]")):
-            km2.start_kernel(kernel_id=km1.kernel_id)
-        assert value(kc1, "1+1") == "2"
-
-
-def test_a_kernel_id_the_host_refuses_is_reported_with_its_error(runtime):
-    km = KernelManager(kernel_name="atrium-host")
-    with pytest.raises(HostRefused, match=r"^\[host\.[a-z_]+\] .*refused 'open'"):
-        km.start_kernel(kernel_id="two words")
-    km.cleanup_resources()
-
-
-def test_a_host_that_cannot_start_is_reported_with_its_log(runtime, tmp_path, monkeypatch):
-    write_kernelspec(tmp_path, "bad-host", [ATRIUM, "--host", "--mode=scoped", "--no-such-flag"])
-    monkeypatch.setenv("JUPYTER_PATH", f"{tmp_path}{os.pathsep}{os.environ['JUPYTER_PATH']}")
-    km = KernelManager(kernel_name="bad-host")
-    with pytest.raises(HostError, match=re.escape("[provisioner.host_exited]")) as error:
-        km.start_kernel()
-    assert "--no-such-flag" in str(error.value), "the error quotes the host's log"
-    km.cleanup_resources()
-
-
-def test_a_host_that_never_answers_is_given_up_on(runtime, tmp_path, monkeypatch):
-    write_kernelspec(tmp_path, "silent-host", ["/usr/bin/python3", "-c", "import time; time.sleep(120)",
-                                               "--mode=scoped"], config={"start_timeout": 2})
-    monkeypatch.setenv("JUPYTER_PATH", f"{tmp_path}{os.pathsep}{os.environ['JUPYTER_PATH']}")
-    km = KernelManager(kernel_name="silent-host")
-    with pytest.raises(HostError, match=re.escape("[provisioner.host_start_timeout]")) as error:
-        km.start_kernel()
-    km.cleanup_resources()
-    pid = int(re.search(r"\(pid (\d+)\)", str(error.value)).group(1))
-    os.kill(pid, signal.SIGKILL)  # the provisioner leaves it running (it never kills a host)
-    wait_until(lambda: gone(pid), "the silent host gone")
-
-
-@pytest.mark.parametrize("answer, reason", [
-    (b'{"ok": false, "error": "[host.test_refusal] not today"}\n', "[host.test_refusal] not today"),
-    (b"hello\n", "[provisioner.bad_answer]"),
-    (b'{"ok": true, "pid": 1, "mode": "isolated", "fronts": 0}\n', "[provisioner.wrong_mode]"),
-    (None, "[provisioner.host_timeout]"),
-])
-def test_a_control_socket_answering_nonsense_gives_a_clear_error(runtime, answer, reason):
-    fake = FakeControlSocket(socket_path(runtime), answer)
-    try:
-        km = KernelManager(kernel_name="atrium-host")
-        with pytest.raises(HostError, match=re.escape(reason)):
-            km.start_kernel()
-        km.cleanup_resources()
-    finally:
-        fake.close()
-
-
-def test_an_unreachable_host_makes_requests_fail_clearly_not_hang(runtime):
-    with host_kernels(1) as [(km, kc)]:
-        kill_host(runtime)
-        assert not km.is_alive()
-        km.signal_kernel(signal.SIGINT)  # nothing to interrupt: no error, no wait
-        with pytest.raises(HostError, match=re.escape("[provisioner.host_unreachable]")):
-            host_request(runtime, {"op": "ping"})
+    argv = ["atrium", "-f", "/r/kernel-1.json", "--host", "--mode=isolated", "--connection-file=/r/k.json",
+            "--host-socket=/old.sock", "--scope=note"]
+    assert host_command(argv, "/r/h.sock") == ["atrium", "--host", "--mode=isolated", "--scope=note",
+                                               "--host-socket=/r/h.sock"]
+    assert host_binding(argv) == ("isolated", "note")
+    assert host_binding(["atrium", "--mode", "scoped", "--scope", "user"]) == ("scoped", "user")
+    assert host_binding(["atrium", "--host"]) == ("shared", "note")  # the kernel's own defaults

@@ -31,14 +31,19 @@ PORT_NAMES = ("shell_port", "iopub_port", "stdin_port", "control_port", "hb_port
 PER_KERNEL_ENV = ("JPY_PARENT_PID", "JPY_SESSION_NAME")
 
 
-def host_mode(argv):
-    """The host's mode as the kernelspec's argv gives it (the kernel's own default when it gives none)."""
+def flag_value(argv, name, default):
+    """The value of `--name=V` or `--name V` in the kernelspec's argv (the kernel's own default without it)."""
     for i, arg in enumerate(argv):
-        if arg.startswith("--mode="):
+        if arg.startswith(f"--{name}="):
             return arg.split("=", 1)[1]
-        if arg == "--mode" and i + 1 < len(argv):
+        if arg == f"--{name}" and i + 1 < len(argv):
             return argv[i + 1]
-    return "shared"
+    return default
+
+
+def host_binding(argv):
+    """(mode, scope) of the host the kernelspec's argv starts, as its ping says them."""
+    return flag_value(argv, "mode", "shared"), flag_value(argv, "scope", "note")
 
 
 def front_user(env):
@@ -70,7 +75,8 @@ class AtriumHostProvisioner(LocalProvisioner):
         return self._front_open
 
     async def launch_kernel(self, cmd, **kwargs):
-        mode = host_mode(cmd)
+        binding = host_binding(cmd)
+        mode = binding[0]
         if self.host_socket:
             self.socket_path = os.path.abspath(os.path.expanduser(self.host_socket))
             log_path = os.path.splitext(self.socket_path)[0] + ".log"
@@ -95,7 +101,7 @@ class AtriumHostProvisioner(LocalProvisioner):
             request["key"] = key.decode() if isinstance(key, bytes) else key
 
         def open_front():
-            ensure_host(self.socket_path, cmd, mode, env, cwd, log_path, self.start_timeout)
+            ensure_host(self.socket_path, cmd, binding, env, cwd, log_path, self.start_timeout)
             return call(self.socket_path, request, REQUEST_TIMEOUT)
 
         answer = await asyncio.to_thread(open_front)

@@ -35,8 +35,9 @@ def host_command(argv, socket_path):
     return cmd + [f"--host-socket={socket_path}"]
 
 
-def ensure_host(socket_path, argv, mode, env, cwd, log_path, timeout):
-    """The ping answer of the host on socket_path, after starting one from argv if nobody answered.
+def ensure_host(socket_path, argv, binding, env, cwd, log_path, timeout):
+    """The ping answer of the host on socket_path, after starting one from argv if nobody answered; binding is
+    the (mode, scope) the kernelspec asks for, which the host must serve.
 
     Two launches at once (two notebooks opened together, in one server or two) start one host: the start is
     done under an flock on `<socket>.lock`, and whoever gets the lock second finds the first one's host.
@@ -53,10 +54,10 @@ def ensure_host(socket_path, argv, mode, env, cwd, log_path, timeout):
                 answer = _start(socket_path, host_command(argv, socket_path), env, cwd, log_path, deadline, timeout)
         finally:
             os.close(lock)  # releases the flock
-    # docs/host.md has ping name the mode; a host that does not say it is taken at its socket's word.
-    if "mode" in answer and answer["mode"] != mode:
+    served = (answer.get("mode"), answer.get("scope"))
+    if served != binding:
         raise HostError(f"[provisioner.wrong_mode] the Atrium host on {socket_path} (pid {answer.get('pid')}) "
-                        f"serves mode '{answer.get('mode')}', this kernelspec asks for '{mode}'")
+                        f"serves {'/'.join(map(str, served))}, this kernelspec asks for {'/'.join(binding)}")
     return answer
 
 
