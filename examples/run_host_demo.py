@@ -63,7 +63,7 @@ class Notebook:
 
     def show(self, cell, result, note=""):
         shown = f" -> {result}{note}" if result else ""
-        print(f"  {self.name:>5} [{cell.execution_count or ''}] {cell.source:<{WIDTH}}{shown}")
+        print(f"  {self.name:>5} [{cell.execution_count or ''}] {cell.source:<{WIDTH}}{shown}".rstrip())
 
     def reply(self, cell):
         cell.execution_count = self.kc.get_shell_msg(timeout=TIMEOUT)["content"].get("execution_count")
