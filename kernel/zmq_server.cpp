@@ -424,6 +424,12 @@ namespace atrium
                         break;
                     wait = left;
                 }
+                if (service)
+                {
+                    const auto limit = service->poll_timeout();
+                    if (limit.count() >= 0 && (wait.count() < 0 || limit < wait))
+                        wait = limit;
+                }
                 std::vector<zmq::pollitem_t>& items = main_items();
                 // SIGINT lands on this thread; an idle kernel just polls again.
                 retry_on_eintr([&] { return zmq::poll(items.data(), items.size(), wait); });

@@ -24,6 +24,8 @@ namespace atrium
         /// Appends what to poll; asked again whenever `generation()` has changed.
         virtual void poll_items(std::vector<zmq::pollitem_t>& items) = 0;
         virtual std::uint64_t generation() const = 0;
+        /// How long the main thread may wait for its sockets at most (negative: no limit).
+        virtual std::chrono::milliseconds poll_timeout() const = 0;
         /// After each poll, with the items it appended (their revents set).
         virtual void serve(const zmq::pollitem_t* items) = 0;
         /// When the server stops, before its ZeroMQ context closes (which waits for every socket to close).

@@ -177,6 +177,8 @@ namespace atrium
         void lose_worker(const std::string& ename, const std::string& what, const std::string& cause);
         /// Kills the worker on purpose (reset, stop): no death is reported.
         void discard_worker();
+        /// Before a reset ends the worker: relays what it wrote before the replies already in (at most 1 s).
+        void relay_answered_output();
         /// After a reset: the next worker starts at once and no loss is reported.
         void forget_losses();
         void answer_pending(const std::string& ename, const std::string& why_running, const std::string& why_queued);

@@ -202,6 +202,7 @@ namespace atrium
         }
         else if (e.kind == "reset")
         {
+            relay_answered_output();
             answer_pending("ContextReset", "[context.reset] the context " + m_key + " was reset while this cell ran",
                            "");
             discard_worker();
@@ -527,6 +528,25 @@ namespace atrium
         std::lock_guard<std::mutex> lock(m_mutex);
         m_pid = 0; // cleared before the worker is reaped: an interrupt can never name a recycled pid
         m_lane_id.clear();
+    }
+
+    void isolated_context::relay_answered_output()
+    {
+        // A reset sent on control may overtake a cell sent before it on shell: that cell's reply is in, but the
+        // output the worker wrote before it may still be in flight, and ending the worker now would lose it.
+        auto waiting = [this]
+        {
+            std::lock_guard<std::mutex> lock(m_mutex);
+            return std::any_of(m_running.begin(), m_running.end(), [this](const running_cell& cell)
+                               { return cell.reply && m_relayed.load() < cell.reply->after; });
+        };
+        const auto deadline = clock::now() + std::chrono::seconds(1);
+        while (m_worker && waiting() && clock::now() < deadline)
+        {
+            zmq::pollitem_t item = {m_worker->socket.handle(), 0, ZMQ_POLLIN, 0};
+            if (zmq::poll(&item, 1, std::chrono::milliseconds(50)) > 0)
+                receive_from_worker();
+        }
     }
 
     void isolated_context::discard_worker()

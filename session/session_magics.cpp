@@ -79,7 +79,13 @@ namespace atrium
             << (reclaim_after > 0 ? ", and an unnamed note's worker idle " + std::to_string(reclaim_after) + " s ends"
                                   : std::string())
             << "\n";
-        out << "key                              state      queued  executions  idle for" << p_kind->extra_heading()
+        // Keys are shown whole (a host's notes are named by kernel ids, which users look for): the column is as
+        // wide as the longest one (note names are at most 128 characters).
+        std::size_t width = 32;
+        for (auto& [key, held] : m_contexts)
+            if (m_keys.may_access(who, key, m_binding.operator_view))
+                width = std::max(width, key.size());
+        out << "key" << std::string(width - 2, ' ') << "state      queued  executions  idle for" << p_kind->extra_heading()
             << "  reclaimed\n";
         std::size_t hidden = 0;
         for (auto& [key, held] : m_contexts)
@@ -98,8 +104,7 @@ namespace atrium
                 reclaimed = !idle              ? "not while in use"
                             : reclaim_after > 0 ? "in " + std::to_string(std::max<std::int64_t>(reclaim_after - idle_for, 0)) + " s, or at the cap"
                                                 : "at the cap";
-            std::string name = key.size() > 32 ? key.substr(0, 29) + "..." : key;
-            out << name << std::string(33 - name.size(), ' ') << (shown.running ? "busy   " : "idle   ") << "    "
+            out << key << std::string(width + 1 - key.size(), ' ') << (shown.running ? "busy   " : "idle   ") << "    "
                 << std::max(shown.queued, 0) << "       " << shown.executions << "           " << idle_for << " s"
                 << p_kind->extra_columns(shown) << "  " << reclaimed << "\n";
         }

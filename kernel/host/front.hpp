@@ -8,6 +8,7 @@
 #include <zmq.hpp>
 
 #include <array>
+#include <chrono>
 #include <cstdint>
 #include <deque>
 #include <string>
@@ -69,6 +70,12 @@ namespace atrium
         message_signer signer;
         replay_guard replays;
         const std::string session_id; ///< of the messages the front writes itself (iopub_welcome, shutdown)
+        /// Until its first iopub subscriber arrives (at most a second after it opened), the front leaves shell
+        /// requests unread, as a kernel does (docs/architecture.md, Dispatch): jupyter console sends its first
+        /// cell right after kernel_info, and its output would otherwise reach no one.
+        bool awaiting_subscriber = true;
+        const std::chrono::steady_clock::time_point subscriber_deadline =
+            std::chrono::steady_clock::now() + std::chrono::seconds(1);
 
         std::array<zmq::socket_t, 3> clients; ///< ROUTERs: shell, control, stdin (front_channel order)
         zmq::socket_t iopub;                  ///< XPUB, subscriptions applied by hand (iopub_welcome first)

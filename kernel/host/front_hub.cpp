@@ -148,12 +148,43 @@ namespace atrium
                 for (zmq::socket_t* socket : {&f->clients[0], &f->clients[1], &f->clients[2], &f->iopub,
                                               &f->heartbeat, &f->kernel[0], &f->kernel[1], &f->kernel[2]})
                     items.push_back({socket->handle(), 0, ZMQ_POLLIN, 0});
+                if (f->awaiting_subscriber)
+                    items[items.size() - 8] = {nullptr, -1, 0, 0}; // its shell requests wait (front.hpp)
                 polled.push_back(number);
             }
         }
 
+        std::chrono::milliseconds poll_timeout() const
+        {
+            auto soonest = std::chrono::milliseconds(-1);
+            const auto now = std::chrono::steady_clock::now();
+            for (auto& [number, f] : fronts)
+            {
+                if (!f->awaiting_subscriber)
+                    continue;
+                auto left = std::chrono::ceil<std::chrono::milliseconds>(f->subscriber_deadline - now);
+                left = std::max(left, std::chrono::milliseconds(0));
+                if (soonest.count() < 0 || left < soonest)
+                    soonest = left;
+            }
+            return soonest;
+        }
+
+        /// The front reads its shell requests from now on.
+        void stop_awaiting_subscriber(front& f)
+        {
+            if (!f.awaiting_subscriber)
+                return;
+            f.awaiting_subscriber = false;
+            ++generation;
+        }
+
         void serve(const zmq::pollitem_t* items)
         {
+            const auto now = std::chrono::steady_clock::now();
+            for (auto& [number, f] : fronts)
+                if (f->awaiting_subscriber && now >= f->subscriber_deadline)
+                    stop_awaiting_subscriber(*f);
             if (items[0].revents & ZMQ_POLLIN)
             {
                 wake.clear();
@@ -262,6 +293,15 @@ namespace atrium
                 client_identities.push_back(text_of(*it));
             if (rewritten->msg_type == "shutdown_request" && channel != front_channel::stdin_)
             {
+                // Never relayed: the kernel would end every front's notes. One the kernel would refuse is
+                // refused here the same way (live_fuzz sends `restart: "sometimes"`).
+                if (std::string problem = shutdown_problem(delim); !problem.empty())
+                {
+                    answer(f, channel, client_identities, std::string(header), "shutdown_reply",
+                           to_json({{"status", "error"}, {"ename", "ProtocolError"}, {"evalue", problem},
+                                    {"traceback", nl::json::array({"ProtocolError: " + problem})}}));
+                    return true;
+                }
                 answer_shutdown(f, channel, client_identities, std::string(header), text_of(delim[5]));
                 return false;
             }
@@ -281,6 +321,18 @@ namespace atrium
             return true;
         }
 
+        /// Why the kernel would refuse this shutdown_request (request_check.hpp), or empty.
+        static std::string shutdown_problem(std::vector<zmq::message_t>::iterator delim)
+        {
+            auto header = parse_json_object(view_of(delim[2]));
+            auto parent = parse_json_object(view_of(delim[3]));
+            auto metadata = parse_json_object(view_of(delim[4]));
+            auto content = parse_json_object(view_of(delim[5]));
+            if (!header || !parent || !metadata || !content)
+                return "[wire.bad_json] a JSON frame is not a well-formed object";
+            return request_problem(*header, *parent, *metadata, *content);
+        }
+
         void refuse(const front& f, const std::string& why)
         {
             std::cerr << "[atrium] front " << f.identity.kernel_id << " refused a message: " << why << std::endl;
@@ -297,14 +349,24 @@ namespace atrium
                 auto restart = content->find("restart");
                 restarting = restart != content->end() && restart->is_boolean() && restart->get<bool>();
             }
-            const std::string answer = to_json(nl::json{{"status", "ok"}, {"restart", restarting}});
+            const std::string content = to_json(nl::json{{"status", "ok"}, {"restart", restarting}});
+            // As the kernel: the reply on iopub too, for every client of the front to see.
+            answer(f, channel, client_identities, client_header, "shutdown_reply", content, /*on_iopub_too=*/true);
+            close_front(f.number, {});
+        }
+
+        /// Busy, the reply, idle: a request the front answers itself.
+        void answer(front& f, front_channel channel, const std::vector<std::string>& client_identities,
+                    const std::string& client_header, const std::string& reply_type, const std::string& content,
+                    bool on_iopub_too = false)
+        {
             publish(f, "status", client_header, R"({"execution_state":"busy"})");
             frame_list reply(client_identities.begin(), client_identities.end());
-            append_signed(f, reply, "shutdown_reply", client_header, answer);
+            append_signed(f, reply, reply_type, client_header, content);
             send_frames(f.clients[static_cast<int>(channel)], std::move(reply));
-            publish(f, "shutdown_reply", client_header, answer);
+            if (on_iopub_too)
+                publish(f, reply_type, client_header, content);
             publish(f, "status", client_header, R"({"execution_state":"idle"})");
-            close_front(f.number, {});
         }
 
         void append_signed(const front& f, frame_list& frames, const std::string& msg_type, const std::string& parent,
@@ -409,6 +471,7 @@ namespace atrium
                     continue;
                 }
                 f.iopub.set(zmq::sockopt::subscribe, topic);
+                stop_awaiting_subscriber(f);
                 publish(f, "iopub_welcome", "{}", to_json(nl::json{{"subscription", topic}}));
             }
         }
@@ -649,6 +712,11 @@ namespace atrium
     std::uint64_t front_hub::generation() const
     {
         return p_impl->generation;
+    }
+
+    std::chrono::milliseconds front_hub::poll_timeout() const
+    {
+        return p_impl->poll_timeout();
     }
 
     void front_hub::serve(const zmq::pollitem_t* items)

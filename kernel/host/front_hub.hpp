@@ -30,6 +30,7 @@ namespace atrium
 
         void poll_items(std::vector<zmq::pollitem_t>& items) override;
         std::uint64_t generation() const override;
+        std::chrono::milliseconds poll_timeout() const override;
         void serve(const zmq::pollitem_t* items) override;
         void close() override;
 

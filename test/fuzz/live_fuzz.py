@@ -15,6 +15,8 @@ import json
 import os
 import pathlib
 import random
+import shutil
+import tempfile
 import sys
 import time
 
@@ -23,7 +25,7 @@ from jupyter_client.manager import start_new_kernel
 from jupyter_client.session import Session
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
-DEFAULT_KERNELS = ["atrium", "atrium-scoped", "atrium-isolated"]
+DEFAULT_KERNELS = ["atrium", "atrium-scoped", "atrium-isolated", "atrium-host", "atrium-host-isolated"]
 TIMEOUT = 60
 DELIM = b"<IDS|MSG>"
 
@@ -193,7 +195,8 @@ class kernel_under_fuzz:
     def check_alive(self, serial):
         """kernel_info answered, and a cell's stream output delivered (retrying a cell aborted by stop_on_error)."""
         if not self.km.is_alive():
-            raise RuntimeError(f"{self.name}: kernel process died (exit {self.km.provisioner.process.poll()})")
+            process = getattr(self.km.provisioner, "process", None)  # a host's front has none of its own
+            raise RuntimeError(f"{self.name}: kernel process died (exit {process.poll() if process else None})")
         self.control_barrier()
         msg_id = self.kc.kernel_info()
         reply = self.kc.get_shell_msg(timeout=TIMEOUT)
@@ -251,7 +254,9 @@ def fuzz_kernel(name, messages, batch, seed, findings):
             except Exception as error:
                 # The batch, replayable with --replay (re-signed with the new kernel's key).
                 findings.write_text("\n".join(json.dumps(m) for m in sent_in_batch) + "\n")
-                code = kernel.km.provisioner.process.poll() if kernel.km.provisioner else None
+                # A host's front has no process of its own (its provisioner has none).
+                process = getattr(kernel.km.provisioner, "process", None)
+                code = process.poll() if process else None
                 raise RuntimeError(f"{name}: {error!r} after {sent} messages (kernel exit status {code}); "
                                    f"batch saved to {findings}") from error
             kernel.drain()
@@ -302,9 +307,13 @@ def main():
     print(f"live fuzz seed {seed}", flush=True)
     os.environ.setdefault("JUPYTER_PATH", str(REPO / "build" / "share" / "jupyter"))
     findings = pathlib.Path(args.findings)
-    if args.replay:
-        return replay(args.kernels[0], pathlib.Path(args.replay))
+    # Connection files and the hosts of atrium-host kernels in a runtime dir of this run's own (short: a host's
+    # control socket path must fit a unix socket address); its hosts are stopped at the end.
+    runtime = tempfile.mkdtemp(prefix="lf-")
+    os.environ["JUPYTER_RUNTIME_DIR"] = runtime
     try:
+        if args.replay:
+            return replay(args.kernels[0], pathlib.Path(args.replay))
         for name in args.kernels:
             fuzz_kernel(name, args.messages, args.batch, seed, findings)
     except Exception as error:
@@ -312,7 +321,20 @@ def main():
         traceback.print_exc()
         print(f"FINDING (seed {seed}): {error}", file=sys.stderr)
         return 1
+    finally:
+        stop_hosts(runtime)
+        shutil.rmtree(runtime, ignore_errors=True)
     return 0
+
+
+def stop_hosts(runtime):
+    from atrium_host.control import call
+
+    for sock in pathlib.Path(runtime).glob("atrium-host-*.sock"):
+        try:
+            call(str(sock), {"op": "stop"}, TIMEOUT)
+        except Exception as error:
+            print(f"stopping the host on {sock}: {error}", file=sys.stderr)
 
 
 if __name__ == "__main__":

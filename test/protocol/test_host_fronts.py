@@ -352,3 +352,44 @@ def test_a_big_stream_reaches_its_front_whole_and_in_order(host):
     assert len(lines) == 200000
     assert all(line.startswith("%07d " % i) for i, line in enumerate(lines))
     assert printed(b, "print('b unaffected')") == "b unaffected\n"
+
+
+@pytest.mark.parametrize("restart", ["sometimes", 3, [True]])
+def test_a_malformed_shutdown_request_is_refused_and_ends_nothing(host, restart):
+    a, b = host.client("k-a"), host.client("k-b")
+    printed(a, "kept = 'a'")
+    msg = a.session.msg("shutdown_request", {"restart": restart})
+    a.control_channel.send(msg)
+    reply = get_reply(a, msg["header"]["msg_id"], channel="control")
+    assert reply["content"]["status"] == "error" and reply["content"]["ename"] == "ProtocolError"
+    assert host.ask({"op": "alive", "kernel_id": "k-a"})["alive"]
+    assert printed(a, "print(kept)") == "a\n"
+    assert printed(b, "print('b')") == "b\n"
+
+
+def test_kill_9_of_a_host_leaves_no_dask_process(tmp_path):
+    host = Host(tmp_path, "--mode=scoped")
+    try:
+        a, b = host.client("k-a"), host.client("k-b")
+        _, msgs = execute_and_collect(a, "print(ctx.submit(lambda: 41 + 1).result())", timeout=120)
+        assert stream_text(msgs) == "42\n", msgs
+        _, msgs = execute_and_collect(b, "print(ctx.submit(lambda: 1 + 1).result())", timeout=120)
+        assert stream_text(msgs) == "2\n", msgs
+        descendants = subprocess.run(["ps", "-eo", "pid=,ppid="], capture_output=True, text=True).stdout.split()
+        children = {}
+        for pid, ppid in zip(descendants[::2], descendants[1::2]):
+            children.setdefault(int(ppid), []).append(int(pid))
+        tree, todo = [], [host.pid]
+        while todo:
+            for child in children.get(todo.pop(), []):
+                tree.append(child)
+                todo.append(child)
+        assert tree, "the local cluster runs in processes of the host's"
+        host.process.send_signal(signal.SIGKILL)
+        host.process.wait(TIMEOUT)
+        deadline = time.monotonic() + 60
+        while any(os.path.exists("/proc/%d" % pid) and not zombie(pid) for pid in tree):
+            assert time.monotonic() < deadline, "Dask processes outlived their host"
+            time.sleep(0.1)
+    finally:
+        host.stop()

@@ -18,8 +18,9 @@ def wait_for_execute_input(kc, msg_id):
 
 
 def test_kernelspec_interrupt_mode():
-    # Per-note modes interrupt by message, which names the requester; shared mode (and ipykernel) by SIGINT.
-    per_note = KERNEL_NAME.startswith(("atrium-scoped", "atrium-isolated"))
+    # Per-note modes (and a host's fronts) interrupt by message, which names the requester; shared mode (and
+    # ipykernel) by SIGINT.
+    per_note = KERNEL_NAME.startswith(("atrium-scoped", "atrium-isolated", "atrium-host"))
     assert KernelSpecManager().get_kernel_spec(KERNEL_NAME).interrupt_mode == ("message" if per_note else "signal")
 
 
