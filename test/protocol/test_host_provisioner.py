@@ -6,8 +6,11 @@ Each test has a runtime dir of its own, so hosts of its own, stopped (`stop`) at
 
 import asyncio
 import getpass
+import json
 import os
 import signal
+import subprocess
+import sys
 import time
 
 import pytest
@@ -53,8 +56,9 @@ def test_two_kernels_are_two_fronts_of_one_host_with_their_own_namespaces(runtim
         assert value(kc1, "a") == "'one'"
 
 
-def test_each_front_has_its_own_iopub(runtime):
-    with host_kernels(2) as [(km1, kc1), (km2, kc2)]:
+@pytest.mark.parametrize("mode", MODES)
+def test_each_front_has_its_own_iopub(runtime, mode):
+    with host_kernels(2, mode) as [(km1, kc1), (km2, kc2)]:
         seen = {1: [], 2: []}
 
         def run_and_keep(which, kc, code):
@@ -138,16 +142,21 @@ def test_restarting_one_kernel_resets_only_its_context(runtime, mode):
         assert front_ids(runtime, mode) == sorted([km1.kernel_id, km2.kernel_id])
 
 
-def test_shutting_down_one_kernel_leaves_the_other_working(runtime):
-    with host_kernels(2) as [(km1, kc1), (km2, kc2)]:
+@pytest.mark.parametrize("mode", MODES)
+def test_shutting_down_one_kernel_leaves_the_other_working(runtime, mode):
+    with host_kernels(2, mode) as [(km1, kc1), (km2, kc2)]:
         run(kc2, "y = 2")
-        host = host_pid(runtime)
+        host = host_pid(runtime, mode)
+        (_, runner1), (_, runner2) = process_ids(kc1, mode), process_ids(kc2, mode)
         kc1.stop_channels()
         km1.shutdown_kernel()
         assert not km1.is_alive()
-        assert front_ids(runtime) == [km2.kernel_id]
+        assert front_ids(runtime, mode) == [km2.kernel_id]
         assert value(kc2, "y") == "2"
-        assert km2.is_alive() and host_pid(runtime) == host
+        assert km2.is_alive() and host_pid(runtime, mode) == host
+        if mode == "isolated":
+            wait_until(lambda: gone(runner1), "the closed front's worker ended")
+            assert not gone(runner2)
 
 
 def test_shutdown_request_from_the_client_closes_only_its_front(runtime):
@@ -309,6 +318,22 @@ def test_the_host_leaves_after_its_linger_time_and_the_next_launch_starts_anothe
         assert int(value(kc, "__import__('os').getpid()")) not in (first, os.getpid())
 
 
+def test_python_m_atrium_host_tells_which_host_runs_and_stops_it(runtime):
+    def atrium_host(*args):
+        return subprocess.run([sys.executable, "-m", "atrium_host", *args], capture_output=True, text=True,
+                              timeout=TIMEOUT)
+
+    with host_kernels(1) as [(km, kc)]:
+        listed = atrium_host("list")
+        assert listed.returncode == 0 and json.loads(listed.stdout)["fronts"][0]["kernel_id"] == km.kernel_id
+        missing = atrium_host("ping", "--mode", "isolated")
+        assert missing.returncode == 1 and "[provisioner.host_unreachable]" in missing.stderr
+        pid = host_pid(runtime)
+        assert atrium_host("stop", "--socket", socket_path(runtime)).returncode == 0
+        wait_until(lambda: gone(pid), "the host gone after stop")
+        assert not km.is_alive()
+
+
 def test_the_host_command_is_the_kernelspecs_argv_without_a_connection_file():
     from atrium_host.provisioner import host_binding
     from atrium_host.starter import host_command
@@ -317,6 +342,8 @@ def test_the_host_command_is_the_kernelspecs_argv_without_a_connection_file():
             "--host-socket=/old.sock", "--scope=note"]
     assert host_command(argv, "/r/h.sock") == ["atrium", "--host", "--mode=isolated", "--scope=note",
                                                "--host-socket=/r/h.sock"]
-    assert host_binding(argv) == ("isolated", "note")
-    assert host_binding(["atrium", "--mode", "scoped", "--scope", "user"]) == ("scoped", "user")
-    assert host_binding(["atrium", "--host"]) == ("shared", "note")  # the kernel's own defaults
+    assert host_binding(argv, {"ATRIUM_MODE": "scoped"}) == ("isolated", "note")  # flags win
+    assert host_binding(["atrium", "--mode", "scoped", "--scope", "user"], {}) == ("scoped", "user")
+    assert host_binding(["atrium", "--host"], {}) == ("shared", "note")  # the kernel's own defaults
+    assert host_binding(["atrium", "--host"], {"ATRIUM_MODE": "isolated", "ATRIUM_SCOPE": "user"}) == \
+        ("isolated", "user")

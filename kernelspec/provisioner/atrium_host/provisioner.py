@@ -41,9 +41,11 @@ def flag_value(argv, name, default):
     return default
 
 
-def host_binding(argv):
-    """(mode, scope) of the host the kernelspec's argv starts, as its ping says them."""
-    return flag_value(argv, "mode", "shared"), flag_value(argv, "scope", "note")
+def host_binding(argv, env):
+    """(mode, scope) of the host the kernelspec's argv starts, as its ping says them: a flag not given is read
+    from the environment, as the kernel does (docs/sessions.md)."""
+    return (flag_value(argv, "mode", env.get("ATRIUM_MODE") or "shared"),
+            flag_value(argv, "scope", env.get("ATRIUM_SCOPE") or "note"))
 
 
 def front_user(env):
@@ -75,7 +77,8 @@ class AtriumHostProvisioner(LocalProvisioner):
         return self._front_open
 
     async def launch_kernel(self, cmd, **kwargs):
-        binding = host_binding(cmd)
+        env = dict(kwargs.get("env") or os.environ)
+        binding = host_binding(cmd, env)
         mode = binding[0]
         if self.host_socket:
             self.socket_path = os.path.abspath(os.path.expanduser(self.host_socket))
@@ -85,7 +88,6 @@ class AtriumHostProvisioner(LocalProvisioner):
             os.makedirs(runtime_dir, mode=0o700, exist_ok=True)
             self.socket_path = os.path.join(runtime_dir, f"atrium-host-{mode}.sock")
             log_path = os.path.join(runtime_dir, f"atrium-host-{mode}.log")
-        env = dict(kwargs.get("env") or os.environ)
         user = front_user(env)
         for name in PER_KERNEL_ENV:
             env.pop(name, None)
