@@ -209,9 +209,9 @@ def test_a_killed_host_is_replaced_by_the_servers_restart(server, runtime_dir):
     try:
         assert a.run("x = 'a'")[0]["status"] == "ok"
         old_pid, _ = check_one_host(runtime_dir, "scoped", a, b)
-        # %contexts in either front lists both notes, named by their kernel ids (cut to the column's width).
+        # %contexts in either front lists both notes, named by their kernel ids.
         contexts = stdout_of(b.run("%contexts")[1])
-        assert f"note:{a_id[:24]}" in contexts and f"note:{b_id[:24]}" in contexts, contexts
+        assert f"note:{a_id}" in contexts and f"note:{b_id}" in contexts, contexts
     finally:
         a.close()
         b.close()
