@@ -11,7 +11,7 @@ import pytest
 from atrium_host.control import HostError
 from e2e_host import front_ids, host_pid, hosts_stopped, value, wait_until
 from e2e_servers import running_server, server_env
-from test_kernel_gateway import Channels, stdout_of
+from test_kernel_gateway import Channels, result_of, stdout_of
 
 MODES = {"atrium-host": "scoped", "atrium-host-isolated": "isolated"}
 # Interruptible between bytecodes (a scoped context's KeyboardInterrupt arrives there); ends when told through pool.
@@ -63,6 +63,10 @@ def state_of(server, kernel_id):
     return server.request("GET", f"/api/kernels/{kernel_id}")["execution_state"]
 
 
+def activity_of(server, kernel_id):
+    return server.request("GET", f"/api/kernels/{kernel_id}")["last_activity"]
+
+
 def kernel_ids(server):
     return {kernel["id"] for kernel in server.request("GET", "/api/kernels")}
 
@@ -106,11 +110,14 @@ def test_two_kernels_are_two_fronts_of_one_host(kernel_name, server, runtime_dir
         assert b.run("x = 'b'")[0]["status"] == "ok"
         assert value(a, "x") == "'a'" and value(b, "x") == "'b'"
 
-        # Separate status: the server sees a busy while b is idle, and b answers while a's cell runs.
+        # Separate status: the server sees a busy while b is idle (b's last_activity untouched by a's cell), and
+        # b answers while a's cell runs.
+        b_activity = activity_of(server, b_id)
         slow = a.execute(WAIT_FOR_GO.format(name="a"))
         a.started(slow)
         wait_until("a busy", lambda: state_of(server, a_id) == "busy")
         assert state_of(server, b_id) == "idle"
+        assert activity_of(server, b_id) == b_activity
         reply, iopub = b.run("print('b answers with', x)")
         assert reply["status"] == "ok" and stdout_of(iopub) == "b answers with b\n"
         assert state_of(server, a_id) == "busy"
@@ -138,7 +145,9 @@ def test_two_kernels_are_two_fronts_of_one_host(kernel_name, server, runtime_dir
         # Restart through REST: a's namespace starts afresh in the same host; b's and the pool stay.
         server.request("POST", f"/api/kernels/{a_id}/restart")
         a.wait_ready()
-        assert value(a, "'x' in dir()") == "False"
+        reply, iopub = a.run("'x' in dir()")
+        assert reply["execution_count"] == 1 and result_of(iopub) == [{"text/plain": "False"}], reply
+        assert b.run("pass")[0]["execution_count"] > 1  # b's count goes on
         assert check_one_host(runtime_dir, mode, a)[0] == pid
         assert value(a, "pool.get('go')") == "2"
         assert value(b, "x") == "'b'"
