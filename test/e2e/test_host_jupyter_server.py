@@ -2,6 +2,7 @@
 front of one Atrium host (docs/host.md), yet each behaves as a kernel of its own: its namespace, its status, its
 interrupt, restart, shutdown and culling, and a killed host replaced through the server's own restart."""
 
+import getpass
 import pathlib
 import time
 import urllib.error
@@ -124,6 +125,9 @@ def test_two_kernels_are_two_fronts_of_one_host(kernel_name, server, runtime_dir
         assert b.run("pool.put('go', 1)")[0]["status"] == "ok"
         reply, iopub = a.collect(slow)
         assert reply["status"] == "ok" and stdout_of(iopub) == "a went on with a\n"
+        # Identity: the client's header.username is empty (as JupyterLab's); the front's user is the server's (its OS
+        # user: jupyter_server sets no KERNEL_USERNAME), so the pool entry is owned by that user, not 'anonymous'.
+        assert value(a, "[e['owner'] for e in pool.list() if e['name'] == 'go']") == repr([getpass.getuser()])
         # Round trips on both after a's cell: anything a's front published would have reached b's socket by now.
         b.run("pass")
         a.run("pool.remove('go')")
