@@ -1,6 +1,7 @@
 """JupyterLab 4 in headless Chromium with two notebooks on `atrium-host` (browser/lab.mjs, scenario
-host_two_notebooks): a kernel each, both fronts of one Atrium host. The scenario's screenshots (one notebook busy
-while the other is idle; after a restart) are kept in build/e2e-artifacts/ (ATRIUM_E2E_ARTIFACTS overrides)."""
+host_two_notebooks): a kernel each, both fronts of one Atrium host; a page reload finds its notebook's namespace.
+The scenario's screenshots (one notebook busy while the other is idle; after a restart) are kept in
+build/e2e-artifacts/ (ATRIUM_E2E_ARTIFACTS overrides)."""
 
 import pathlib
 

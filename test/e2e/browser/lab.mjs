@@ -123,6 +123,13 @@ const scenarios = {
         await indicator(second, "idle").waitFor();
         await snapshot(first, "first-restarted");
         await snapshot(second, "second-kept");
+
+        // A page reload: a new connection (a new header.session) to the same kernel finds the second's namespace.
+        await second.reload();
+        await indicator(second, "idle").waitFor();
+        const reloaded = await printed(await run(second, "print('after the reload', x)"));
+        if (reloaded !== "after the reload second")
+            throw new Error(`after a reload the second notebook printed '${reloaded}'`);
     },
 
     async basics(browser) {
