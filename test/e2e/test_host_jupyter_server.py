@@ -212,6 +212,8 @@ def test_culling_one_idle_kernel_keeps_the_other(kernel_name, client_env, venv_b
             b.close()
         with pytest.raises(urllib.error.HTTPError):
             server.request("GET", f"/api/kernels/{a_id}")
+    # The server's own shutdown (SIGTERM) shuts b down too: the host stays (until its linger time), with no front.
+    assert host_pid(runtime_dir, mode) == pid and front_ids(runtime_dir, mode) == set()
 
 
 def test_a_killed_host_is_replaced_by_the_servers_restart(server, runtime_dir):
