@@ -25,3 +25,15 @@ def test_two_notebooks_on_one_host(lab):  # noqa: F811
         assert host_pid(runtime_dir) > 0
         for session in sessions:
             lab.request("DELETE", f"/api/sessions/{session['id']}")
+
+
+def test_notebook_basics_through_a_front(lab):  # noqa: F811
+    # The whole everyday scenario of test_jupyterlab.py (streams, HTML, a plot, a widget moved, input(), completion,
+    # inspection, %contexts, toolbar interrupt and restart) with the notebook's kernel a front of a host.
+    runtime_dir = pathlib.Path(lab.env["JUPYTER_RUNTIME_DIR"])
+    with hosts_stopped(runtime_dir):
+        notebook(lab, "basics.ipynb", "atrium-host")
+        drive(lab, "basics")
+        kernels = [s["kernel"] for s in lab.request("GET", "/api/sessions")]
+        assert [k["name"] for k in kernels] == ["atrium-host"]
+        assert front_ids(runtime_dir) == {kernels[0]["id"]}
