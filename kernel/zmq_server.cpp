@@ -527,8 +527,12 @@ namespace atrium
             // Everything that reached the socket before this reply is queued and numbered first, so
             // `replied_after` separates requests sent before the client saw this reply from later ones.
             drain(shell, destination::shell, /*limit=*/0);
+            if (service)
+                service->before_shell_reply();
             replied_after = received;
-            send_frames(shell, encode_outgoing(std::move(reply.message), signer));
+            frame_list frames = encode_outgoing(std::move(reply.message), signer);
+            if (!(service && service->take_shell_reply(frames)))
+                send_frames(shell, std::move(frames));
             if (reply.on_written)
                 reply.on_written(replied_after);
         }
@@ -656,6 +660,12 @@ namespace atrium
     void zmq_server::add_main_service(main_service& service)
     {
         p_impl->service = &service;
+        service.attached(*this);
+    }
+
+    void zmq_server::inject_shell(std::vector<std::string> frames)
+    {
+        p_impl->handle(std::move(frames), destination::shell);
     }
 
     void zmq_server::on_interrupt(std::function<void(const xeus::xmessage&)> handler)

@@ -9,12 +9,15 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include <zmq.hpp>
 
 namespace atrium
 {
+    class zmq_server;
+
     /// Sockets the main thread serves beside its own: a host's fronts (kernel/host/front_hub). They are polled
     /// with the shell socket, so relaying a front's request and its reply costs no thread hand-off. Main thread.
     class main_service
@@ -30,6 +33,13 @@ namespace atrium
         virtual void serve(const zmq::pollitem_t* items) = 0;
         /// When the server stops, before its ZeroMQ context closes (which waits for every socket to close).
         virtual void close() = 0;
+        /// Once, when added: requests the service reads go to `server.inject_shell`.
+        virtual void attached(zmq_server& server) = 0;
+        /// Before a shell reply is written: the service hands over the requests already waiting for it (so they
+        /// are numbered before the reply, as the shell socket's are: stop_on_error aborts them).
+        virtual void before_shell_reply() = 0;
+        /// Offered every shell reply (its frames, routing identities first); true when the service sent it.
+        virtual bool take_shell_reply(std::vector<std::string>& frames) = 0;
     };
 
     /// Atrium's own implementation of xeus's server interface.
@@ -71,6 +81,9 @@ namespace atrium
         void on_main_readable(zmq::socket_t& socket, std::function<void()> on_readable);
         /// The main thread also serves `service` (one; main thread, before start()).
         void add_main_service(main_service& service);
+        /// A shell request a main_service read (frames as on the wire, routing identities first), served as if it
+        /// came on the shell socket. Main thread.
+        void inject_shell(std::vector<std::string> frames);
         /// Called on the I/O thread when an interrupt_request arrives, before it is answered; also on shutdown
         /// (with the shutdown request) so that a running cell ends.
         void on_interrupt(std::function<void(const xeus::xmessage& request)> handler);

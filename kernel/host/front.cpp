@@ -13,6 +13,8 @@ namespace atrium
         /// go nowhere. A note runs its cells in turn, so this is far more than any client has outstanding.
         constexpr std::size_t remembered_requests = 8192;
 
+        const std::string routing_prefix = "atrium-front.";
+
         const char* const port_names[] = {"shell_port", "control_port", "stdin_port", "iopub_port", "hb_port"};
 
         int bind_port(zmq::socket_t& socket, const std::string& ip, const nlohmann::json& ports, const char* name)
@@ -40,6 +42,7 @@ namespace atrium
     front::front(zmq::context_t& context, std::uint64_t number, front_identity identity, const std::string& key,
                  const std::string& ip, const nlohmann::json& ports, const kernel_endpoints& kernel_at)
         : number(number)
+        , routing_id(routing_prefix + std::to_string(number))
         , identity(std::move(identity))
         , key(key)
         , signer("hmac-sha256", key)
@@ -67,7 +70,6 @@ namespace atrium
 
         // The kernel sends an input_request to the identity its request came from: the shell and stdin
         // sockets share one, as a Jupyter client's do.
-        const std::string routing_id = "atrium-front." + std::to_string(number);
         const std::string* endpoints[] = {&kernel_at.shell, &kernel_at.control, &kernel_at.stdin_};
         for (std::size_t i = 0; i < kernel.size(); ++i)
         {
@@ -76,6 +78,21 @@ namespace atrium
             kernel[i].set(zmq::sockopt::routing_id, routing_id);
             kernel[i].connect(*endpoints[i]);
         }
+    }
+
+    std::uint64_t front_of_routing_id(const std::string& identity)
+    {
+        if (identity.compare(0, routing_prefix.size(), routing_prefix) != 0 || identity.size() == routing_prefix.size() ||
+            identity.size() > routing_prefix.size() + 19)
+            return 0;
+        std::uint64_t value = 0;
+        for (std::size_t i = routing_prefix.size(); i < identity.size(); ++i)
+        {
+            if (identity[i] < '0' || identity[i] > '9')
+                return 0;
+            value = value * 10 + static_cast<std::uint64_t>(identity[i] - '0');
+        }
+        return value;
     }
 
     front::~front()

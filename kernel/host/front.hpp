@@ -41,6 +41,9 @@ namespace atrium
         std::vector<std::string> client_identities; ///< the client's routing identities
     };
 
+    /// The front a routing identity names (front::routing_id); 0 when it names none.
+    std::uint64_t front_of_routing_id(const std::string& identity);
+
     /// One kernel id's view of the host (docs/host.md): five sockets clients connect to, bound on `ip`, a key
     /// of its own, and three sockets to the host's kernel. Owned and used by the hub's thread alone.
     class front
@@ -65,6 +68,8 @@ namespace atrium
         const relayed_request* find(const std::string& host_msg_id) const;
 
         const std::uint64_t number;
+        /// `atrium-front.<number>`: the identity the kernel sees this front's requests come from.
+        const std::string routing_id;
         const front_identity identity;
         const std::string key;
         message_signer signer;

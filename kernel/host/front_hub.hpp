@@ -33,6 +33,9 @@ namespace atrium
         std::chrono::milliseconds poll_timeout() const override;
         void serve(const zmq::pollitem_t* items) override;
         void close() override;
+        void attached(zmq_server& server) override;
+        void before_shell_reply() override;
+        bool take_shell_reply(std::vector<std::string>& frames) override;
 
         /// Serves one request of the control protocol (docs/host.md) on the hub's thread and returns its
         /// answer; `[host.timeout]` when none came within `wait`. Any thread.

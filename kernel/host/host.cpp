@@ -41,7 +41,8 @@ namespace atrium
 
     host::host(zmq::context_t& context, const std::string& control_socket, int linger_seconds,
                const binding_config& binding)
-        : m_hub(context, host_kernel_endpoints(), {{"mode", to_string(binding.mode)}, {"scope", to_string(binding.scope)}})
+        : m_hub(context, host_kernel_endpoints(),
+                {{"mode", to_string(binding.mode)}, {"scope", to_string(binding.scope)}})
         , m_control(control_socket, m_hub, linger_seconds)
     {
     }

@@ -26,7 +26,8 @@ namespace atrium
     {
     public:
         /// Throws host_already_running, or std::runtime_error when the control socket cannot be made.
-        host(zmq::context_t& context, const std::string& control_socket, int linger_seconds, const binding_config& binding);
+        host(zmq::context_t& context, const std::string& control_socket, int linger_seconds,
+             const binding_config& binding);
 
         /// Served by the kernel's main thread (zmq_server::add_main_service).
         front_hub& hub()

@@ -92,7 +92,8 @@ namespace atrium
         ::unlink(m_path.c_str()); // a stale socket of a host that died
         m_listener = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
         const mode_t old_mask = umask(0077); // never readable by others, even for a moment
-        const bool bound = m_listener >= 0 && bind(m_listener, reinterpret_cast<sockaddr*>(&address), sizeof(address)) == 0;
+        const bool bound =
+            m_listener >= 0 && bind(m_listener, reinterpret_cast<sockaddr*>(&address), sizeof(address)) == 0;
         umask(old_mask);
         if (!bound || chmod(m_path.c_str(), 0600) != 0 || listen(m_listener, 16) != 0)
         {
@@ -120,7 +121,8 @@ namespace atrium
     {
         nl::json request = nl::json::parse(line, nullptr, /*allow_exceptions=*/false);
         if (!request.is_object() || !request.contains("op") || !request["op"].is_string())
-            return {{"ok", false}, {"error", "[host.bad_request] expected one JSON object per line, with an \"op\" string"}};
+            return {{"ok", false},
+                    {"error", "[host.bad_request] expected one JSON object per line, with an \"op\" string"}};
         return hub.command(std::move(request));
     }
 

@@ -1,0 +1,137 @@
+// SPDX-License-Identifier: MIT
+#pragma once
+// front_hub's state, shared by its two halves: front_hub.cpp (relaying between clients and the kernel, served by
+// the kernel's main thread) and front_commands.cpp (the control socket's requests: open, close, interrupt, ...).
+
+#include "kernel/host/front_hub.hpp"
+#include "kernel/wake_signal.hpp"
+#include "kernel/wire_codec.hpp"
+
+#include <atomic>
+#include <deque>
+#include <functional>
+#include <future>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <unordered_map>
+
+namespace atrium
+{
+    struct front_hub::impl
+    {
+        static constexpr int burst = 64; ///< messages read from one socket before the others get their turn
+        static constexpr std::size_t max_header_bytes = 64 * 1024;
+
+        /// A control request waiting for the main thread, and where its answer goes.
+        struct pending_command
+        {
+            nlohmann::json request;
+            std::promise<nlohmann::json> answer;
+        };
+        static nlohmann::json refusal(const std::string& error);
+        impl(zmq::context_t& context, kernel_endpoints kernel, nlohmann::json about);
+        ~impl();
+
+        // ---- served by the kernel's main thread (zmq_server's main_service) ----
+
+        void poll_items(std::vector<zmq::pollitem_t>& items);
+        std::chrono::milliseconds poll_timeout() const;
+
+        /// The front reads its shell requests from now on.
+        void stop_awaiting_subscriber(front& f);
+        void serve(const zmq::pollitem_t* items);
+
+        /// The kernel is stopping (its context closes next, which waits for every socket to close).
+        void close();
+        front* find_front(std::uint64_t number);
+        /// Requests already waiting on the fronts' shell sockets go to the kernel now (before a shell reply).
+        void take_waiting_requests();
+        /// A shell reply of the kernel (its frames) to a front's request: to the client who asked.
+        bool relay_shell_reply(std::vector<std::string>& frames);
+
+        // ---- client -> kernel ----
+
+        void relay_requests(front& f, front_channel channel);
+
+        /// False when the request closed the front.
+        bool relay_request(front& f, front_channel channel, std::vector<zmq::message_t>& parts);
+
+        /// Why the kernel would refuse this shutdown_request (request_check.hpp), or empty.
+        static std::string shutdown_problem(std::vector<zmq::message_t>::iterator delim);
+        void refuse(const front& f, const std::string& why);
+
+        /// A client's shutdown_request ends its front, never the host: answered here, as a kernel would answer
+        /// it, then the front closes and its context is disposed.
+        void answer_shutdown(front& f, front_channel channel, const std::vector<std::string>& client_identities,
+                             const std::string& client_header, const std::string& content_text);
+
+        /// Busy, the reply, idle: a request the front answers itself.
+        void answer(front& f, front_channel channel, const std::vector<std::string>& client_identities,
+                    const std::string& client_header, const std::string& reply_type, const std::string& content,
+                    bool on_iopub_too = false);
+        void append_signed(const front& f, frame_list& frames, const std::string& msg_type, const std::string& parent,
+                           const std::string& content);
+        void publish(front& f, const std::string& msg_type, const std::string& parent, const std::string& content);
+
+        // ---- kernel -> client ----
+
+        /// Replies and input requests from the kernel, to the client whose request they answer. Outputs
+        /// published before them are relayed first: the kernel wrote those before this answer (inproc delivers
+        /// at once), and a client reading the reply must find them sent.
+        void relay_answers(front& f, front_channel channel);
+
+        /// Appends the message that starts at `parts[delim]` with the client's header as its parent, signed.
+        void append_relayed(const front& f, std::vector<zmq::message_t>& relayed, std::vector<zmq::message_t>& parts,
+                            std::size_t delim, const std::string& client_header);
+
+        /// Everything the kernel published, each to the front of the request it belongs to.
+        /// `limit` bounds a burst (0: until none is left).
+        void relay_outputs(int limit = 4 * burst);
+
+        /// Applies each subscription and greets it with iopub_welcome, as the kernel's own iopub does.
+        void welcome_subscribers(front& f);
+        void echo_heartbeats(front& f);
+
+        // ---- the hub's own requests to the kernel (interrupt, reset, dispose, shutdown) ----
+
+        using reply_handler = std::function<void(const nlohmann::json& content)>;
+        void ask_kernel(const std::string& msg_type, const front_identity& who, nlohmann::json content,
+                        reply_handler on_reply);
+        void take_own_replies();
+
+        // ---- fronts opening and closing ----
+
+        /// Closes the front now and disposes of its context; `done` runs once the kernel has done so. Opening
+        /// the same kernel id meanwhile waits for that (a restart must never find the old namespace).
+        void close_front(std::uint64_t number, std::function<void()> done);
+        nlohmann::json open_front(const nlohmann::json& request);
+
+        /// Answers now, or returns nullopt when the answer comes later through `command.answer`.
+        std::optional<nlohmann::json> serve(pending_command& command);
+        void serve_and_answer(pending_command& command);
+        void run_commands();
+        zmq::context_t& context;
+        zmq_server* server = nullptr; ///< shell requests go to it directly (zmq_server::inject_shell)
+        const kernel_endpoints kernel;
+        const nlohmann::json about;
+        wake_signal wake;
+        std::mutex commands_mutex;
+        std::deque<pending_command> commands;
+        std::atomic<bool> hub_ended{false};
+        std::atomic<std::size_t> front_count{0};
+
+        // The main thread only:
+        zmq::socket_t iopub_in;     ///< SUB to the kernel's iopub
+        zmq::socket_t own_requests; ///< DEALER to the kernel's control: the hub's own requests
+        std::map<std::uint64_t, std::unique_ptr<front>> fronts;
+        std::map<std::string, std::uint64_t> by_kernel_id;
+        std::map<std::string, std::vector<pending_command>> disposing; ///< kernel ids whose context is going
+        std::unordered_map<std::string, reply_handler> awaiting;        ///< own requests' msg_ids
+        std::uint64_t next_front = 1; ///< 0 is the hub's own requests
+        std::uint64_t sequence = 0;
+        std::uint64_t generation = 1; ///< moves whenever the sockets to poll change
+        std::vector<std::uint64_t> polled;
+        bool relaying_requests = false; ///< relay_requests is running (take_waiting_requests waits for it) ///< the front of each group of 8 poll items after the first 3
+    };
+}

@@ -1,0 +1,47 @@
+// SPDX-License-Identifier: MIT
+#include "kernel/host/relay_frames.hpp"
+
+#include "kernel/wire_codec.hpp"
+#include "common/zmq_retry.hpp"
+
+#include <zmq_addon.hpp>
+
+namespace atrium
+{
+    std::vector<zmq::message_t> receive_parts(zmq::socket_t& socket)
+    {
+        std::vector<zmq::message_t> parts;
+        retry_on_eintr(
+            [&] { return zmq::recv_multipart(socket, std::back_inserter(parts), zmq::recv_flags::dontwait); });
+        return parts;
+    }
+
+    void send_parts(zmq::socket_t& socket, std::vector<zmq::message_t>& parts)
+    {
+        for (std::size_t i = 0; i < parts.size(); ++i)
+        {
+            auto flags = i + 1 < parts.size() ? zmq::send_flags::sndmore : zmq::send_flags::none;
+            retry_on_eintr([&] { return socket.send(parts[i], flags); });
+        }
+    }
+
+    std::string text_of(const zmq::message_t& part)
+    {
+        return std::string(part.data<char>(), part.size());
+    }
+
+    std::string_view view_of(const zmq::message_t& part)
+    {
+        return {part.data<char>(), part.size()};
+    }
+
+    zmq::message_t message_of(std::string_view text)
+    {
+        return zmq::message_t(text.data(), text.size());
+    }
+
+    bool is_delimiter(const zmq::message_t& part)
+    {
+        return view_of(part) == delimiter;
+    }
+}

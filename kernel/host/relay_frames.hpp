@@ -1,0 +1,23 @@
+// SPDX-License-Identifier: MIT
+#pragma once
+
+#include <zmq.hpp>
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace atrium
+{
+    /// One multipart message waiting on `socket`; empty when none is.
+    std::vector<zmq::message_t> receive_parts(zmq::socket_t& socket);
+    /// Sends `parts` as one message. Frames relayed unchanged (content, buffers: megabytes of output) are the very
+    /// messages received, never copied.
+    void send_parts(zmq::socket_t& socket, std::vector<zmq::message_t>& parts);
+
+    std::string text_of(const zmq::message_t& part);
+    std::string_view view_of(const zmq::message_t& part);
+    zmq::message_t message_of(std::string_view text);
+    /// `<IDS|MSG>`
+    bool is_delimiter(const zmq::message_t& part);
+}
