@@ -450,13 +450,19 @@ namespace atrium
 
         void serve_service(const zmq::pollitem_t* items)
         {
+            guarded_service([&] { service->serve(items); });
+        }
+
+        /// One front's trouble must not end the kernel every other front and note shares, nor stop its replies.
+        template <class F>
+        void guarded_service(F&& call)
+        {
             try
             {
-                service->serve(items);
+                call();
             }
             catch (const std::exception& e)
             {
-                // One front's trouble must not end the kernel every other front and note shares.
                 std::cerr << "[atrium] [host.relay_error] " << e.what() << std::endl;
             }
         }
@@ -528,10 +534,13 @@ namespace atrium
             // `replied_after` separates requests sent before the client saw this reply from later ones.
             drain(shell, destination::shell, /*limit=*/0);
             if (service)
-                service->before_shell_reply();
+                guarded_service([&] { service->before_shell_reply(); });
             replied_after = received;
             frame_list frames = encode_outgoing(std::move(reply.message), signer);
-            if (!(service && service->take_shell_reply(frames)))
+            bool taken = false;
+            if (service)
+                guarded_service([&] { taken = service->take_shell_reply(frames); });
+            if (!taken)
                 send_frames(shell, std::move(frames));
             if (reply.on_written)
                 reply.on_written(replied_after);

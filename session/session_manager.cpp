@@ -133,6 +133,7 @@ namespace atrium
         }
         slot& held = *found->second;
         held.named = held.named || resolved.named; // once a client names a note, it stays named
+        held.disposing = false; // claimed again (a host's front reopened for its note): it is in use, not leaving
         ++held.claims;
         held.last_activity = steady_now_ms();
         held.last_use = ++m_uses;
@@ -245,7 +246,6 @@ namespace atrium
         // The requester's own context only (its key comes from the request's header): its running cell is
         // interrupted and the context starts afresh before its next cell.
         nl::json reply = {{"status", "ok"}};
-        std::unique_ptr<slot> disposed; // destroyed after the lock: that frees a namespace or ends a worker
         bool sweep_later = false;
         try
         {
@@ -257,9 +257,12 @@ namespace atrium
             std::int64_t last = 0;
             if (it != m_contexts.end() && dispose && idle_locked(*it->second, last))
             {
+                // Freed by the sweeper, not here on the I/O thread, which serves every client's control and
+                // stdin: freeing a namespace takes the GIL and runs finalizers, ending a worker reaps it.
                 it->second->instance->detach();
-                disposed = std::move(it->second);
+                m_to_free.push_back(std::move(it->second));
                 m_contexts.erase(it);
+                sweep_later = true;
             }
             else if (it != m_contexts.end())
             {
@@ -272,7 +275,6 @@ namespace atrium
         {
             reply = error_content("SessionError", e.what());
         }
-        disposed.reset();
         if (sweep_later)
             ensure_sweeper();
         return reply;
@@ -280,6 +282,19 @@ namespace atrium
 
     bool session_manager::may_access(const request_identity& who, const std::string& key) const
     {
+        // A requester that names its note (a host's front always does) reaches that note's comms alone: one
+        // notebook's widget manager must not load, or drive, another's widgets.
+        if (!who.note_hint.empty() && !is_per_user(m_binding))
+        {
+            try
+            {
+                return key == m_keys.key_for(who);
+            }
+            catch (const std::exception&)
+            {
+                return false; // a note name that is no name reaches nothing
+            }
+        }
         return m_keys.may_access(who, key, false);
     }
 
@@ -372,6 +387,7 @@ namespace atrium
             std::vector<std::unique_ptr<slot>> idle;
             {
                 std::lock_guard<std::mutex> lock(m_contexts_mutex);
+                idle.swap(m_to_free);
                 for (auto it = m_contexts.begin(); it != m_contexts.end();)
                 {
                     slot& held = *it->second;
@@ -430,11 +446,14 @@ namespace atrium
         {
             // Every worker is killed and reaped before the kernel exits: none is left behind.
             table contexts;
+            std::vector<std::unique_ptr<slot>> disposed;
             {
                 std::lock_guard<std::mutex> lock(m_contexts_mutex);
                 contexts.swap(m_contexts);
+                disposed.swap(m_to_free);
             }
             contexts.clear();
+            disposed.clear();
         }
         p_kind->shutdown();
     }

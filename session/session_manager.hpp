@@ -15,6 +15,7 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <vector>
 
 namespace atrium
 {
@@ -119,6 +120,7 @@ namespace atrium
 
         std::mutex m_contexts_mutex;
         table m_contexts;
+        std::vector<std::unique_ptr<slot>> m_to_free; ///< disposed contexts the sweeper frees; under m_contexts_mutex
         /// Keys of the last 4096 reclaimed notes -> what their next cell is told.
         recent_map<std::string> m_reclaimed{4096};
         std::atomic<std::uint64_t> m_uses{0}; ///< numbers every claim and release (least recently used first)

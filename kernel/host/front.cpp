@@ -3,7 +3,9 @@
 
 #include <xeus/xguid.hpp>
 
+#include <chrono>
 #include <cstdlib>
+#include <thread>
 
 namespace atrium
 {
@@ -22,15 +24,24 @@ namespace atrium
             auto wanted = ports.find(name);
             if (wanted != ports.end() && wanted->is_number_integer() && *wanted > 0 && *wanted < 65536)
             {
-                try
+                // A restart asks for the ports its front had, which ZeroMQ's I/O thread may not have let go of
+                // yet (a client that keeps its sockets, as jupyter_client's restart does, reconnects only to
+                // them): a few tries. A port taken by someone else is then replaced by any free one, which a
+                // client adopts from what `open` answers.
+                const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(500);
+                while (true)
                 {
-                    socket.bind("tcp://" + ip + ":" + std::to_string(wanted->get<int>()));
-                    return wanted->get<int>();
-                }
-                catch (const zmq::error_t&)
-                {
-                    // Taken meanwhile (a restart asks for the ports it had): any free port will do, since the
-                    // client adopts what `open` answers.
+                    try
+                    {
+                        socket.bind("tcp://" + ip + ":" + std::to_string(wanted->get<int>()));
+                        return wanted->get<int>();
+                    }
+                    catch (const zmq::error_t& e)
+                    {
+                        if (e.num() != EADDRINUSE || std::chrono::steady_clock::now() >= deadline)
+                            break;
+                        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+                    }
                 }
             }
             socket.bind("tcp://" + ip + ":*");

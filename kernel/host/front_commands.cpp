@@ -8,7 +8,6 @@
 #include "kernel/json_writer.hpp"
 #include "kernel/message_header.hpp"
 
-#include <sys/random.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -26,21 +25,13 @@ namespace atrium
 
         std::string random_key()
         {
-            unsigned char bytes[16];
-            std::size_t got = 0;
-            while (got < sizeof(bytes))
-            {
-                ssize_t n = getrandom(bytes + got, sizeof(bytes) - got, 0);
-                if (n <= 0)
-                    throw std::runtime_error("[host.no_randomness] getrandom failed");
-                got += static_cast<std::size_t>(n);
-            }
             static const char hex[] = "0123456789abcdef";
             std::string key;
-            for (unsigned char b : bytes)
+            for (int part = 0; part < 2; ++part)
             {
-                key += hex[b >> 4];
-                key += hex[b & 15];
+                const std::uint64_t bits = random_tag();
+                for (int shift = 60; shift >= 0; shift -= 4)
+                    key += hex[(bits >> shift) & 15];
             }
             return key;
         }
@@ -54,14 +45,46 @@ namespace atrium
     void front_hub::impl::ask_kernel(const std::string& msg_type, const front_identity& who, nl::json content,
                                      reply_handler on_reply)
     {
+        if (hub_ended.load())
+        {
+            if (on_reply)
+                on_reply({{"status", "aborted"}}); // the kernel is stopping: nobody will answer
+            return;
+        }
         nl::json header = make_message_header(msg_type, who.user, "atrium-host");
-        const std::string host_msg_id = make_host_msg_id(0, ++sequence);
+        const std::string host_msg_id = make_host_msg_id(0, ++sequence, random_tag());
         header["msg_id"] = host_msg_id;
         frame_list frames{std::string(delimiter), "", to_json(header), "{}",
                           to_json(nl::json{{"atrium_note", who.kernel_id}}), to_json(content)};
         if (on_reply)
             awaiting.emplace(host_msg_id, std::move(on_reply));
+        if (msg_type == "kernel_info_request" && server)
+        {
+            // In turn with the shell requests already handed to the kernel (served in order by its main
+            // thread): its reply says they have all been dispatched.
+            frames.insert(frames.begin(), own_routing_id);
+            server->inject_shell(std::move(frames));
+            return;
+        }
         send_frames(own_requests, std::move(frames));
+    }
+
+    bool front_hub::impl::take_own_shell_reply(const std::vector<std::string>& frames)
+    {
+        if (frames.empty() || frames[0] != own_routing_id)
+            return false;
+        auto delim = std::find(frames.begin(), frames.end(), delimiter);
+        if (frames.end() - delim >= 6)
+        {
+            auto it = awaiting.find(parent_msg_id(delim[3]));
+            if (it != awaiting.end())
+            {
+                reply_handler handler = std::move(it->second);
+                awaiting.erase(it);
+                handler(nl::json::object());
+            }
+        }
+        return true;
     }
 
     void front_hub::impl::take_own_replies()
@@ -95,17 +118,29 @@ namespace atrium
         fronts.erase(it);
         front_count.store(fronts.size());
         ++generation;
+        // With --scope=user a user's fronts share one context: it goes with the last of them.
+        if (about.value("scope", "") == "user" &&
+            std::any_of(fronts.begin(), fronts.end(), [&](const auto& open) { return open.second->identity.user == who.user; }))
+        {
+            if (done)
+                done();
+            return;
+        }
         disposing[who.kernel_id];
-        ask_kernel("atrium_reset_context_request", who, {{"dispose", true}},
-                   [this, kernel_id = who.kernel_id, done = std::move(done)](const nl::json&)
-                   {
-                       if (done)
-                           done();
-                       auto waiting = std::move(disposing[kernel_id]);
-                       disposing.erase(kernel_id);
-                       for (auto& command : waiting)
-                           serve_and_answer(command);
-                   });
+        auto disposed = [this, kernel_id = who.kernel_id, done = std::move(done)](const nl::json&)
+        {
+            if (done)
+                done();
+            auto waiting = std::move(disposing[kernel_id]);
+            disposing.erase(kernel_id);
+            for (auto& command : waiting)
+                serve_and_answer(command);
+        };
+        // The front's requests already handed to the kernel are dispatched first (a kernel_info in turn with
+        // them), so none of them makes the note a context again after it is disposed.
+        ask_kernel("kernel_info_request", who, nl::json::object(),
+                   [this, who, disposed = std::move(disposed)](const nl::json&) mutable
+                   { ask_kernel("atrium_reset_context_request", who, {{"dispose", true}}, std::move(disposed)); });
     }
 
     nl::json front_hub::impl::open_front(const nl::json& request)
@@ -164,6 +199,7 @@ namespace atrium
         }
         if (op == "stop")
         {
+            stopping = true;
             while (!fronts.empty())
                 close_front(fronts.begin()->first, {});
             ask_kernel("shutdown_request", {"atrium-host", ""}, {{"restart", false}}, {});
@@ -179,6 +215,8 @@ namespace atrium
             disposing[id].push_back(std::move(command)); // answered once the old context is gone
             return std::nullopt;
         }
+        if (op == "open" && stopping)
+            return refusal("[host.stopping] the host is shutting down; start another");
         if (op == "open")
             return open_front(request);
         auto found = by_kernel_id.find(id);
@@ -234,6 +272,13 @@ namespace atrium
         if (answer.wait_for(wait) != std::future_status::ready)
             return impl::refusal("[host.timeout] the host did not answer within " + std::to_string(wait.count()) +
                                  " ms");
-        return answer.get();
+        try
+        {
+            return answer.get();
+        }
+        catch (const std::exception& e) // a promise the hub dropped as it closed
+        {
+            return impl::refusal(std::string("[host.stopping] ") + e.what());
+        }
     }
 }

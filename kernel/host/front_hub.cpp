@@ -27,7 +27,7 @@ namespace atrium
         iopub_in.set(zmq::sockopt::subscribe, "");
         iopub_in.connect(this->kernel.iopub);
         own_requests.set(zmq::sockopt::linger, 0);
-        own_requests.set(zmq::sockopt::routing_id, "atrium-host");
+        own_requests.set(zmq::sockopt::routing_id, own_routing_id);
         own_requests.connect(this->kernel.control);
     }
 
@@ -126,6 +126,14 @@ namespace atrium
         for (auto& command : commands)
             command.answer.set_value(refusal("[host.stopping] the host is shutting down"));
         commands.clear();
+        // Requests that waited for a disposal, or for the kernel's answer, get theirs: none will come now.
+        for (auto& [kernel_id, waiting] : disposing)
+            for (auto& command : waiting)
+                command.answer.set_value(refusal("[host.stopping] the host is shutting down"));
+        disposing.clear();
+        for (auto& [msg_id, handler] : awaiting)
+            handler({{"status", "aborted"}});
+        awaiting.clear();
         ++generation;
     }
 
@@ -146,6 +154,8 @@ namespace atrium
 
     bool front_hub::impl::relay_shell_reply(std::vector<std::string>& frames)
     {
+        if (take_own_shell_reply(frames))
+            return true;
         if (frames.empty() || front_of_routing_id(frames[0]) == 0)
             return false; // not a front's (the kernel's own shell socket has no client in a host)
         front* f = find_front(front_of_routing_id(frames[0]));
@@ -225,7 +235,7 @@ namespace atrium
             refuse(f, "[wire.replayed] signature seen before; message ignored");
             return true;
         }
-        const std::string host_msg_id = make_host_msg_id(f.number, ++sequence);
+        const std::string host_msg_id = make_host_msg_id(f.number, ++sequence, random_tag());
         auto rewritten = rewrite_request(header, view_of(delim[4]), f.identity, host_msg_id);
         if (!rewritten)
         {

@@ -22,6 +22,7 @@ namespace atrium
     {
         static constexpr int burst = 64; ///< messages read from one socket before the others get their turn
         static constexpr std::size_t max_header_bytes = 64 * 1024;
+        static inline const std::string own_routing_id = "atrium-host"; ///< the hub's own requests come from it
 
         /// A control request waiting for the main thread, and where its answer goes.
         struct pending_command
@@ -99,6 +100,8 @@ namespace atrium
         void ask_kernel(const std::string& msg_type, const front_identity& who, nlohmann::json content,
                         reply_handler on_reply);
         void take_own_replies();
+        /// A shell reply to one of the hub's own requests (routing id own_routing_id): true when it was one.
+        bool take_own_shell_reply(const std::vector<std::string>& frames);
 
         // ---- fronts opening and closing ----
 
@@ -132,6 +135,7 @@ namespace atrium
         std::uint64_t sequence = 0;
         std::uint64_t generation = 1; ///< moves whenever the sockets to poll change
         std::vector<std::uint64_t> polled;
+        bool stopping = false; ///< `stop` was served: no front opens any more
         bool relaying_requests = false; ///< relay_requests is running (take_waiting_requests waits for it) ///< the front of each group of 8 poll items after the first 3
     };
 }

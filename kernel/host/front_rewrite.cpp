@@ -40,9 +40,13 @@ namespace atrium
         return id != parsed->end() && id->is_string() ? id->get<std::string>() : std::string();
     }
 
-    std::string make_host_msg_id(std::uint64_t front, std::uint64_t sequence)
+    std::string make_host_msg_id(std::uint64_t front, std::uint64_t sequence, std::uint64_t tag)
     {
-        return msg_id_prefix + std::to_string(front) + "." + std::to_string(sequence);
+        static const char hex[] = "0123456789abcdef";
+        std::string id = msg_id_prefix + std::to_string(front) + "." + std::to_string(sequence) + "-";
+        for (int shift = 60; shift >= 0; shift -= 4)
+            id += hex[(tag >> shift) & 15];
+        return id;
     }
 
     std::uint64_t front_of_host_msg_id(const std::string& host_msg_id)

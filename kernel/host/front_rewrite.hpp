@@ -30,8 +30,10 @@ namespace atrium
     std::optional<rewritten_request> rewrite_request(std::string_view header, std::string_view metadata,
                                                      const front_identity& front, const std::string& host_msg_id);
 
-    /// The msg_id a front gives a request it relays: `atrium-host.<front>.<sequence>`. Front 0 is the host's own.
-    std::string make_host_msg_id(std::uint64_t front, std::uint64_t sequence);
+    /// The msg_id a front gives a request it relays: `atrium-host.<front>.<sequence>-<tag>`, the tag a random
+    /// number, so that code in one note cannot name another front's request (and publish into it). Front 0 is
+    /// the host's own.
+    std::string make_host_msg_id(std::uint64_t front, std::uint64_t sequence, std::uint64_t tag);
     /// The front a host msg_id names; 0 when it is not one.
     std::uint64_t front_of_host_msg_id(const std::string& host_msg_id);
 

@@ -37,25 +37,25 @@ namespace atrium
             return address;
         }
 
-        /// True when a host answers a ping on `path` within a second.
-        bool host_answers(const std::string& path)
+        /// True when something listens on `path`: a host, perhaps too busy to answer at once. Only a socket
+        /// nobody listens on (a killed host's) is stale.
+        bool host_listens(const std::string& path)
         {
             sockaddr_un address = address_of(path);
             int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
             if (fd < 0)
                 return false;
-            bool answered = false;
-            if (connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) == 0)
-            {
-                const char ping[] = "{\"op\":\"ping\"}\n";
-                timeval second{1, 0};
-                setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &second, sizeof(second));
-                char reply[256];
-                answered = write(fd, ping, sizeof(ping) - 1) == static_cast<ssize_t>(sizeof(ping) - 1) &&
-                           read(fd, reply, sizeof(reply)) > 0;
-            }
+            const bool listening = connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) == 0;
             close(fd);
-            return answered;
+            return listening;
+        }
+
+        ino_t inode_of(const std::string& path)
+        {
+            struct stat status
+            {
+            };
+            return stat(path.c_str(), &status) == 0 ? status.st_ino : 0;
         }
 
         bool same_user(int fd)
@@ -87,8 +87,8 @@ namespace atrium
         , m_linger_seconds(linger_seconds)
     {
         sockaddr_un address = address_of(m_path);
-        if (host_answers(m_path))
-            throw host_already_running("[host.already_running] a host already answers on " + m_path);
+        if (host_listens(m_path))
+            throw host_already_running("[host.already_running] a host already listens on " + m_path);
         ::unlink(m_path.c_str()); // a stale socket of a host that died
         m_listener = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
         const mode_t old_mask = umask(0077); // never readable by others, even for a moment
@@ -102,6 +102,7 @@ namespace atrium
                 close(m_listener);
             throw std::runtime_error("[host.bad_socket_path] cannot listen on " + m_path + ": " + why);
         }
+        m_inode = inode_of(m_path);
         m_stop = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
         m_thread = start_signal_free_thread([this] { serve(); });
     }
@@ -114,7 +115,8 @@ namespace atrium
             m_thread.join();
         close(m_listener);
         close(m_stop);
-        ::unlink(m_path.c_str());
+        if (inode_of(m_path) == m_inode) // still ours: a host that replaced it keeps its own
+            ::unlink(m_path.c_str());
     }
 
     nl::json host_control::answer(front_hub& hub, const std::string& line)
@@ -152,7 +154,12 @@ namespace atrium
                     close(client);
                 }
                 else if (client >= 0)
+                {
+                    // A client that stops reading its answers must not stall everyone's: sends give up after 1 s.
+                    timeval second{1, 0};
+                    setsockopt(client, SOL_SOCKET, SO_SNDTIMEO, &second, sizeof(second));
                     clients[client];
+                }
             }
             for (std::size_t i = 2; i < fds.size(); ++i)
             {
@@ -170,6 +177,7 @@ namespace atrium
                     std::string line = pending.substr(0, end);
                     pending.erase(0, end + 1);
                     send_line(fd, answer(m_hub, line));
+                    idle_since = std::chrono::steady_clock::now(); // a provisioner about to open a front is activity
                 }
                 if (keep && pending.size() > max_line)
                 {

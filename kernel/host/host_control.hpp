@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: MIT
 #pragma once
 
+#include <sys/types.h>
+
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -41,6 +43,7 @@ namespace atrium
         front_hub& m_hub;
         int m_linger_seconds;
         int m_listener = -1;
+        ino_t m_inode = 0; ///< of the socket file this host made (removed at exit only if still that one)
         int m_stop = -1; ///< eventfd: the destructor wakes the thread
         std::thread m_thread;
     };

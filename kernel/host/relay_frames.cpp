@@ -6,6 +6,10 @@
 
 #include <zmq_addon.hpp>
 
+#include <sys/random.h>
+
+#include <stdexcept>
+
 namespace atrium
 {
     std::vector<zmq::message_t> receive_parts(zmq::socket_t& socket)
@@ -38,6 +42,21 @@ namespace atrium
     zmq::message_t message_of(std::string_view text)
     {
         return zmq::message_t(text.data(), text.size());
+    }
+
+    std::uint64_t random_tag()
+    {
+        std::uint64_t tag = 0;
+        auto* bytes = reinterpret_cast<unsigned char*>(&tag);
+        std::size_t got = 0;
+        while (got < sizeof(tag))
+        {
+            ssize_t n = getrandom(bytes + got, sizeof(tag) - got, 0);
+            if (n <= 0)
+                throw std::runtime_error("[host.no_randomness] getrandom failed");
+            got += static_cast<std::size_t>(n);
+        }
+        return tag;
     }
 
     bool is_delimiter(const zmq::message_t& part)

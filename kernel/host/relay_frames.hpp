@@ -3,6 +3,7 @@
 
 #include <zmq.hpp>
 
+#include <cstdint>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -18,6 +19,8 @@ namespace atrium
     std::string text_of(const zmq::message_t& part);
     std::string_view view_of(const zmq::message_t& part);
     zmq::message_t message_of(std::string_view text);
+    /// 64 random bits (getrandom): unpredictable to the code cells run.
+    std::uint64_t random_tag();
     /// `<IDS|MSG>`
     bool is_delimiter(const zmq::message_t& part);
 }

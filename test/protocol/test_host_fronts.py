@@ -393,3 +393,89 @@ def test_kill_9_of_a_host_leaves_no_dask_process(tmp_path):
             time.sleep(0.1)
     finally:
         host.stop()
+
+
+def comm_ids(kc):
+    reply = get_reply(kc, kc.comm_info())
+    assert reply["content"]["status"] == "ok"
+    return set(reply["content"]["comms"])
+
+
+def test_a_front_sees_and_drives_only_its_own_notes_comms(host):
+    a, b = host.client("k-a"), host.client("k-b")
+    printed(b, "from comm import create_comm\nc = create_comm(target_name='t', data={})\nprint(c.comm_id)")
+    b_comm = printed(b, "print(c.comm_id)").strip()
+    assert b_comm in comm_ids(b)
+    assert b_comm not in comm_ids(a)  # a widget manager in a's notebook must not load b's widgets
+    printed(b, "got = []\nc.on_msg(lambda m: got.append(m['content']['data']))")
+    msg = a.session.msg("comm_msg", {"comm_id": b_comm, "data": {"from": "a"}})
+    a.shell_channel.send(msg)
+    collect_iopub(a, msg["header"]["msg_id"])
+    assert printed(b, "print(got)") == "[]\n"
+
+
+def test_with_scope_user_a_users_context_goes_with_the_last_of_their_fronts(tmp_path):
+    host = Host(tmp_path, "--mode=scoped", "--scope=user")
+    try:
+        first, second = host.client("k-1", user="alice"), host.client("k-2", user="alice")
+        printed(first, "shared = 'alice'")
+        assert printed(second, "print(shared)") == "alice\n"
+        host.ask({"op": "close", "kernel_id": "k-1"})
+        assert printed(second, "print(shared)") == "alice\n"  # the other notebook keeps the user's context
+        host.ask({"op": "close", "kernel_id": "k-2"})
+        third = host.client("k-3", user="alice")
+        assert printed(third, "print(globals().get('shared'))") == "None\n"
+    finally:
+        host.stop()
+
+
+def test_no_front_opens_on_a_stopping_host(host):
+    with socket.socket(socket.AF_UNIX) as s:
+        s.settimeout(TIMEOUT)
+        s.connect(str(host.socket))
+        s.sendall(b'{"op": "stop"}\n{"op": "open", "kernel_id": "late"}\n')
+        answers = b""
+        try:
+            while answers.count(b"\n") < 2:
+                chunk = s.recv(65536)
+                if not chunk:
+                    break
+                answers += chunk
+        except OSError:
+            pass
+    lines = [json.loads(line) for line in answers.splitlines()]
+    assert lines[0] == {"ok": True}
+    assert len(lines) == 1 or (lines[1]["ok"] is False and lines[1]["error"].startswith("[host.stopping]"))
+    host.process.wait(TIMEOUT)
+
+
+def test_a_host_that_listens_but_is_slow_to_answer_is_not_replaced(tmp_path):
+    busy = socket.socket(socket.AF_UNIX)
+    busy.bind(str(tmp_path / "host.sock"))
+    busy.listen(1)  # listens, never answers: a host too busy to, as far as a newcomer can tell
+    try:
+        second = subprocess.run([str(ATRIUM), "--host", "--mode=scoped", "--host-socket=%s" % (tmp_path / "host.sock")],
+                                capture_output=True, text=True, timeout=TIMEOUT)
+        assert second.returncode == 3 and "[host.already_running]" in second.stderr
+        assert (tmp_path / "host.sock").exists()
+    finally:
+        busy.close()
+
+
+def test_requests_sent_just_before_a_shutdown_leave_no_context_behind(host):
+    # The shutdown is answered by the front at once and the note disposed of; a cell sent just before it must
+    # not make the note a context again afterwards (one nobody could ever free).
+    watcher = host.client("k-watch")
+    for round_ in range(15):
+        kernel_id = "k-%d" % round_
+        kc = host.client(kernel_id)
+        kc.execute("x = %d" % round_)
+        kc.shutdown()
+        deadline = time.monotonic() + TIMEOUT
+        while host.ask({"op": "alive", "kernel_id": kernel_id})["alive"]:  # answered once the note is disposed
+            assert time.monotonic() < deadline
+            time.sleep(0.02)
+        kc.stop_channels()
+    time.sleep(0.5)  # a context freed while busy goes at the sweeper's next round
+    listed = printed(watcher, "%contexts")
+    assert [key for key in ("note:k-%d" % i for i in range(15)) if key in listed] == []

@@ -65,8 +65,8 @@ TEST_CASE("a front's request rewrite")
 
 TEST_CASE("host msg ids name their front")
 {
-    CHECK(front_of_host_msg_id(make_host_msg_id(7, 12)) == 7);
-    CHECK(front_of_host_msg_id(make_host_msg_id(18446744073709551ULL, 1)) == 18446744073709551ULL);
+    CHECK(front_of_host_msg_id(make_host_msg_id(7, 12, 0xabcdef)) == 7);
+    CHECK(front_of_host_msg_id(make_host_msg_id(18446744073709551ULL, 1, ~0ULL)) == 18446744073709551ULL);
     CHECK(front_of_host_msg_id("atrium-host.0.5") == 0);
     CHECK(front_of_host_msg_id("client-msg-id") == 0);
     CHECK(front_of_host_msg_id("atrium-host..5") == 0);
