@@ -79,6 +79,8 @@ cmake --install build > /dev/null
 "$venv/bin/jupyter" kernelspec list
 
 if [ "$run_demo" = 1 ]; then
-    echo "== demo: examples/tour.ipynb on the installed Atrium kernel"
-    "$venv/bin/python3" examples/run_tour.py
+    # Two notebooks (examples/host_demo/) on one Atrium host, side by side, through jupyter_client; the demo
+    # starts its host in a runtime directory of its own and stops it at the end.
+    echo "== demo: two notebooks on one Atrium host (examples/run_host_demo.py)"
+    "$venv/bin/python3" examples/run_host_demo.py
 fi

@@ -57,7 +57,81 @@ async function outputHas(cell, text) {
     await cell.locator(".jp-OutputArea-output").filter({ hasText: text }).first().waitFor();
 }
 
+/** The text a finished cell printed. */
+async function printed(cell) {
+    await finished(cell);
+    return (await cell.locator(".jp-OutputArea-output").first().innerText()).trim();
+}
+
+const indicator = (page, status) =>
+    page.locator(`.jp-NotebookPanel:not(.lm-mod-hidden) .jp-Notebook-ExecutionIndicator[data-status='${status}']`).first();
+
+/** A screenshot kept as a test artefact, also when the scenario passes. */
+async function snapshot(page, name) {
+    mkdirSync(artifacts, { recursive: true });
+    await page.screenshot({ path: `${artifacts}/${scenario}-${name}.png`, fullPage: true });
+}
+
 const scenarios = {
+    async host_two_notebooks(browser) {
+        // Each notebook has a kernel of its own on atrium-host: two fronts of one host process (docs/host.md).
+        const first = await openNotebook(browser, "host-first.ipynb");
+        const second = await openNotebook(browser, "host-second.ipynb");
+        const firstPid = await printed(await run(first, "import os\nx = 'first'\nprint('host pid', os.getpid())"));
+        const secondPid = await printed(await run(second, "import os\nx = 'second'\nprint('host pid', os.getpid())"));
+        if (!/^host pid \d+$/.test(firstPid) || firstPid !== secondPid)
+            throw new Error(`two hosts: '${firstPid}' and '${secondPid}'`);
+
+        // Side by side, each with its own indicator: the first waits for a pool entry (busy) while the second
+        // (idle) answers from its own namespace, then hands the first an object through the pool.
+        const waiting = await run(first, "import time\nwhile 'handover' not in pool:\n    time.sleep(0.05)\n"
+            + "print('first got', pool.get('handover'), 'and has', x)");
+        await indicator(first, "busy").waitFor();
+        await indicator(second, "idle").waitFor();
+        const quick = await run(second, "print('second has', x)");
+        await outputHas(quick, "second has second");
+        await finished(quick);
+        await indicator(second, "idle").waitFor();
+        await indicator(first, "busy").waitFor();
+        await snapshot(first, "first-busy");
+        await snapshot(second, "second-idle");
+        if (await waiting.locator(".jp-OutputArea-output").count() !== 0)
+            throw new Error("the first notebook's cell ended before the second handed it the object");
+        await finished(await run(second, "pool.put('handover', {'rows': [1, 2, 3], 'from': 'second'})"));
+        await outputHas(waiting, "first got {'rows': [1, 2, 3], 'from': 'second'} and has first");
+        await finished(waiting);
+        await indicator(first, "idle").waitFor();
+
+        // One compute cluster for the host: both notebooks' ctx reach the same scheduler.
+        const firstCluster = await printed(await run(first, "print('scheduler', ctx.status()['scheduler'])"));
+        const secondCluster = await printed(await run(second, "print('scheduler', ctx.status()['scheduler'])"));
+        if (!firstCluster.startsWith("scheduler tcp://") || firstCluster !== secondCluster)
+            throw new Error(`two clusters: '${firstCluster}' and '${secondCluster}'`);
+
+        // Restart the first from its toolbar: its namespace starts afresh in the same host; the second's stays,
+        // and so do the pool and the cluster.
+        await first.locator(".jp-NotebookPanel:not(.lm-mod-hidden) [data-command='notebook:restart-kernel']").click();
+        await first.locator(".jp-Dialog .jp-mod-accept").click();
+        await indicator(first, "idle").waitFor();
+        const after = await printed(await run(first, "import os\nprint('x' in dir(), pool.get('handover')['from'], 'host pid', os.getpid())"));
+        if (after !== `False second ${firstPid}`)
+            throw new Error(`after the restart the first notebook printed '${after}'`);
+        const kept = await printed(await run(second, "print('second has', x, 'and', ctx.status()['scheduler'])"));
+        if (kept !== `second has second and ${firstCluster.slice("scheduler ".length)}`)
+            throw new Error(`after the first's restart the second notebook printed '${kept}'`);
+        await indicator(first, "idle").waitFor();
+        await indicator(second, "idle").waitFor();
+        await snapshot(first, "first-restarted");
+        await snapshot(second, "second-kept");
+
+        // A page reload: a new connection (a new header.session) to the same kernel finds the second's namespace.
+        await second.reload();
+        await indicator(second, "idle").waitFor();
+        const reloaded = await printed(await run(second, "print('after the reload', x)"));
+        if (reloaded !== "after the reload second")
+            throw new Error(`after a reload the second notebook printed '${reloaded}'`);
+    },
+
     async basics(browser) {
         const page = await openNotebook(browser, "basics.ipynb");
         let cell = await run(page, "print('hello from atrium')");
