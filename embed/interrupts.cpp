@@ -14,6 +14,15 @@ namespace atrium
         volatile std::sig_atomic_t g_running = 0;
         volatile std::sig_atomic_t g_pending = 0;
         volatile std::sig_atomic_t g_interrupt_next = 0; ///< interrupt_next_scope()
+
+        /// The running scope takes the interrupt that waited for a scope: KeyboardInterrupt at the next bytecode.
+        void raise_interrupt_meant_for_next()
+        {
+            g_interrupt_next = 0;
+            g_pending = 1;
+            PyErr_SetInterruptEx(SIGINT);
+        }
+
         pthread_t g_main_thread; ///< the thread that installed the handler: Python's main thread
 
         void on_sigint(int)
@@ -50,11 +59,7 @@ namespace atrium
         g_pending = 0;
         g_running = 1;
         if (g_interrupt_next)
-        {
-            g_interrupt_next = 0;
-            g_pending = 1;
-            PyErr_SetInterruptEx(SIGINT);
-        }
+            raise_interrupt_meant_for_next();
     }
 
     void interrupt_next_scope()
@@ -67,11 +72,7 @@ namespace atrium
         // Both: whichever of the armed scope (now) or the scope to come (at its start) takes it.
         g_interrupt_next = 1;
         if (g_running)
-        {
-            g_interrupt_next = 0;
-            g_pending = 1;
-            PyErr_SetInterruptEx(SIGINT);
-        }
+            raise_interrupt_meant_for_next();
     }
 
     void forget_next_scope_interrupt()
