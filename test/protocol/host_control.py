@@ -4,10 +4,10 @@ import json
 import os
 import pathlib
 import signal
-import socket
 import subprocess
 import time
 
+from atrium_host.control import HostError, request
 from jupyter_client import BlockingKernelClient
 
 from protocol_helpers import BUILD_DIR, TIMEOUT
@@ -15,16 +15,13 @@ from protocol_helpers import BUILD_DIR, TIMEOUT
 ATRIUM = BUILD_DIR / "bin" / "atrium"
 
 
-def ask(path, request, timeout=TIMEOUT):
-    """One request line, one answer line."""
-    with socket.socket(socket.AF_UNIX) as s:
-        s.settimeout(timeout)
-        s.connect(str(path))
-        s.sendall((json.dumps(request) + "\n").encode())
-        return json.loads(read_line(s))
+def ask(path, message, timeout=TIMEOUT):
+    """One request line, one answer line (the provisioner's own client)."""
+    return request(str(path), message, timeout)
 
 
 def read_line(s):
+    """The answer line on a raw connection (tests that send what no client would)."""
     data = b""
     while not data.endswith(b"\n"):
         chunk = s.recv(65536)
@@ -53,7 +50,7 @@ class Host:
             try:
                 self.pid = self.ask({"op": "ping"})["pid"]
                 return
-            except OSError:
+            except (OSError, HostError):
                 if self.process.poll() is not None or time.monotonic() > deadline:
                     raise RuntimeError("the host did not start: " + self.log.read_text())
                 time.sleep(0.05)
@@ -80,6 +77,6 @@ class Host:
             try:
                 self.ask({"op": "stop"})
                 self.process.wait(TIMEOUT)
-            except (OSError, subprocess.TimeoutExpired):
+            except (OSError, HostError, subprocess.TimeoutExpired):
                 self.process.send_signal(signal.SIGKILL)
                 self.process.wait(TIMEOUT)
