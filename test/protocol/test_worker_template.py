@@ -56,6 +56,16 @@ def logged_kernel(extra_arguments=(), **environment):
     return log, kernel_of(ISOLATED, extra_arguments=list(extra_arguments), env=env, stderr=log)
 
 
+def each_new_note_answers(km, names, code):
+    """A note of each name, opened in turn, gets a worker that computes `code` to 42."""
+    for name in names:
+        note = client(km, name)
+        try:
+            assert ok_value(note, code) == "42"
+        finally:
+            note.stop_channels()
+
+
 def test_a_new_note_finds_the_preloaded_modules_and_keeps_its_state_private():
     with kernel_of(ISOLATED, extra_arguments=["--preload=numpy,json"]) as (km, a):
         b = client(km, "bob")
@@ -139,12 +149,7 @@ def test_forked_workers_dying_before_hello_count_against_the_template(tmp_path):
     log, kernel = logged_kernel(["--preload=atrium_broken_fork"], PYTHONPATH=str(tmp_path))
     with log, kernel as (km, kc):
         # Each note still gets a worker (spawned plainly after the forked one died), until the template is given up.
-        for name in ("bob", "carol", "dave", "erin", "frank", "grace"):
-            note = client(km, name)
-            try:
-                assert ok_value(note, "6 * 7") == "42"
-            finally:
-                note.stop_channels()
+        each_new_note_answers(km, ("bob", "carol", "dave", "erin", "frank", "grace"), "6 * 7")
         assert ok_value(kc, "1 + 1") == "2"
         assert wait_for(lambda: "worker template: none (the template failed 5 times" in contexts_table(kc))
         text = open(log.name).read()
@@ -165,12 +170,7 @@ def test_the_kernel_survives_a_crash_of_the_template():
         assert "worker template: none (the last one failed" in contexts_table(kc)
         # Notes opened after the crash still get workers (the next is spawned, a new template forks the rest), and
         # the note that was running keeps its worker: forked workers are the kernel's children, not the template's.
-        for name in ("bob", "carol", "dave"):
-            note = client(km, name)
-            try:
-                assert ok_value(note, "import sys; 6 * 7") == "42"
-            finally:
-                note.stop_channels()
+        each_new_note_answers(km, ("bob", "carol", "dave"), "import sys; 6 * 7")
         assert ok_value(kc, "kept + 1") == "42"
         assert "[worker.template]" in open(log.name).read()
         assert wait_for(lambda: [t for t in templates(km) if t.pid != template.pid])
