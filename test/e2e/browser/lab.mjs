@@ -14,10 +14,24 @@ async function openNotebook(browser, path) {
     // A workspace of its own, reset: only this notebook is open (another page's tabs are not restored here).
     const workspace = path.replace(/\W/g, "-");
     await page.goto(`${base}/lab/workspaces/${workspace}/tree/${path}?reset&token=${token}`);
-    // The kernel is connected and idle once the toolbar's status says so.
-    await page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-Notebook-ExecutionIndicator[data-status='idle']").first()
-        .waitFor();
+    await kernelReady(page);
     return page;
+}
+
+/** Waits until the notebook's kernel is found and idle. The idle indicator alone shows before that: the toolbar's
+ * kernel name is a display name (with its parentheses) only once the session has a kernel and the kernelspecs are
+ * loaded. A run before then makes JupyterLab open a Select Kernel dialog instead (and a key press accepts it). */
+async function kernelReady(page) {
+    await page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-KernelName").filter({ hasText: /\(.+\)/ }).first()
+        .waitFor();
+    await indicator(page, "idle").waitFor();
+}
+
+/** Fails with a dialog's text rather than letting a key press answer it. */
+async function noDialog(page) {
+    const dialog = page.locator(".jp-Dialog");
+    if (await dialog.count() !== 0)
+        throw new Error(`an unexpected dialog is open: '${(await dialog.first().innerText()).replace(/\s+/g, " ")}'`);
 }
 
 /** Types `code` into the notebook's last cell and runs it; returns that cell. */
@@ -33,6 +47,7 @@ async function run(page, code) {
     // page does not show reliably: run in place until the prompt says the cell was sent.
     const sent = cell.locator(".jp-InputPrompt").filter({ hasText: /\[(\*|\d+)\]/ });
     for (let attempt = 0; ; ++attempt) {
+        await noDialog(page);
         await page.keyboard.press("Control+Enter");
         try {
             await sent.waitFor({ timeout: 5000 });
@@ -126,7 +141,7 @@ const scenarios = {
 
         // A page reload: a new connection (a new header.session) to the same kernel finds the second's namespace.
         await second.reload();
-        await indicator(second, "idle").waitFor();
+        await kernelReady(second);
         const reloaded = await printed(await run(second, "print('after the reload', x)"));
         if (reloaded !== "after the reload second")
             throw new Error(`after a reload the second notebook printed '${reloaded}'`);
