@@ -5,12 +5,22 @@
 #include <condition_variable>
 #include <mutex>
 
+typedef struct _object PyObject; // as Python.h has it, which is not included here
+
 namespace atrium
 {
     /// Installs Atrium's SIGINT handler. Call after Python has started (Python installs its own first).
     /// While a cell runs, SIGINT raises KeyboardInterrupt in it (waking blocking calls such as
     /// time.sleep); while the kernel is idle, SIGINT is ignored so no stale interrupt hits the next cell.
     void install_interrupt_handler();
+
+    /// Python's own handler for SIGINT (a new reference; what `signal.getsignal(SIGINT)` returns in a cell): it
+    /// raises KeyboardInterrupt as Python's default does, except inside importlib's own frames. There a
+    /// KeyboardInterrupt raised between a lock's acquire and its `try` leaves the import lock (or a module's lock)
+    /// held for good, and every other thread's next import blocks forever (CPython's importlib is not safe against
+    /// asynchronous exceptions). So the interrupt waits until the code has left importlib, up to 1 s: an import
+    /// stuck in importlib for longer is still interrupted by the next SIGINT.
+    PyObject* new_python_interrupt_handler();
 
     /// Marks the main thread as running user code for its lifetime. On any other thread (a scoped context's
     /// worker) it does nothing: Python runs signal handlers on the main thread only, so SIGINT cannot reach

@@ -134,9 +134,10 @@ namespace atrium
 
         // A launcher that ignored SIGINT (a server started in a script's background) passes SIG_IGN on, and
         // Python then leaves SIGINT ignored: PyErr_SetInterruptEx drops signals Python does not handle, so no
-        // interrupt would ever reach a cell. ipykernel installs its handler regardless; so does Atrium.
-        py::module_ signal_module = py::module_::import("signal");
-        signal_module.attr("signal")(SIGINT, signal_module.attr("default_int_handler"));
+        // interrupt would ever reach a cell. ipykernel installs its handler regardless; so does Atrium, one that
+        // keeps importlib's locks safe (interrupts.hpp). Then the process's own SIGINT handler replaces Python's.
+        py::module_::import("signal").attr("signal")(SIGINT,
+                                                     py::reinterpret_steal<py::object>(new_python_interrupt_handler()));
         install_interrupt_handler();
         try
         {
