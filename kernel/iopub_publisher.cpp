@@ -16,11 +16,15 @@
 #include <iostream>
 #include <mutex>
 #include <thread>
+#include <variant>
 
 namespace atrium
 {
     struct iopub_publisher::impl
     {
+        /// A message, or a task to run in its place in the order.
+        using queued_item = std::variant<outgoing_message, std::function<void()>>;
+
         impl(zmq::socket_t& socket, const message_signer& signer, std::string user_name, std::string session_id)
             : socket(socket)
             , signer(signer)
@@ -29,23 +33,40 @@ namespace atrium
         {
         }
 
+        /// Its own socket, its wake-up, then the relay's sockets (remade when those change).
+        std::vector<zmq::pollitem_t>& poll_items()
+        {
+            if (items.empty() || (relay && relay->generation() != relay_generation))
+            {
+                items.assign({{socket.handle(), 0, ZMQ_POLLIN, 0}, {nullptr, wake.fd(), ZMQ_POLLIN, 0}});
+                if (relay)
+                {
+                    relay_generation = relay->generation();
+                    relay->poll_items(items);
+                }
+            }
+            return items;
+        }
+
         void run()
         {
-            zmq::pollitem_t items[] = {{socket.handle(), 0, ZMQ_POLLIN, 0}, {nullptr, wake.fd(), ZMQ_POLLIN, 0}};
             try
             {
                 while (true)
                 {
-                    retry_on_eintr([&] { return zmq::poll(items, 2, std::chrono::milliseconds(-1)); });
-                    if (items[1].revents & ZMQ_POLLIN)
+                    std::vector<zmq::pollitem_t>& polled = poll_items();
+                    retry_on_eintr([&] { return zmq::poll(polled.data(), polled.size(), std::chrono::milliseconds(-1)); });
+                    if (polled[1].revents & ZMQ_POLLIN)
                     {
                         wake.clear();
                         write_queued();
                         if (stop_requested.load())
                             break;
                     }
-                    if (items[0].revents & ZMQ_POLLIN)
+                    if (polled[0].revents & ZMQ_POLLIN)
                         welcome_subscribers();
+                    if (relay)
+                        relay->serve(polled.data() + 2);
                 }
             }
             catch (const zmq::error_t& e)
@@ -53,6 +74,8 @@ namespace atrium
                 if (e.num() != ETERM)
                     std::cerr << "[atrium] iopub thread stopped: " << e.what() << std::endl;
             }
+            if (relay)
+                relay->close();
             std::lock_guard<std::mutex> lock(mutex);
             stopped = true;
             written_changed.notify_all();
@@ -60,7 +83,7 @@ namespace atrium
 
         void write_queued()
         {
-            std::vector<outgoing_message>& batch = this->batch;
+            std::vector<queued_item>& batch = this->batch;
             std::uint64_t last;
             {
                 std::lock_guard<std::mutex> lock(mutex);
@@ -69,8 +92,15 @@ namespace atrium
             }
             if (batch.empty())
                 return;
-            for (auto& message : batch)
-                send_frames(socket, encode_outgoing(std::move(message), signer));
+            for (auto& item : batch)
+            {
+                if (auto* task = std::get_if<std::function<void()>>(&item))
+                    (*task)();
+                else if (relay)
+                    relay->relay(encode_outgoing(std::get<outgoing_message>(std::move(item)), signer));
+                else
+                    send_frames(socket, encode_outgoing(std::get<outgoing_message>(std::move(item)), signer));
+            }
             batch.clear(); // kept for its capacity: the queue takes it at the next swap (a deque allocated each time)
             {
                 std::lock_guard<std::mutex> lock(mutex);
@@ -78,6 +108,8 @@ namespace atrium
             }
             written_changed.notify_all();
         }
+
+        void enqueue(queued_item item, bool output);
 
         void welcome_subscribers()
         {
@@ -115,9 +147,13 @@ namespace atrium
         const std::string session_id;
         wake_signal wake;
 
+        iopub_relay* relay = nullptr;
+        std::uint64_t relay_generation = 0; ///< the publisher's thread only, as are `items`
+        std::vector<zmq::pollitem_t> items;
+
         std::mutex mutex;
-        std::vector<outgoing_message> queue;
-        std::vector<outgoing_message> batch; ///< the publisher's thread only
+        std::vector<queued_item> queue;
+        std::vector<queued_item> batch; ///< the publisher's thread only
         std::atomic<std::uint64_t> queued{0};  ///< written under `mutex`, with the queue
         std::atomic<std::uint64_t> latest_output{0}; ///< written under `mutex`
         std::atomic<std::uint64_t> written{0};       ///< written under `mutex`
@@ -141,6 +177,11 @@ namespace atrium
         stop();
     }
 
+    void iopub_publisher::relay_through(iopub_relay& relay)
+    {
+        p_impl->relay = &relay;
+    }
+
     void iopub_publisher::start()
     {
         p_impl->thread = start_signal_free_thread([this] { p_impl->run(); });
@@ -152,8 +193,12 @@ namespace atrium
         p_impl->wake.raise(); // the thread writes what is queued (the shutdown reply's status) before it returns
         if (p_impl->thread.joinable())
             p_impl->thread.join();
-        std::lock_guard<std::mutex> lock(p_impl->mutex);
-        p_impl->stopped = true; // also when it never started: nobody waits for writes that will not happen
+        std::vector<impl::queued_item> unsent; // a task left here may hold a socket, which closes as it goes
+        {
+            std::lock_guard<std::mutex> lock(p_impl->mutex);
+            p_impl->stopped = true; // also when it never started: nobody waits for writes that will not happen
+            unsent.swap(p_impl->queue);
+        }
         p_impl->written_changed.notify_all();
     }
 
@@ -165,19 +210,31 @@ namespace atrium
 
     void iopub_publisher::publish(outgoing_message message, bool output)
     {
+        p_impl->enqueue(std::move(message), output);
+    }
+
+    void iopub_publisher::run_in_order(std::function<void()> task)
+    {
+        p_impl->enqueue(std::move(task), false);
+    }
+
+    void iopub_publisher::impl::enqueue(queued_item item, bool output)
+    {
         bool was_empty;
         {
-            std::lock_guard<std::mutex> lock(p_impl->mutex);
-            was_empty = p_impl->queue.empty();
-            p_impl->queue.push_back(std::move(message));
-            p_impl->queued.store(p_impl->queued.load() + 1);
+            std::lock_guard<std::mutex> lock(mutex);
+            if (stopped)
+                return; // dropped here (a task's sockets close now), never left for a thread that is gone
+            was_empty = queue.empty();
+            queue.push_back(std::move(item));
+            queued.store(queued.load() + 1);
             if (output)
-                p_impl->latest_output.store(p_impl->queued.load());
+                latest_output.store(queued.load());
         }
         // The thread takes the whole queue after each wake-up, so only the message that finds it empty needs to
         // wake it: busy, execute_input and idle of one request cost one wake-up, not three.
         if (was_empty)
-            p_impl->wake.raise();
+            wake.raise();
     }
 
     std::uint64_t iopub_publisher::latest_output() const

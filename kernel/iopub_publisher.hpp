@@ -8,13 +8,16 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 namespace zmq
 {
     class socket_t;
 }
+typedef struct zmq_pollitem_t zmq_pollitem_t;
 
 namespace atrium
 {
@@ -29,6 +32,23 @@ namespace atrium
     /// does not wait for them, so a `pass` cell's reply does not wait for the publisher at all. The publisher's
     /// thread waits on nothing but its socket and its queue, so waiting for it from any thread, holding any
     /// lock, cannot deadlock.
+    /// Takes over where published messages go (a host's fronts: kernel/host/front_outputs). Every method is called
+    /// on the publisher's thread, which owns the relay's sockets as it owns its own.
+    class iopub_relay
+    {
+    public:
+        virtual ~iopub_relay() = default;
+        /// Appends the sockets the publisher's thread polls besides its own; asked again when `generation` moves.
+        virtual void poll_items(std::vector<zmq_pollitem_t>& items) = 0;
+        virtual std::uint64_t generation() const = 0;
+        /// After each poll, with the items it appended (their revents set).
+        virtual void serve(const zmq_pollitem_t* items) = 0;
+        /// A published message, encoded and signed as for the kernel's own iopub: the relay sends it on.
+        virtual void relay(std::vector<std::string> frames) = 0;
+        /// The publisher's thread ends: every socket closes.
+        virtual void close() = 0;
+    };
+
     class iopub_publisher
     {
     public:
@@ -38,6 +58,8 @@ namespace atrium
                         std::string session_id);
         ~iopub_publisher();
 
+        /// From now on what is published goes to `relay` instead of the socket. Before `start()`.
+        void relay_through(iopub_relay& relay);
         void start();
         /// Writes what is queued, then stops the thread. Idempotent.
         void stop();
@@ -46,6 +68,9 @@ namespace atrium
         void publish(xeus::xpub_message message);
         /// Queues `message`; `output` is false for status and execute_input (see latest_output). Any thread.
         void publish(outgoing_message message, bool output);
+        /// Runs `task` on the publisher's thread after everything queued before it (not at all once stopped).
+        /// Any thread.
+        void run_in_order(std::function<void()> task);
         /// The place of the newest output queued so far: any message but status and execute_input (0 before
         /// the first). Any thread.
         std::uint64_t latest_output() const;

@@ -693,6 +693,11 @@ namespace atrium
         return p_impl->received.load();
     }
 
+    iopub_publisher& zmq_server::publisher()
+    {
+        return p_impl->publisher;
+    }
+
     void zmq_server::publish_output(const std::string& msg_type, const nl::json& parent_header, nl::json content,
                                     nl::json metadata)
     {

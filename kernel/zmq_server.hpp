@@ -17,6 +17,7 @@
 namespace atrium
 {
     class zmq_server;
+    class iopub_publisher;
 
     /// Sockets the main thread serves beside its own: a host's fronts (kernel/host/front_hub). They are polled
     /// with the shell socket, so relaying a front's request and its reply costs no thread hand-off. Main thread.
@@ -88,6 +89,8 @@ namespace atrium
         /// (with the shutdown request) so that a running cell ends.
         void on_interrupt(std::function<void(const xeus::xmessage& request)> handler);
 
+        /// The thread that writes iopub (a host relays through it: kernel/host/front_outputs). Any thread.
+        iopub_publisher& publisher();
         /// Publishes an iopub message on behalf of the request `parent_header` came with. Any thread.
         void publish_output(const std::string& msg_type, const nl::json& parent_header, nl::json content,
                             nl::json metadata = nl::json::object());

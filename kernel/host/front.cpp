@@ -60,22 +60,22 @@ namespace atrium
         , session_id(xeus::new_xguid())
         , clients{zmq::socket_t(context, zmq::socket_type::router), zmq::socket_t(context, zmq::socket_type::router),
                   zmq::socket_t(context, zmq::socket_type::router)}
-        , iopub(context, zmq::socket_type::xpub)
+        , iopub(std::make_shared<zmq::socket_t>(context, zmq::socket_type::xpub))
         , heartbeat(context, zmq::socket_type::rep)
         , kernel{zmq::socket_t(context, zmq::socket_type::dealer), zmq::socket_t(context, zmq::socket_type::dealer),
                  zmq::socket_t(context, zmq::socket_type::dealer)}
         , m_ip(ip)
     {
-        for (zmq::socket_t* socket : {&clients[0], &clients[1], &clients[2], &iopub, &heartbeat})
+        for (zmq::socket_t* socket : {&clients[0], &clients[1], &clients[2], iopub.get(), &heartbeat})
         {
             socket->set(zmq::sockopt::linger, 1000);
             socket->set(zmq::sockopt::sndhwm, 0);
         }
         // As the kernel's own iopub: a subscriber this far behind is stuck, not slow.
-        iopub.set(zmq::sockopt::sndhwm, 100000);
-        iopub.set(zmq::sockopt::xpub_verbose, 1);
-        iopub.set(zmq::sockopt::xpub_manual, 1);
-        zmq::socket_t* bound[] = {&clients[0], &clients[1], &clients[2], &iopub, &heartbeat};
+        iopub->set(zmq::sockopt::sndhwm, 100000);
+        iopub->set(zmq::sockopt::xpub_verbose, 1);
+        iopub->set(zmq::sockopt::xpub_manual, 1);
+        zmq::socket_t* bound[] = {&clients[0], &clients[1], &clients[2], iopub.get(), &heartbeat};
         for (std::size_t i = 0; i < m_ports.size(); ++i)
             m_ports[i] = bind_port(*bound[i], ip, ports, port_names[i]);
 
@@ -110,7 +110,8 @@ namespace atrium
     {
         for (auto& socket : clients)
             socket.close();
-        iopub.close();
+        if (iopub) // still here when the front never reached the publisher
+            iopub->close();
         heartbeat.close();
         for (auto& socket : kernel)
             socket.close();
@@ -125,8 +126,9 @@ namespace atrium
         return info;
     }
 
-    void front::remember(const std::string& host_msg_id, relayed_request request)
+    void request_memory::remember(const std::string& host_msg_id, relayed_request request)
     {
+        std::lock_guard<std::mutex> lock(m_mutex);
         m_requests.emplace(host_msg_id, std::move(request));
         m_request_order.push_back(host_msg_id);
         if (m_request_order.size() > remembered_requests)
@@ -136,9 +138,27 @@ namespace atrium
         }
     }
 
-    const relayed_request* front::find(const std::string& host_msg_id) const
+    std::optional<relayed_request> request_memory::find(const std::string& host_msg_id) const
     {
+        std::lock_guard<std::mutex> lock(m_mutex);
         auto it = m_requests.find(host_msg_id);
-        return it == m_requests.end() ? nullptr : &it->second;
+        return it == m_requests.end() ? std::nullopt : std::optional<relayed_request>(it->second);
+    }
+
+    std::optional<std::string> request_memory::client_header(const std::string& host_msg_id) const
+    {
+        std::lock_guard<std::mutex> lock(m_mutex);
+        auto it = m_requests.find(host_msg_id);
+        return it == m_requests.end() ? std::nullopt : std::optional<std::string>(it->second.client_header);
+    }
+
+    void front::remember(const std::string& host_msg_id, relayed_request request)
+    {
+        requests->remember(host_msg_id, std::move(request));
+    }
+
+    std::optional<relayed_request> front::find(const std::string& host_msg_id) const
+    {
+        return requests->find(host_msg_id);
     }
 }

@@ -11,6 +11,9 @@
 #include <chrono>
 #include <cstdint>
 #include <deque>
+#include <memory>
+#include <mutex>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -23,7 +26,6 @@ namespace atrium
         std::string shell;
         std::string control;
         std::string stdin_;
-        std::string iopub;
     };
 
     /// The channels a front relays requests on, in the order of its socket arrays.
@@ -39,6 +41,24 @@ namespace atrium
     {
         std::string client_header;                 ///< the client's header, exactly as it sent it
         std::vector<std::string> client_identities; ///< the client's routing identities
+    };
+
+    /// The requests of one front relayed to the kernel, remembered until their answers have gone back; the oldest
+    /// are forgotten past a bound, so a client that never reads its answers cannot grow the host. Used by the
+    /// hub's thread (requests and replies) and the publisher's (outputs: front_outputs).
+    class request_memory
+    {
+    public:
+        void remember(const std::string& host_msg_id, relayed_request request);
+        /// The request a message of the kernel answers (its parent's msg_id); nullopt when not one of these.
+        std::optional<relayed_request> find(const std::string& host_msg_id) const;
+        /// Its client header alone.
+        std::optional<std::string> client_header(const std::string& host_msg_id) const;
+
+    private:
+        mutable std::mutex m_mutex;
+        std::unordered_map<std::string, relayed_request> m_requests;
+        std::deque<std::string> m_request_order;
     };
 
     /// The front a routing identity names (front::routing_id); 0 when it names none.
@@ -61,11 +81,10 @@ namespace atrium
         /// The connection info a Jupyter client needs (docs/host.md, `open`).
         nlohmann::json connection_info() const;
 
-        /// Remembers a request relayed to the kernel under `host_msg_id`; the oldest are forgotten past a bound,
-        /// so a client that never reads its answers cannot grow the host.
+        /// Remembers a request relayed to the kernel under `host_msg_id` (request_memory).
         void remember(const std::string& host_msg_id, relayed_request request);
-        /// The request a message of the kernel answers (its parent's msg_id); null when not one of this front's.
-        const relayed_request* find(const std::string& host_msg_id) const;
+        /// The request a message of the kernel answers (its parent's msg_id); nullopt when not one of this front's.
+        std::optional<relayed_request> find(const std::string& host_msg_id) const;
 
         const std::uint64_t number;
         /// `atrium-front.<number>`: the identity the kernel sees this front's requests come from.
@@ -82,16 +101,17 @@ namespace atrium
         const std::chrono::steady_clock::time_point subscriber_deadline =
             std::chrono::steady_clock::now() + std::chrono::seconds(1);
 
+        const std::shared_ptr<request_memory> requests = std::make_shared<request_memory>();
         std::array<zmq::socket_t, 3> clients; ///< ROUTERs: shell, control, stdin (front_channel order)
-        zmq::socket_t iopub;                  ///< XPUB, subscriptions applied by hand (iopub_welcome first)
-        zmq::socket_t heartbeat;              ///< REP
+        /// XPUB, subscriptions applied by hand (iopub_welcome first); bound here, then handed to the publisher's
+        /// thread (front_outputs), which alone uses it from then on.
+        std::shared_ptr<zmq::socket_t> iopub;
+        zmq::socket_t heartbeat; ///< REP
         std::array<zmq::socket_t, 3> kernel;  ///< DEALERs to the kernel's shell, control, stdin
 
     private:
         std::string m_ip;
         std::array<int, 5> m_ports{}; ///< shell, control, stdin, iopub, hb
-        std::unordered_map<std::string, relayed_request> m_requests;
-        std::deque<std::string> m_request_order;
     };
 
 }

@@ -2,6 +2,7 @@
 // The control socket's requests (docs/host.md), served by the kernel's main thread: fronts open and close, and
 // the hub's own requests to the kernel on a front's behalf (interrupt, reset, dispose, shutdown).
 #include "kernel/host/front_hub_impl.hpp"
+#include "kernel/iopub_publisher.hpp"
 
 #include "kernel/frame_send.hpp"
 #include "kernel/host/relay_frames.hpp"
@@ -116,6 +117,8 @@ namespace atrium
         const front_identity who = it->second->identity;
         by_kernel_id.erase(who.kernel_id);
         fronts.erase(it);
+        if (server)
+            server->publisher().run_in_order([this, number] { outputs.remove(number); });
         front_count.store(fronts.size());
         ++generation;
         // With --scope=user a user's fronts share one context: it goes with the last of them.
@@ -167,6 +170,11 @@ namespace atrium
             auto opened = std::make_unique<front>(context, number, front_identity{kernel_id, user.get<std::string>()},
                                                   front_key, ip.get<std::string>(), ports, kernel);
             nl::json answer = {{"ok", true}, {"pid", getpid()}, {"connection", opened->connection_info()}};
+            // From here on its iopub belongs to the kernel's publisher thread, which writes the outputs.
+            if (server)
+                server->publisher().run_in_order(
+                    [this, number, iopub = std::move(opened->iopub), key = front_key, session = opened->session_id,
+                     requests = opened->requests] { outputs.add(number, iopub, key, session, requests); });
             by_kernel_id[kernel_id] = number;
             fronts.emplace(number, std::move(opened));
             front_count.store(fronts.size());

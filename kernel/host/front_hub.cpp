@@ -1,10 +1,11 @@
 // SPDX-License-Identifier: MIT
-// The fronts' relaying, served by the kernel's main thread: requests from clients to the kernel, replies and
-// outputs back to the front whose request they answer. (The control requests: front_commands.cpp.)
+// The fronts' relaying, served by the kernel's main thread: requests from clients to the kernel, replies back to
+// the front whose request they answer. (The control requests: front_commands.cpp; outputs: front_outputs.cpp.)
 #include "kernel/host/front_hub_impl.hpp"
 
 #include "kernel/frame_send.hpp"
 #include "kernel/host/relay_frames.hpp"
+#include "kernel/iopub_publisher.hpp"
 #include "kernel/json_writer.hpp"
 #include "kernel/message_header.hpp"
 #include "kernel/request_check.hpp"
@@ -19,13 +20,17 @@ namespace atrium
         : context(context)
         , kernel(std::move(kernel))
         , about(std::move(about))
-        , iopub_in(context, zmq::socket_type::sub)
+        , outputs(
+              [this](std::uint64_t number)
+              {
+                  {
+                      std::lock_guard<std::mutex> lock(commands_mutex);
+                      first_subscribers.push_back(number);
+                  }
+                  wake.raise();
+              })
         , own_requests(context, zmq::socket_type::dealer)
     {
-        iopub_in.set(zmq::sockopt::linger, 0);
-        iopub_in.set(zmq::sockopt::rcvhwm, 0);
-        iopub_in.set(zmq::sockopt::subscribe, "");
-        iopub_in.connect(this->kernel.iopub);
         own_requests.set(zmq::sockopt::linger, 0);
         own_requests.set(zmq::sockopt::routing_id, own_routing_id);
         own_requests.connect(this->kernel.control);
@@ -39,16 +44,16 @@ namespace atrium
     void front_hub::impl::poll_items(std::vector<zmq::pollitem_t>& items)
     {
         items.push_back({nullptr, wake.fd(), ZMQ_POLLIN, 0});
-        items.push_back({iopub_in.handle(), 0, ZMQ_POLLIN, 0});
         items.push_back({own_requests.handle(), 0, ZMQ_POLLIN, 0});
         polled.clear();
         for (auto& [number, f] : fronts)
         {
-            for (zmq::socket_t* socket : {&f->clients[0], &f->clients[1], &f->clients[2], &f->iopub,
-                                          &f->heartbeat, &f->kernel[0], &f->kernel[1], &f->kernel[2]})
+            // Not its shell DEALER: shell requests are handed to the kernel's server, and so are their replies.
+            for (zmq::socket_t* socket : {&f->clients[0], &f->clients[1], &f->clients[2], &f->heartbeat,
+                                          &f->kernel[1], &f->kernel[2]})
                 items.push_back({socket->handle(), 0, ZMQ_POLLIN, 0});
             if (f->awaiting_subscriber)
-                items[items.size() - 8] = {nullptr, -1, 0, 0}; // its shell requests wait (front.hpp)
+                items[items.size() - group_size] = {nullptr, -1, 0, 0}; // its shell requests wait (front.hpp)
             polled.push_back(number);
         }
     }
@@ -87,18 +92,17 @@ namespace atrium
         if (items[0].revents & ZMQ_POLLIN)
         {
             wake.clear();
+            take_first_subscribers();
             run_commands();
         }
         if (items[1].revents & ZMQ_POLLIN)
-            relay_outputs();
-        if (items[2].revents & ZMQ_POLLIN)
             take_own_replies();
         for (std::size_t i = 0; i < polled.size(); ++i)
         {
-            const zmq::pollitem_t* group = &items[3 + 8 * i];
-            for (int channel = 0; channel < 3; ++channel)
+            const zmq::pollitem_t* group = &items[2 + group_size * i];
+            for (int channel = 1; channel < 3; ++channel)
             {
-                if (front* f = find_front(polled[i]); f && (group[5 + channel].revents & ZMQ_POLLIN))
+                if (front* f = find_front(polled[i]); f && (group[3 + channel].revents & ZMQ_POLLIN))
                     relay_answers(*f, static_cast<front_channel>(channel));
             }
             for (int channel = 0; channel < 3; ++channel)
@@ -107,10 +111,20 @@ namespace atrium
                     relay_requests(*f, static_cast<front_channel>(channel));
             }
             if (front* f = find_front(polled[i]); f && (group[3].revents & ZMQ_POLLIN))
-                welcome_subscribers(*f);
-            if (front* f = find_front(polled[i]); f && (group[4].revents & ZMQ_POLLIN))
                 echo_heartbeats(*f);
         }
+    }
+
+    void front_hub::impl::take_first_subscribers()
+    {
+        std::vector<std::uint64_t> numbers;
+        {
+            std::lock_guard<std::mutex> lock(commands_mutex);
+            numbers.swap(first_subscribers);
+        }
+        for (std::uint64_t number : numbers)
+            if (front* f = find_front(number))
+                stop_awaiting_subscriber(*f);
     }
 
     /// The kernel is stopping (its context closes next, which waits for every socket to close).
@@ -121,7 +135,6 @@ namespace atrium
             return;
         fronts.clear();
         front_count.store(0);
-        iopub_in.close();
         own_requests.close();
         for (auto& command : commands)
             command.answer.set_value(refusal("[host.stopping] the host is shutting down"));
@@ -162,10 +175,10 @@ namespace atrium
         auto delim = std::find(frames.begin(), frames.end(), delimiter);
         if (!f || frames.end() - delim < 6)
             return true; // its front has closed
-        const relayed_request* request = f->find(parent_msg_id(delim[3]));
+        // What the kernel published before this reply has been written (zmq_server waited for its publisher).
+        const std::optional<relayed_request> request = f->find(parent_msg_id(delim[3]));
         if (!request)
             return true; // answers a request forgotten long ago
-        relay_outputs(/*limit=*/0); // what the kernel published before this reply leaves first
         std::vector<zmq::message_t> parts;
         for (auto it = delim; it != frames.end(); ++it)
             parts.push_back(message_of(*it));
@@ -327,39 +340,35 @@ namespace atrium
     {
         publish(f, "status", client_header, R"({"execution_state":"busy"})");
         frame_list reply(client_identities.begin(), client_identities.end());
-        append_signed(f, reply, reply_type, client_header, content);
+        append_front_message(reply, f.signer, f.session_id, reply_type, client_header, content);
         send_frames(f.clients[static_cast<int>(channel)], std::move(reply));
         if (on_iopub_too)
             publish(f, reply_type, client_header, content);
         publish(f, "status", client_header, R"({"execution_state":"idle"})");
     }
 
-    void front_hub::impl::append_signed(const front& f, frame_list& frames, const std::string& msg_type,
-                                        const std::string& parent, const std::string& content)
-    {
-        std::string header = make_message_header_text(msg_type, "atrium", f.session_id).json;
-        frames.emplace_back(delimiter);
-        frames.push_back(f.signer.sign(header, parent, "{}", content));
-        frames.push_back(std::move(header));
-        frames.push_back(parent);
-        frames.emplace_back("{}");
-        frames.push_back(content);
-    }
-
     void front_hub::impl::publish(front& f, const std::string& msg_type, const std::string& parent,
                                   const std::string& content)
     {
+        if (!server)
+            return;
         frame_list frames{"atrium." + msg_type};
-        append_signed(f, frames, msg_type, parent, content);
-        send_frames(f.iopub, std::move(frames));
+        append_front_message(frames, f.signer, f.session_id, msg_type, parent, content);
+        server->publisher().run_in_order([this, number = f.number, frames = std::move(frames)]() mutable
+                                         { outputs.send(number, std::move(frames)); });
     }
 
-    /// Replies and input requests from the kernel, to the client whose request they answer. Outputs
-    /// published before them are relayed first: the kernel wrote those before this answer (inproc delivers
-    /// at once), and a client reading the reply must find them sent.
+    void front_hub::impl::wait_outputs_written()
+    {
+        if (server)
+            server->publisher().wait_written(server->publisher().latest_output());
+    }
+
+    /// Replies and input requests from the kernel, to the client whose request they answer, once the output
+    /// published before them has been written: a client reading the reply must find it sent.
     void front_hub::impl::relay_answers(front& f, front_channel channel)
     {
-        relay_outputs(/*limit=*/0);
+        wait_outputs_written();
         zmq::socket_t& socket = f.kernel[static_cast<int>(channel)];
         for (int n = 0; n < burst; ++n)
         {
@@ -369,7 +378,7 @@ namespace atrium
             // From a DEALER: no routing identities, the delimiter first.
             if (parts.size() < 6)
                 continue;
-            const relayed_request* request = f.find(parent_msg_id(view_of(parts[3])));
+            const std::optional<relayed_request> request = f.find(parent_msg_id(view_of(parts[3])));
             if (!request)
                 continue; // answers a request forgotten long ago
             std::vector<zmq::message_t> relayed;
@@ -393,53 +402,6 @@ namespace atrium
         relayed.push_back(message_of(client_header));
         for (std::size_t i = delim + 4; i < parts.size(); ++i)
             relayed.push_back(std::move(parts[i]));
-    }
-
-    /// Everything the kernel published, each to the front of the request it belongs to.
-    /// `limit` bounds a burst (0: until none is left).
-    void front_hub::impl::relay_outputs(int limit)
-    {
-        for (int n = 0; limit == 0 || n < limit; ++n)
-        {
-            std::vector<zmq::message_t> parts = receive_parts(iopub_in);
-            if (parts.empty())
-                return;
-            auto delim = std::find_if(parts.begin(), parts.end(), is_delimiter);
-            if (delim == parts.end() || parts.end() - delim < 6)
-                continue;
-            const std::string host_msg_id = parent_msg_id(view_of(delim[3]));
-            front* f = find_front(front_of_host_msg_id(host_msg_id));
-            const relayed_request* request = f ? f->find(host_msg_id) : nullptr;
-            if (!request)
-                continue; // the kernel's own (its iopub_welcome), the hub's requests, or a closed front's
-            std::vector<zmq::message_t> relayed;
-            for (auto it = parts.begin(); it != delim; ++it)
-                relayed.push_back(std::move(*it)); // the topic
-            append_relayed(*f, relayed, parts, static_cast<std::size_t>(delim - parts.begin()), request->client_header);
-            send_parts(f->iopub, relayed);
-        }
-    }
-
-    /// Applies each subscription and greets it with iopub_welcome, as the kernel's own iopub does.
-    void front_hub::impl::welcome_subscribers(front& f)
-    {
-        for (int n = 0; n < burst; ++n)
-        {
-            zmq::message_t event;
-            if (!retry_on_eintr([&] { return f.iopub.recv(event, zmq::recv_flags::dontwait); }))
-                return;
-            if (event.size() < 1)
-                continue;
-            const std::string topic(event.data<char>() + 1, event.size() - 1);
-            if (event.data<char>()[0] == 0)
-            {
-                f.iopub.set(zmq::sockopt::unsubscribe, topic);
-                continue;
-            }
-            f.iopub.set(zmq::sockopt::subscribe, topic);
-            stop_awaiting_subscriber(f);
-            publish(f, "iopub_welcome", "{}", to_json(nl::json{{"subscription", topic}}));
-        }
     }
 
     void front_hub::impl::echo_heartbeats(front& f)
@@ -488,6 +450,7 @@ namespace atrium
     void front_hub::attached(zmq_server& server)
     {
         p_impl->server = &server;
+        server.publisher().relay_through(p_impl->outputs);
     }
 
     void front_hub::before_shell_reply()

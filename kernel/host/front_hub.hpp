@@ -13,12 +13,12 @@
 
 namespace atrium
 {
-    /// The host's fronts (docs/host.md): every front's client sockets, and its sockets to the kernel, are served
-    /// by the kernel's main thread beside its own shell socket (a main_service of zmq_server), never blocking, so
-    /// a front's round trip costs no thread hand-off and one slow client stalls nobody. Requests go to the kernel
-    /// with the front's identity; every reply and output goes back to the front whose request it answers, signed
-    /// with that front's key. (The kernel's main thread runs no cells in the scoped and isolated modes a host
-    /// serves.)
+    /// The host's fronts (docs/host.md): every front's client sockets but iopub, and its sockets to the kernel,
+    /// are served by the kernel's main thread beside its own shell socket (a main_service of zmq_server), never
+    /// blocking, so a front's round trip costs no thread hand-off and one slow client stalls nobody. Requests go to
+    /// the kernel with the front's identity; every reply goes back to the front whose request it answers, signed
+    /// with that front's key. Outputs go from the kernel's iopub thread (front_outputs). (The kernel's main thread
+    /// runs no cells in the scoped and isolated modes a host serves.)
     class front_hub final : public main_service
     {
     public:

@@ -4,6 +4,7 @@
 // the kernel's main thread) and front_commands.cpp (the control socket's requests: open, close, interrupt, ...).
 
 #include "kernel/host/front_hub.hpp"
+#include "kernel/host/front_outputs.hpp"
 #include "kernel/wake_signal.hpp"
 #include "kernel/wire_codec.hpp"
 
@@ -21,6 +22,9 @@ namespace atrium
     struct front_hub::impl
     {
         static constexpr int burst = 64; ///< messages read from one socket before the others get their turn
+        /// A front's poll items: its clients' shell, control and stdin, heartbeat, then its control and stdin
+        /// DEALERs to the kernel.
+        static constexpr std::size_t group_size = 6;
         static constexpr std::size_t max_header_bytes = 64 * 1024;
         static inline const std::string own_routing_id = "atrium-host"; ///< the hub's own requests come from it
 
@@ -42,6 +46,8 @@ namespace atrium
         /// The front reads its shell requests from now on.
         void stop_awaiting_subscriber(front& f);
         void serve(const zmq::pollitem_t* items);
+        /// Fronts whose iopub got its first subscriber (told by front_outputs) read their shell requests now.
+        void take_first_subscribers();
 
         /// The kernel is stopping (its context closes next, which waits for every socket to close).
         void close();
@@ -71,27 +77,21 @@ namespace atrium
         void answer(front& f, front_channel channel, const std::vector<std::string>& client_identities,
                     const std::string& client_header, const std::string& reply_type, const std::string& content,
                     bool on_iopub_too = false);
-        void append_signed(const front& f, frame_list& frames, const std::string& msg_type, const std::string& parent,
-                           const std::string& content);
+        /// On the front's iopub, in order with what the kernel publishes (front_outputs).
         void publish(front& f, const std::string& msg_type, const std::string& parent, const std::string& content);
 
         // ---- kernel -> client ----
 
-        /// Replies and input requests from the kernel, to the client whose request they answer. Outputs
-        /// published before them are relayed first: the kernel wrote those before this answer (inproc delivers
-        /// at once), and a client reading the reply must find them sent.
+        /// Replies and input requests from the kernel, to the client whose request they answer, once the output
+        /// published before them has been written: a client reading the reply must find it sent.
         void relay_answers(front& f, front_channel channel);
 
         /// Appends the message that starts at `parts[delim]` with the client's header as its parent, signed.
         void append_relayed(const front& f, std::vector<zmq::message_t>& relayed, std::vector<zmq::message_t>& parts,
                             std::size_t delim, const std::string& client_header);
 
-        /// Everything the kernel published, each to the front of the request it belongs to.
-        /// `limit` bounds a burst (0: until none is left).
-        void relay_outputs(int limit = 4 * burst);
-
-        /// Applies each subscription and greets it with iopub_welcome, as the kernel's own iopub does.
-        void welcome_subscribers(front& f);
+        /// Waits until the kernel's publisher has written every output published so far.
+        void wait_outputs_written();
         void echo_heartbeats(front& f);
 
         // ---- the hub's own requests to the kernel (interrupt, reset, dispose, shutdown) ----
@@ -123,9 +123,11 @@ namespace atrium
         std::deque<pending_command> commands;
         std::atomic<bool> hub_ended{false};
         std::atomic<std::size_t> front_count{0};
+        std::vector<std::uint64_t> first_subscribers; ///< under commands_mutex: told by the publisher's thread
+        /// The fronts' iopub sockets, on the kernel publisher's thread (attached: that publisher relays through it).
+        front_outputs outputs;
 
         // The main thread only:
-        zmq::socket_t iopub_in;     ///< SUB to the kernel's iopub
         zmq::socket_t own_requests; ///< DEALER to the kernel's control: the hub's own requests
         std::map<std::uint64_t, std::unique_ptr<front>> fronts;
         std::map<std::string, std::uint64_t> by_kernel_id;
@@ -136,6 +138,6 @@ namespace atrium
         std::uint64_t generation = 1; ///< moves whenever the sockets to poll change
         std::vector<std::uint64_t> polled;
         bool stopping = false; ///< `stop` was served: no front opens any more
-        bool relaying_requests = false; ///< relay_requests is running (take_waiting_requests waits for it) ///< the front of each group of 8 poll items after the first 3
+        bool relaying_requests = false; ///< relay_requests is running (take_waiting_requests waits for it)
     };
 }

@@ -11,8 +11,7 @@ namespace atrium
 
         kernel_endpoints host_kernel_endpoints()
         {
-            return {endpoint_prefix + "shell", endpoint_prefix + "control", endpoint_prefix + "stdin",
-                    endpoint_prefix + "iopub"};
+            return {endpoint_prefix + "shell", endpoint_prefix + "control", endpoint_prefix + "stdin"};
         }
     }
 

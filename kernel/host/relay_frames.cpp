@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 #include "kernel/host/relay_frames.hpp"
 
+#include "kernel/message_header.hpp"
 #include "kernel/wire_codec.hpp"
 #include "common/zmq_retry.hpp"
 
@@ -8,6 +9,7 @@
 
 #include <sys/random.h>
 
+#include <array>
 #include <stdexcept>
 
 namespace atrium
@@ -46,21 +48,40 @@ namespace atrium
 
     std::uint64_t random_tag()
     {
-        std::uint64_t tag = 0;
-        auto* bytes = reinterpret_cast<unsigned char*>(&tag);
-        std::size_t got = 0;
-        while (got < sizeof(tag))
+        // Drawn 64 at a time: one getrandom call per 64 requests rather than one each.
+        thread_local std::array<std::uint64_t, 64> drawn;
+        thread_local std::size_t used = drawn.size();
+        if (used == drawn.size())
         {
-            ssize_t n = getrandom(bytes + got, sizeof(tag) - got, 0);
-            if (n <= 0)
-                throw std::runtime_error("[host.no_randomness] getrandom failed");
-            got += static_cast<std::size_t>(n);
+            auto* bytes = reinterpret_cast<unsigned char*>(drawn.data());
+            std::size_t got = 0;
+            while (got < sizeof(drawn))
+            {
+                ssize_t n = getrandom(bytes + got, sizeof(drawn) - got, 0);
+                if (n <= 0)
+                    throw std::runtime_error("[host.no_randomness] getrandom failed");
+                got += static_cast<std::size_t>(n);
+            }
+            used = 0;
         }
-        return tag;
+        return drawn[used++];
     }
 
     bool is_delimiter(const zmq::message_t& part)
     {
         return view_of(part) == delimiter;
+    }
+
+    void append_front_message(std::vector<std::string>& frames, const message_signer& signer,
+                              const std::string& session_id, const std::string& msg_type, const std::string& parent,
+                              const std::string& content)
+    {
+        std::string header = make_message_header_text(msg_type, "atrium", session_id).json;
+        frames.emplace_back(delimiter);
+        frames.push_back(signer.sign(header, parent, "{}", content));
+        frames.push_back(std::move(header));
+        frames.push_back(parent);
+        frames.emplace_back("{}");
+        frames.push_back(content);
     }
 }

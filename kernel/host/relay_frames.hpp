@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: MIT
 #pragma once
 
+#include "common/message_signer.hpp"
+
 #include <zmq.hpp>
 
 #include <cstdint>
@@ -23,4 +25,9 @@ namespace atrium
     std::uint64_t random_tag();
     /// `<IDS|MSG>`
     bool is_delimiter(const zmq::message_t& part);
+    /// Appends a message a front writes itself (iopub_welcome, a shutdown's answer): its own header under the
+    /// front's `session_id`, metadata `{}`, signed with the front's key.
+    void append_front_message(std::vector<std::string>& frames, const message_signer& signer,
+                              const std::string& session_id, const std::string& msg_type, const std::string& parent,
+                              const std::string& content);
 }
