@@ -101,6 +101,8 @@ namespace atrium
                 else
                     send_frames(socket, encode_outgoing(std::get<outgoing_message>(std::move(item)), signer));
             }
+            if (relay)
+                relay->flushed();
             batch.clear(); // kept for its capacity: the queue takes it at the next swap (a deque allocated each time)
             {
                 std::lock_guard<std::mutex> lock(mutex);

@@ -45,6 +45,8 @@ namespace atrium
         virtual void serve(const zmq_pollitem_t* items) = 0;
         /// A published message, encoded and signed as for the kernel's own iopub: the relay sends it on.
         virtual void relay(std::vector<std::string> frames) = 0;
+        /// After each batch of messages and tasks.
+        virtual void flushed() = 0;
         /// The publisher's thread ends: every socket closes.
         virtual void close() = 0;
     };

@@ -116,11 +116,11 @@ namespace atrium
             return;
         const front_identity who = it->second->identity;
         by_kernel_id.erase(who.kernel_id);
+        unwatch(*it->second);
         fronts.erase(it);
         if (server)
             server->publisher().run_in_order([this, number] { outputs.remove(number); });
         front_count.store(fronts.size());
-        ++generation;
         // With --scope=user a user's fronts share one context: it goes with the last of them.
         if (about.value("scope", "") == "user" &&
             std::any_of(fronts.begin(), fronts.end(), [&](const auto& open) { return open.second->identity.user == who.user; }))
@@ -165,26 +165,32 @@ namespace atrium
             return impl::refusal("[host.front_exists] a front for kernel " + kernel_id + " is open");
         const std::string front_key = key.get<std::string>().empty() ? random_key() : key.get<std::string>();
         const std::uint64_t number = next_front++;
+        std::unique_ptr<front> opened;
         try
         {
-            auto opened = std::make_unique<front>(context, number, front_identity{kernel_id, user.get<std::string>()},
-                                                  front_key, ip.get<std::string>(), ports, kernel);
-            nl::json answer = {{"ok", true}, {"pid", getpid()}, {"connection", opened->connection_info()}};
-            // From here on its iopub belongs to the kernel's publisher thread, which writes the outputs.
-            if (server)
-                server->publisher().run_in_order(
-                    [this, number, iopub = std::move(opened->iopub), key = front_key, session = opened->session_id,
-                     requests = opened->requests] { outputs.add(number, iopub, key, session, requests); });
-            by_kernel_id[kernel_id] = number;
-            fronts.emplace(number, std::move(opened));
-            front_count.store(fronts.size());
-            ++generation;
-            return answer;
+            opened = std::make_unique<front>(context, number, front_identity{kernel_id, user.get<std::string>()},
+                                             front_key, ip.get<std::string>(), ports, kernel);
+            watch(*opened);
         }
         catch (const zmq::error_t& e)
         {
             return impl::refusal("[host.bind_failed] cannot listen on " + ip.get<std::string>() + ": " + e.what());
         }
+        catch (const std::runtime_error& e) // epoll_set: out of descriptors or memory
+        {
+            unwatch(*opened);
+            return impl::refusal(e.what());
+        }
+        nl::json answer = {{"ok", true}, {"pid", getpid()}, {"connection", opened->connection_info()}};
+        // From here on its iopub belongs to the kernel's publisher thread, which writes the outputs.
+        if (server)
+            server->publisher().run_in_order(
+                [this, number, iopub = std::move(opened->iopub), key = front_key, session = opened->session_id,
+                 requests = opened->requests] { outputs.add(number, iopub, key, session, requests); });
+        by_kernel_id[kernel_id] = number;
+        fronts.emplace(number, std::move(opened));
+        front_count.store(fronts.size());
+        return answer;
     }
 
     /// Answers now, or returns nullopt when the answer comes later through `command.answer`.

@@ -12,6 +12,7 @@
 #include "common/zmq_retry.hpp"
 
 #include <algorithm>
+#include <utility>
 #include <iostream>
 
 namespace atrium
@@ -45,21 +46,55 @@ namespace atrium
     {
         items.push_back({nullptr, wake.fd(), ZMQ_POLLIN, 0});
         items.push_back({own_requests.handle(), 0, ZMQ_POLLIN, 0});
-        polled.clear();
-        for (auto& [number, f] : fronts)
+        // Every front's sockets, as one descriptor (epoll_set).
+        items.push_back({nullptr, watched.fd(), ZMQ_POLLIN, 0});
+    }
+
+    std::uint64_t front_hub::impl::tag_of(std::uint64_t number, std::size_t item)
+    {
+        return number * group_size + item;
+    }
+
+    void front_hub::impl::watch(front& f)
+    {
+        // Its shell waits for the first subscriber (stop_awaiting_subscriber adds it then).
+        for (std::size_t item = f.awaiting_subscriber ? shell_client + 1 : shell_client; item < group_size; ++item)
+            watched.add(socket_of(f, item).get(zmq::sockopt::fd), tag_of(f.number, item));
+    }
+
+    void front_hub::impl::unwatch(front& f)
+    {
+        for (std::size_t item = 0; item < group_size; ++item)
+            watched.remove(socket_of(f, item).get(zmq::sockopt::fd));
+    }
+
+    zmq::socket_t& front_hub::impl::socket_of(front& f, std::size_t item)
+    {
+        switch (item)
         {
-            // Not its shell DEALER: shell requests are handed to the kernel's server, and so are their replies.
-            for (zmq::socket_t* socket : {&f->clients[0], &f->clients[1], &f->clients[2], &f->heartbeat,
-                                          &f->kernel[1], &f->kernel[2]})
-                items.push_back({socket->handle(), 0, ZMQ_POLLIN, 0});
-            if (f->awaiting_subscriber)
-                items[items.size() - group_size] = {nullptr, -1, 0, 0}; // its shell requests wait (front.hpp)
-            polled.push_back(number);
+        case shell_client:
+        case control_client:
+        case stdin_client:
+            return f.clients[item];
+        case heartbeat_socket:
+            return f.heartbeat;
+        case control_kernel:
+            return f.kernel[static_cast<int>(front_channel::control)];
+        default:
+            return f.kernel[static_cast<int>(front_channel::stdin_)];
         }
+    }
+
+    void front_hub::impl::recheck(front& f, std::size_t item)
+    {
+        if (socket_of(f, item).get(zmq::sockopt::events) & ZMQ_POLLIN)
+            readable.emplace(f.number, item);
     }
 
     std::chrono::milliseconds front_hub::impl::poll_timeout() const
     {
+        if (!readable.empty())
+            return std::chrono::milliseconds(0);
         auto soonest = std::chrono::milliseconds(-1);
         const auto now = std::chrono::steady_clock::now();
         for (auto& [number, f] : fronts)
@@ -80,7 +115,8 @@ namespace atrium
         if (!f.awaiting_subscriber)
             return;
         f.awaiting_subscriber = false;
-        ++generation;
+        watched.add(socket_of(f, shell_client).get(zmq::sockopt::fd), tag_of(f.number, shell_client));
+        readable.emplace(f.number, shell_client);
     }
 
     void front_hub::impl::serve(const zmq::pollitem_t* items)
@@ -97,21 +133,44 @@ namespace atrium
         }
         if (items[1].revents & ZMQ_POLLIN)
             take_own_replies();
-        for (std::size_t i = 0; i < polled.size(); ++i)
+        if (items[2].revents & ZMQ_POLLIN)
+            collect_ready();
+        const auto ready = std::exchange(readable, {});
+        // The kernel's answers first, then the clients' requests, then heartbeats.
+        for (std::size_t item : {control_kernel, stdin_kernel, shell_client, control_client, stdin_client,
+                                 heartbeat_socket})
+            for (const auto& [number, which] : ready)
+                if (which == item)
+                    serve_socket(number, item);
+    }
+
+    void front_hub::impl::serve_socket(std::uint64_t number, std::size_t item)
+    {
+        front* f = find_front(number);
+        if (!f || (item == shell_client && f->awaiting_subscriber))
+            return; // closed; or read once its first subscriber is welcomed
+        std::size_t also_sent_on = item; // whose incoming messages a send may have hidden behind a quiet fd
+        switch (item)
         {
-            const zmq::pollitem_t* group = &items[2 + group_size * i];
-            for (int channel = 1; channel < 3; ++channel)
-            {
-                if (front* f = find_front(polled[i]); f && (group[3 + channel].revents & ZMQ_POLLIN))
-                    relay_answers(*f, static_cast<front_channel>(channel));
-            }
-            for (int channel = 0; channel < 3; ++channel)
-            {
-                if (front* f = find_front(polled[i]); f && (group[channel].revents & ZMQ_POLLIN))
-                    relay_requests(*f, static_cast<front_channel>(channel));
-            }
-            if (front* f = find_front(polled[i]); f && (group[3].revents & ZMQ_POLLIN))
-                echo_heartbeats(*f);
+        case shell_client:
+        case control_client:
+        case stdin_client:
+            relay_requests(*f, static_cast<front_channel>(item));
+            also_sent_on = item == shell_client ? item : item + (control_kernel - control_client);
+            break;
+        case heartbeat_socket:
+            echo_heartbeats(*f);
+            break;
+        default:
+            relay_answers(*f, item == control_kernel ? front_channel::control : front_channel::stdin_);
+            also_sent_on = item - (control_kernel - control_client);
+            break;
+        }
+        if (front* still = find_front(number)) // a shutdown_request closes its front
+        {
+            recheck(*still, item);
+            if (also_sent_on != item)
+                recheck(*still, also_sent_on);
         }
     }
 
@@ -156,13 +215,25 @@ namespace atrium
         // relay holds a front's socket, and a shutdown_request read here would close that front under it.
         if (relaying_requests)
             return;
-        std::vector<std::uint64_t> open;
-        for (auto& [number, f] : fronts)
-            if (!f->awaiting_subscriber)
-                open.push_back(number);
-        for (std::uint64_t number : open)
-            if (front* f = find_front(number)) // a shutdown_request just read may have closed it
-                relay_requests(*f, front_channel::shell);
+        // Only the shells with something waiting (epoll_set): a reply must not cost a look at every front.
+        collect_ready();
+        std::vector<std::uint64_t> waiting;
+        for (const auto& [number, item] : readable)
+            if (item == shell_client)
+                waiting.push_back(number);
+        for (std::uint64_t number : waiting)
+        {
+            readable.erase({number, shell_client});
+            serve_socket(number, shell_client); // a shutdown_request read there may close the front
+        }
+    }
+
+    void front_hub::impl::collect_ready()
+    {
+        ready_tags.clear();
+        watched.ready(ready_tags);
+        for (std::uint64_t tag : ready_tags)
+            readable.emplace(tag / group_size, tag % group_size);
     }
 
     bool front_hub::impl::relay_shell_reply(std::vector<std::string>& frames)
@@ -187,6 +258,7 @@ namespace atrium
             relayed.push_back(message_of(identity));
         append_relayed(*f, relayed, parts, 0, request->client_header);
         send_parts(f->clients[static_cast<int>(front_channel::shell)], relayed);
+        recheck(*f, shell_client);
         return true;
     }
 

@@ -4,6 +4,7 @@
 // the kernel's main thread) and front_commands.cpp (the control socket's requests: open, close, interrupt, ...).
 
 #include "kernel/host/front_hub.hpp"
+#include "kernel/host/epoll_set.hpp"
 #include "kernel/host/front_outputs.hpp"
 #include "kernel/wake_signal.hpp"
 #include "kernel/wire_codec.hpp"
@@ -15,6 +16,7 @@
 #include <map>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <unordered_map>
 
 namespace atrium
@@ -22,9 +24,19 @@ namespace atrium
     struct front_hub::impl
     {
         static constexpr int burst = 64; ///< messages read from one socket before the others get their turn
-        /// A front's poll items: its clients' shell, control and stdin, heartbeat, then its control and stdin
-        /// DEALERs to the kernel.
-        static constexpr std::size_t group_size = 6;
+        /// A front's sockets the main thread reads, in the order of its poll items: its clients' shell, control
+        /// and stdin, heartbeat, then its control and stdin DEALERs to the kernel. (Not its shell DEALER: shell
+        /// requests are handed to the kernel's server, and so are their replies. Not iopub: front_outputs.)
+        enum group_item : std::size_t
+        {
+            shell_client,
+            control_client,
+            stdin_client,
+            heartbeat_socket,
+            control_kernel,
+            stdin_kernel,
+            group_size
+        };
         static constexpr std::size_t max_header_bytes = 64 * 1024;
         static inline const std::string own_routing_id = "atrium-host"; ///< the hub's own requests come from it
 
@@ -43,9 +55,22 @@ namespace atrium
         void poll_items(std::vector<zmq::pollitem_t>& items);
         std::chrono::milliseconds poll_timeout() const;
 
+        static zmq::socket_t& socket_of(front& f, std::size_t item);
+        static std::uint64_t tag_of(std::uint64_t number, std::size_t item);
+        /// Its sockets join `watched` (opened) or leave it (before they close).
+        void watch(front& f);
+        void unwatch(front& f);
+        /// Marks the socket readable when a message waits on it: its fd only tells that something may have changed,
+        /// and a send, or a burst that stopped early, can leave a message behind a quiet fd.
+        void recheck(front& f, std::size_t item);
+
         /// The front reads its shell requests from now on.
         void stop_awaiting_subscriber(front& f);
         void serve(const zmq::pollitem_t* items);
+        /// Adds the sockets `watched` finds readable to `readable`.
+        void collect_ready();
+        /// Reads one socket of a front (group_item), then rechecks what it used.
+        void serve_socket(std::uint64_t number, std::size_t item);
         /// Fronts whose iopub got its first subscriber (told by front_outputs) read their shell requests now.
         void take_first_subscribers();
 
@@ -135,8 +160,10 @@ namespace atrium
         std::unordered_map<std::string, reply_handler> awaiting;        ///< own requests' msg_ids
         std::uint64_t next_front = 1; ///< 0 is the hub's own requests
         std::uint64_t sequence = 0;
-        std::uint64_t generation = 1; ///< moves whenever the sockets to poll change
-        std::vector<std::uint64_t> polled;
+        std::uint64_t generation = 1; ///< moves when the hub closes: fronts come and go in `watched`
+        epoll_set watched;                    ///< every front's sockets' fds, tagged tag_of(front, item)
+        std::vector<std::uint64_t> ready_tags; ///< kept for its capacity
+        std::set<std::pair<std::uint64_t, std::size_t>> readable; ///< (front, group_item) to read without a wait
         bool stopping = false; ///< `stop` was served: no front opens any more
         bool relaying_requests = false; ///< relay_requests is running (take_waiting_requests waits for it)
     };

@@ -40,8 +40,9 @@ namespace atrium
                             std::string session_id, std::shared_ptr<const request_memory> requests)
     {
         remove(front);
+        const int fd = iopub->get(zmq::sockopt::fd);
         m_routes.try_emplace(front, std::move(iopub), key, std::move(session_id), std::move(requests));
-        ++m_generation;
+        m_watched.add(fd, front);
     }
 
     void front_outputs::remove(std::uint64_t front)
@@ -49,43 +50,55 @@ namespace atrium
         auto it = m_routes.find(front);
         if (it == m_routes.end())
             return;
+        m_watched.remove(it->second.iopub->get(zmq::sockopt::fd));
         it->second.iopub->close();
         m_routes.erase(it);
-        ++m_generation;
     }
 
     void front_outputs::send(std::uint64_t front, std::vector<std::string> frames)
     {
         auto it = m_routes.find(front);
-        if (it != m_routes.end())
-            send_frames(*it->second.iopub, std::move(frames));
+        if (it == m_routes.end())
+            return;
+        send_frames(*it->second.iopub, std::move(frames));
+        m_sent_to.insert(front);
     }
 
     void front_outputs::poll_items(std::vector<zmq::pollitem_t>& items)
     {
-        m_polled.clear();
-        for (auto& [number, r] : m_routes)
-        {
-            items.push_back({r.iopub->handle(), 0, ZMQ_POLLIN, 0});
-            m_polled.push_back(number);
-        }
+        // Every front's iopub as one descriptor (epoll_set), not each socket: zmq_poll would ask every one of them
+        // for its events at every wake-up of this thread.
+        items.push_back({nullptr, m_watched.fd(), ZMQ_POLLIN, 0});
     }
 
     std::uint64_t front_outputs::generation() const
     {
-        return m_generation;
+        return 1; // fronts come and go in m_watched
     }
 
     void front_outputs::serve(const zmq::pollitem_t* items)
     {
-        for (std::size_t i = 0; i < m_polled.size(); ++i)
-        {
-            if (!(items[i].revents & ZMQ_POLLIN))
-                continue;
-            auto it = m_routes.find(m_polled[i]);
-            if (it != m_routes.end())
-                welcome_subscribers(it->first, it->second);
-        }
+        if (!(items[0].revents & ZMQ_POLLIN))
+            return;
+        m_ready.clear();
+        m_watched.ready(m_ready);
+        for (std::uint64_t number : m_ready)
+            if (auto it = m_routes.find(number); it != m_routes.end())
+                take_subscriptions(number, it->second);
+    }
+
+    void front_outputs::flushed()
+    {
+        for (std::uint64_t number : m_sent_to)
+            if (auto it = m_routes.find(number); it != m_routes.end())
+                take_subscriptions(number, it->second);
+        m_sent_to.clear();
+    }
+
+    void front_outputs::take_subscriptions(std::uint64_t number, route& r)
+    {
+        while (r.iopub->get(zmq::sockopt::events) & ZMQ_POLLIN)
+            welcome_subscribers(number, r);
     }
 
     /// Applies each subscription and greets it with iopub_welcome, as the kernel's own iopub does.
@@ -132,13 +145,16 @@ namespace atrium
         delim[1] = it->second.signer.sign(delim[2], *client_header, delim[4], delim[5]);
         delim[3] = std::move(*client_header);
         send_frames(*it->second.iopub, std::move(frames));
+        m_sent_to.insert(it->first);
     }
 
     void front_outputs::close()
     {
         for (auto& [number, r] : m_routes)
+        {
+            m_watched.remove(r.iopub->get(zmq::sockopt::fd));
             r.iopub->close();
+        }
         m_routes.clear();
-        ++m_generation;
     }
 }

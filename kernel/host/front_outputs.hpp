@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 #pragma once
 
+#include "kernel/host/epoll_set.hpp"
 #include "kernel/host/front.hpp"
 #include "kernel/iopub_publisher.hpp"
 #include "common/message_signer.hpp"
@@ -11,6 +12,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -42,6 +44,7 @@ namespace atrium
         std::uint64_t generation() const override;
         void serve(const zmq::pollitem_t* items) override;
         void relay(std::vector<std::string> frames) override;
+        void flushed() override;
         void close() override;
 
     private:
@@ -56,10 +59,14 @@ namespace atrium
             bool subscribed = false;
         };
         void welcome_subscribers(std::uint64_t number, route& r);
+        /// Welcomes subscribers until none waits: a socket's fd only tells that something may have changed, and a
+        /// send can leave a subscription behind a quiet fd.
+        void take_subscriptions(std::uint64_t number, route& r);
 
         std::function<void(std::uint64_t)> m_first_subscriber;
         std::map<std::uint64_t, route> m_routes;
-        std::vector<std::uint64_t> m_polled; ///< the front of each item poll_items appended
-        std::uint64_t m_generation = 1;
+        epoll_set m_watched; ///< every front's iopub fd, tagged with the front's number
+        std::vector<std::uint64_t> m_ready; ///< kept for its capacity
+        std::set<std::uint64_t> m_sent_to;   ///< fronts written to in this batch (flushed)
     };
 }

@@ -11,7 +11,7 @@ Rows:
   (host, workers) beside that of 50 ipykernels; then `ctx.status()` in each of the 50: the scheduler addresses
   seen (one cluster) and the host tree's PSS with the cluster;
 - `pass` round trip (median) through a front of the host beside today's direct `atrium-scoped` kernel, taking turns
-  request by request.
+  request by request; again with 49 other notebooks open on that host.
 Targets (issue 14): new kernel <= 30 ms scoped, <= 60 ms isolated; PSS of 50 notebooks <= 0.05x that of 50
 ipykernels scoped, <= 0.4x isolated; one cluster; round trip within 1.1x the direct kernel's. Benchmarks print;
 they never fail on speed. Each run starts its hosts in a runtime directory of its own and stops them at the end.
@@ -124,10 +124,12 @@ def bench_many(name, count, runtime_dir):
             kernel.stop()
 
 
-def bench_round_trip(runs):
+def bench_round_trip(runs, idle_fronts=0):
     """Medians (s) of a `pass` round trip through a front (atrium-host) and on a direct atrium-scoped kernel,
-    taking turns request by request, each client warmed up first."""
+    taking turns request by request, each client warmed up first; with `idle_fronts` more notebooks open on the
+    host meanwhile (their clients connected, heartbeats running)."""
     front, direct = Kernel("atrium-host"), Kernel("atrium-scoped")
+    idle = [Kernel("atrium-host") for _ in range(idle_fronts)]
     context = zmq.Context()
     clients = {"front": WireClient(front.km, context), "direct": WireClient(direct.km, context)}
     samples = {label: [] for label in clients}
@@ -147,8 +149,8 @@ def bench_round_trip(runs):
         for client in clients.values():
             client.close()
         context.term()
-        front.stop()
-        direct.stop()
+        for kernel in [front, direct, *idle]:
+            kernel.stop()
     return {label: statistics.median(values) for label, values in samples.items()}
 
 
@@ -183,12 +185,14 @@ def main(argv=None):
             print(f"| {name}: one host | {pss:.0f} | {pss / peer:.3f} | {target} | {len(schedulers)} "
                   f"(target 1) | {with_cluster:.0f} |")
 
-        medians = bench_round_trip(rtt_runs)
         print(f"\n| `pass` round trip, {rtt_runs} runs taking turns | median (µs) | x direct | target |")
         print("|---|---|---|---|")
-        print(f"| direct atrium-scoped kernel | {medians['direct'] * 1e6:.0f} | 1 | |")
-        print(f"| front of an atrium-host | {medians['front'] * 1e6:.0f} | "
-              f"{medians['front'] / medians['direct']:.3f} | <= 1.1x |")
+        for idle_fronts in (0, count - 1):
+            medians = bench_round_trip(rtt_runs, idle_fronts)
+            beside = f", {idle_fronts} other notebooks open on the host" if idle_fronts else ""
+            print(f"| direct atrium-scoped kernel{beside} | {medians['direct'] * 1e6:.0f} | 1 | |")
+            print(f"| front of an atrium-host{beside} | {medians['front'] * 1e6:.0f} | "
+                  f"{medians['front'] / medians['direct']:.3f} | <= 1.1x |")
     finally:
         leftovers = stop_hosts(runtime_dir)
         if leftovers:

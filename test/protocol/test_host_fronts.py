@@ -192,6 +192,25 @@ def test_a_clients_shutdown_request_closes_its_front_not_the_host(host):
     assert printed(b, "print(kept)") == "True\n"
 
 
+def test_twenty_fronts_answer_their_own_cells_sent_at_once(host):
+    # Each of the host's two serving threads watches every front's sockets through one epoll set
+    # (kernel/host/epoll_set), told apart by tags: with requests in flight on twenty fronts together, each front
+    # gets its own reply and output, and closing fronts among them changes nothing for the others.
+    clients = [host.client(f"k-{i}") for i in range(20)]
+    try:
+        msg_ids = [kc.execute(f"import time; time.sleep(0.05); print('front', {i})") for i, kc in enumerate(clients)]
+        for i, (kc, msg_id) in enumerate(zip(clients, msg_ids)):
+            assert get_reply(kc, msg_id)["content"]["status"] == "ok"
+            assert stream_text(collect_iopub(kc, msg_id)) == f"front {i}\n"
+        for i in range(0, 20, 2):
+            assert host.ask({"op": "close", "kernel_id": f"k-{i}"}) == {"ok": True, "was_open": True}
+        for i in range(1, 20, 2):
+            assert printed(clients[i], f"print('still', {i})") == f"still {i}\n"
+    finally:
+        for kc in clients:
+            kc.stop_channels()
+
+
 def test_heartbeat_answers_on_each_front(host):
     a = host.client("k-a")
     info = host.ask({"op": "list"})
