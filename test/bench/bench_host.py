@@ -185,6 +185,8 @@ def main(argv=None):
             print(f"| {name}: one host | {pss:.0f} | {pss / peer:.3f} | {target} | {len(schedulers)} "
                   f"(target 1) | {with_cluster:.0f} |")
 
+        # The hosts above (their workers, their Dask clusters) would share the two cores with the round trips.
+        stop_hosts(runtime_dir)
         print(f"\n| `pass` round trip, {rtt_runs} runs taking turns | median (µs) | x direct | target |")
         print("|---|---|---|---|")
         for idle_fronts in (0, count - 1):
