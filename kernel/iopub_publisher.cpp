@@ -33,29 +33,16 @@ namespace atrium
         {
         }
 
-        /// Its own socket, its wake-up, then the relay's sockets (remade when those change).
-        std::vector<zmq::pollitem_t>& poll_items()
-        {
-            if (items.empty() || (relay && relay->generation() != relay_generation))
-            {
-                items.assign({{socket.handle(), 0, ZMQ_POLLIN, 0}, {nullptr, wake.fd(), ZMQ_POLLIN, 0}});
-                if (relay)
-                {
-                    relay_generation = relay->generation();
-                    relay->poll_items(items);
-                }
-            }
-            return items;
-        }
-
         void run()
         {
+            zmq::pollitem_t polled[] = {{socket.handle(), 0, ZMQ_POLLIN, 0},
+                                        {nullptr, wake.fd(), ZMQ_POLLIN, 0},
+                                        {nullptr, relay ? relay->fd() : -1, ZMQ_POLLIN, 0}};
             try
             {
                 while (true)
                 {
-                    std::vector<zmq::pollitem_t>& polled = poll_items();
-                    retry_on_eintr([&] { return zmq::poll(polled.data(), polled.size(), std::chrono::milliseconds(-1)); });
+                    retry_on_eintr([&] { return zmq::poll(polled, relay ? 3 : 2, std::chrono::milliseconds(-1)); });
                     if (polled[1].revents & ZMQ_POLLIN)
                     {
                         wake.clear();
@@ -65,8 +52,8 @@ namespace atrium
                     }
                     if (polled[0].revents & ZMQ_POLLIN)
                         welcome_subscribers();
-                    if (relay)
-                        relay->serve(polled.data() + 2);
+                    if (polled[2].revents & ZMQ_POLLIN)
+                        relay->serve();
                 }
             }
             catch (const zmq::error_t& e)
@@ -95,7 +82,7 @@ namespace atrium
             for (auto& item : batch)
             {
                 if (auto* task = std::get_if<std::function<void()>>(&item))
-                    (*task)();
+                    run_task(*task);
                 else if (relay)
                     relay->relay(encode_outgoing(std::get<outgoing_message>(std::move(item)), signer));
                 else
@@ -112,6 +99,23 @@ namespace atrium
         }
 
         void enqueue(queued_item item, bool output);
+
+        /// A task's failure (a front's socket it could not watch) is logged; the thread writes on for everyone else.
+        static void run_task(const std::function<void()>& task)
+        {
+            try
+            {
+                task();
+            }
+            catch (const zmq::error_t&)
+            {
+                throw; // the context is ending: the thread stops
+            }
+            catch (const std::exception& e)
+            {
+                std::cerr << "[atrium] [host.relay_error] " << e.what() << std::endl;
+            }
+        }
 
         void welcome_subscribers()
         {
@@ -150,8 +154,6 @@ namespace atrium
         wake_signal wake;
 
         iopub_relay* relay = nullptr;
-        std::uint64_t relay_generation = 0; ///< the publisher's thread only, as are `items`
-        std::vector<zmq::pollitem_t> items;
 
         std::mutex mutex;
         std::vector<queued_item> queue;

@@ -17,10 +17,26 @@ namespace zmq
 {
     class socket_t;
 }
-typedef struct zmq_pollitem_t zmq_pollitem_t;
 
 namespace atrium
 {
+    /// Takes over where published messages go (a host's fronts: kernel/host/front_outputs). Every method is called
+    /// on the publisher's thread, which owns the relay's sockets as it owns its own.
+    class iopub_relay
+    {
+    public:
+        virtual ~iopub_relay() = default;
+        /// A descriptor the publisher's thread polls beside its own socket: readable when `serve` has work.
+        virtual int fd() const = 0;
+        virtual void serve() = 0;
+        /// A published message, encoded and signed as for the kernel's own iopub: the relay sends it on.
+        virtual void relay(std::vector<std::string> frames) = 0;
+        /// After each batch of messages and tasks.
+        virtual void flushed() = 0;
+        /// The publisher's thread ends: every socket closes.
+        virtual void close() = 0;
+    };
+
     /// Owns the iopub socket on a thread of its own: it applies clients' subscriptions (welcoming each one) and
     /// serialises, signs and writes what any thread publishes, in the order it was published.
     ///
@@ -32,25 +48,6 @@ namespace atrium
     /// does not wait for them, so a `pass` cell's reply does not wait for the publisher at all. The publisher's
     /// thread waits on nothing but its socket and its queue, so waiting for it from any thread, holding any
     /// lock, cannot deadlock.
-    /// Takes over where published messages go (a host's fronts: kernel/host/front_outputs). Every method is called
-    /// on the publisher's thread, which owns the relay's sockets as it owns its own.
-    class iopub_relay
-    {
-    public:
-        virtual ~iopub_relay() = default;
-        /// Appends the sockets the publisher's thread polls besides its own; asked again when `generation` moves.
-        virtual void poll_items(std::vector<zmq_pollitem_t>& items) = 0;
-        virtual std::uint64_t generation() const = 0;
-        /// After each poll, with the items it appended (their revents set).
-        virtual void serve(const zmq_pollitem_t* items) = 0;
-        /// A published message, encoded and signed as for the kernel's own iopub: the relay sends it on.
-        virtual void relay(std::vector<std::string> frames) = 0;
-        /// After each batch of messages and tasks.
-        virtual void flushed() = 0;
-        /// The publisher's thread ends: every socket closes.
-        virtual void close() = 0;
-    };
-
     class iopub_publisher
     {
     public:

@@ -7,7 +7,6 @@
 #include "kernel/host/relay_frames.hpp"
 #include "kernel/iopub_publisher.hpp"
 #include "kernel/json_writer.hpp"
-#include "kernel/message_header.hpp"
 #include "kernel/request_check.hpp"
 #include "common/zmq_retry.hpp"
 

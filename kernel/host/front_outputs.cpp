@@ -64,22 +64,14 @@ namespace atrium
         m_sent_to.insert(front);
     }
 
-    void front_outputs::poll_items(std::vector<zmq::pollitem_t>& items)
+    int front_outputs::fd() const
     {
-        // Every front's iopub as one descriptor (epoll_set), not each socket: zmq_poll would ask every one of them
-        // for its events at every wake-up of this thread.
-        items.push_back({nullptr, m_watched.fd(), ZMQ_POLLIN, 0});
+        // Not each socket: zmq_poll would ask every front's socket for its events at every wake-up of the thread.
+        return m_watched.fd();
     }
 
-    std::uint64_t front_outputs::generation() const
+    void front_outputs::serve()
     {
-        return 1; // fronts come and go in m_watched
-    }
-
-    void front_outputs::serve(const zmq::pollitem_t* items)
-    {
-        if (!(items[0].revents & ZMQ_POLLIN))
-            return;
         m_ready.clear();
         m_watched.ready(m_ready);
         for (std::uint64_t number : m_ready)

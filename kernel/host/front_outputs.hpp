@@ -40,9 +40,9 @@ namespace atrium
         /// A message the hub made for the front itself (signed with its key).
         void send(std::uint64_t front, std::vector<std::string> frames);
 
-        void poll_items(std::vector<zmq::pollitem_t>& items) override;
-        std::uint64_t generation() const override;
-        void serve(const zmq::pollitem_t* items) override;
+        /// Every front's iopub as one descriptor (epoll_set).
+        int fd() const override;
+        void serve() override;
         void relay(std::vector<std::string> frames) override;
         void flushed() override;
         void close() override;
