@@ -42,7 +42,8 @@ namespace atrium
             {
                 while (true)
                 {
-                    retry_on_eintr([&] { return zmq::poll(polled, relay ? 3 : 2, std::chrono::milliseconds(-1)); });
+                    const auto wait = std::chrono::milliseconds(relay && relay->has_pending() ? 0 : -1);
+                    retry_on_eintr([&] { return zmq::poll(polled, relay ? 3 : 2, wait); });
                     if (polled[1].revents & ZMQ_POLLIN)
                     {
                         wake.clear();
@@ -52,8 +53,8 @@ namespace atrium
                     }
                     if (polled[0].revents & ZMQ_POLLIN)
                         welcome_subscribers();
-                    if (polled[2].revents & ZMQ_POLLIN)
-                        relay->serve();
+                    if (relay && ((polled[2].revents & ZMQ_POLLIN) || relay->has_pending()))
+                        guarded([&] { relay->serve(); });
                 }
             }
             catch (const zmq::error_t& e)
@@ -82,14 +83,14 @@ namespace atrium
             for (auto& item : batch)
             {
                 if (auto* task = std::get_if<std::function<void()>>(&item))
-                    run_task(*task);
+                    guarded(*task);
                 else if (relay)
-                    relay->relay(encode_outgoing(std::get<outgoing_message>(std::move(item)), signer));
+                    guarded([&] { relay->relay(encode_outgoing(std::get<outgoing_message>(std::move(item)), signer)); });
                 else
                     send_frames(socket, encode_outgoing(std::get<outgoing_message>(std::move(item)), signer));
             }
             if (relay)
-                relay->flushed();
+                guarded([&] { relay->flushed(); });
             batch.clear(); // kept for its capacity: the queue takes it at the next swap (a deque allocated each time)
             {
                 std::lock_guard<std::mutex> lock(mutex);
@@ -100,16 +101,20 @@ namespace atrium
 
         void enqueue(queued_item item, bool output);
 
-        /// A task's failure (a front's socket it could not watch) is logged; the thread writes on for everyone else.
-        static void run_task(const std::function<void()>& task)
+        /// A relay's failure (a front's socket it could not watch, memory) is logged; the thread writes on for
+        /// everyone else. Only the end of the ZeroMQ context ends the thread.
+        template <class Work>
+        static void guarded(Work&& work)
         {
             try
             {
-                task();
+                work();
             }
-            catch (const zmq::error_t&)
+            catch (const zmq::error_t& e)
             {
-                throw; // the context is ending: the thread stops
+                if (e.num() == ETERM)
+                    throw; // the context is ending: the thread stops
+                std::cerr << "[atrium] [host.relay_error] " << e.what() << std::endl;
             }
             catch (const std::exception& e)
             {
@@ -184,6 +189,8 @@ namespace atrium
     void iopub_publisher::relay_through(iopub_relay& relay)
     {
         p_impl->relay = &relay;
+        std::lock_guard<std::mutex> lock(p_impl->mutex);
+        p_impl->subscribed = true; // nobody waits for a subscriber of the kernel's own socket
     }
 
     void iopub_publisher::start()

@@ -28,6 +28,8 @@ namespace atrium
         virtual ~iopub_relay() = default;
         /// A descriptor the publisher's thread polls beside its own socket: readable when `serve` has work.
         virtual int fd() const = 0;
+        /// True when `serve` has work left that the descriptor will not announce (the thread then does not wait).
+        virtual bool has_pending() const = 0;
         virtual void serve() = 0;
         /// A published message, encoded and signed as for the kernel's own iopub: the relay sends it on.
         virtual void relay(std::vector<std::string> frames) = 0;
@@ -57,7 +59,8 @@ namespace atrium
                         std::string session_id);
         ~iopub_publisher();
 
-        /// From now on what is published goes to `relay` instead of the socket. Before `start()`.
+        /// From now on what is published goes to `relay` instead of the socket (which then waits for no
+        /// subscriber: the relay welcomes its own). Before `start()`.
         void relay_through(iopub_relay& relay);
         void start();
         /// Writes what is queued, then stops the thread. Idempotent.

@@ -174,12 +174,15 @@ namespace atrium
         }
         catch (const zmq::error_t& e)
         {
+            if (opened)
+                unwatch(*opened);
             return impl::refusal("[host.bind_failed] cannot listen on " + ip.get<std::string>() + ": " + e.what());
         }
         catch (const std::runtime_error& e) // epoll_set: out of descriptors or memory
         {
-            unwatch(*opened);
-            return impl::refusal(e.what());
+            if (opened)
+                unwatch(*opened);
+            return impl::refusal(std::string("[host.open_failed] ") + e.what());
         }
         nl::json answer = {{"ok", true}, {"pid", getpid()}, {"connection", opened->connection_info()}};
         // From here on its iopub belongs to the kernel's publisher thread, which writes the outputs.

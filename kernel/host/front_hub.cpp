@@ -114,8 +114,8 @@ namespace atrium
         if (!f.awaiting_subscriber)
             return;
         f.awaiting_subscriber = false;
+        readable.emplace(f.number, shell_client); // read now, and polled from now on
         watched.add(socket_of(f, shell_client).get(zmq::sockopt::fd), tag_of(f.number, shell_client));
-        readable.emplace(f.number, shell_client);
     }
 
     void front_hub::impl::serve(const zmq::pollitem_t* items)
@@ -140,7 +140,19 @@ namespace atrium
                                  heartbeat_socket})
             for (const auto& [number, which] : ready)
                 if (which == item)
-                    serve_socket(number, item);
+                {
+                    // One socket's trouble must not drop the others' readiness, which their fds no longer show.
+                    try
+                    {
+                        serve_socket(number, item);
+                    }
+                    catch (const std::exception& e)
+                    {
+                        std::cerr << "[atrium] [host.relay_error] " << e.what() << std::endl;
+                        if (front* f = find_front(number))
+                            readable.emplace(f->number, item);
+                    }
+                }
     }
 
     void front_hub::impl::serve_socket(std::uint64_t number, std::size_t item)

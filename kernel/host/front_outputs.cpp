@@ -50,6 +50,7 @@ namespace atrium
         auto it = m_routes.find(front);
         if (it == m_routes.end())
             return;
+        m_pending.erase(front);
         m_watched.remove(it->second.iopub->get(zmq::sockopt::fd));
         it->second.iopub->close();
         m_routes.erase(it);
@@ -70,10 +71,17 @@ namespace atrium
         return m_watched.fd();
     }
 
+    bool front_outputs::has_pending() const
+    {
+        return !m_pending.empty();
+    }
+
     void front_outputs::serve()
     {
         m_ready.clear();
         m_watched.ready(m_ready);
+        m_ready.insert(m_ready.end(), m_pending.begin(), m_pending.end());
+        m_pending.clear();
         for (std::uint64_t number : m_ready)
             if (auto it = m_routes.find(number); it != m_routes.end())
                 take_subscriptions(number, it->second);
@@ -89,8 +97,9 @@ namespace atrium
 
     void front_outputs::take_subscriptions(std::uint64_t number, route& r)
     {
-        while (r.iopub->get(zmq::sockopt::events) & ZMQ_POLLIN)
-            welcome_subscribers(number, r);
+        welcome_subscribers(number, r);
+        if (r.iopub->get(zmq::sockopt::events) & ZMQ_POLLIN)
+            m_pending.insert(number);
     }
 
     /// Applies each subscription and greets it with iopub_welcome, as the kernel's own iopub does.
@@ -148,5 +157,6 @@ namespace atrium
             r.iopub->close();
         }
         m_routes.clear();
+        m_pending.clear();
     }
 }

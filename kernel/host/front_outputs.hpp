@@ -42,6 +42,7 @@ namespace atrium
 
         /// Every front's iopub as one descriptor (epoll_set).
         int fd() const override;
+        bool has_pending() const override;
         void serve() override;
         void relay(std::vector<std::string> frames) override;
         void flushed() override;
@@ -59,8 +60,9 @@ namespace atrium
             bool subscribed = false;
         };
         void welcome_subscribers(std::uint64_t number, route& r);
-        /// Welcomes subscribers until none waits: a socket's fd only tells that something may have changed, and a
-        /// send can leave a subscription behind a quiet fd.
+        /// Welcomes one burst of subscribers, and keeps the front pending while more wait: a socket's fd only
+        /// tells that something may have changed, and a send can leave a subscription behind a quiet fd. Bounded,
+        /// so a client flooding subscriptions cannot hold this thread (every front's outputs) to itself.
         void take_subscriptions(std::uint64_t number, route& r);
 
         std::function<void(std::uint64_t)> m_first_subscriber;
@@ -68,5 +70,6 @@ namespace atrium
         epoll_set m_watched; ///< every front's iopub fd, tagged with the front's number
         std::vector<std::uint64_t> m_ready; ///< kept for its capacity
         std::set<std::uint64_t> m_sent_to;   ///< fronts written to in this batch (flushed)
+        std::set<std::uint64_t> m_pending;   ///< fronts with subscriptions still waiting after a burst
     };
 }
