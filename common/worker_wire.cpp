@@ -100,7 +100,7 @@ namespace atrium
         return frame;
     }
 
-    void worker_wire::send(zmq::socket_t& socket, nlohmann::json header, std::string blob, const std::string* peer)
+    std::string worker_wire::seal(nlohmann::json header, std::string_view blob)
     {
         header["n"] = ++m_sent;
         std::string text = header.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
@@ -109,8 +109,13 @@ namespace atrium
                                     " message of " + std::to_string(text.size()) + " + " +
                                     std::to_string(blob.size()) + " bytes is over the channel's bounds");
         std::string signature = m_signer.sign(m_channel, text, blob, {});
+        return pack(signature, text, blob);
+    }
+
+    void worker_wire::send(zmq::socket_t& socket, nlohmann::json header, std::string blob, const std::string* peer)
+    {
         // One copy of the blob into the frame: the price of never having half a message in a pipe.
-        zmq::message_t frame = adopt(pack(signature, text, blob));
+        zmq::message_t frame = adopt(seal(std::move(header), blob));
         // A worker's main thread owns a socket and receives SIGINT: an interrupted frame is sent again.
         if (peer)
         {
@@ -154,9 +159,14 @@ namespace atrium
     {
         if (frames.size() != 1)
             return std::nullopt;
+        return unverified_header(view(frames.front()));
+    }
+
+    std::optional<nlohmann::json> worker_wire::unverified_header(std::string_view frame)
+    {
         try
         {
-            auto header = nlohmann::json::parse(unpack(view(frames.front())).header, nullptr, false);
+            auto header = nlohmann::json::parse(unpack(frame).header, nullptr, false);
             if (header.is_discarded())
                 return std::nullopt;
             return header;
@@ -171,7 +181,12 @@ namespace atrium
     {
         if (frames.size() != 1)
             throw worker_wire_error("[worker.bad_message] expected 1 frame, got " + std::to_string(frames.size()));
-        packed_parts parts = unpack(view(frames.front()));
+        return open(view(frames.front()));
+    }
+
+    worker_message worker_wire::open(std::string_view frame)
+    {
+        packed_parts parts = unpack(frame);
         if (!m_signer.verify(parts.signature, m_channel, parts.header, parts.blob, {}))
             throw worker_wire_error("[worker.bad_message] missing or wrong signature");
         worker_message message;

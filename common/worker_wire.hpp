@@ -66,6 +66,12 @@ namespace atrium
         /// or replayed; it has then been read completely, so the channel stays usable.
         std::optional<worker_message> receive(zmq::socket_t& socket, std::string* peer = nullptr);
 
+        /// The one frame `send` writes, numbered and signed, for a transport of its own (the cells channel's
+        /// datagrams). Throws worker_wire_error (`[worker.too_large]`) for a part over its bound.
+        std::string seal(nlohmann::json header, std::string_view blob = {});
+        /// Checks one frame as `verify` does; throws worker_wire_error.
+        worker_message open(std::string_view frame);
+
         /// Reads one whole multipart message if one is waiting; false otherwise. (Ours are one frame; a
         /// forged multipart one is still read whole, so that verify can refuse it.)
         static bool read_frames(zmq::socket_t& socket, std::vector<zmq::message_t>& frames);
@@ -77,6 +83,7 @@ namespace atrium
         /// The header of a well-framed message, parsed but NOT verified (the cells channel reads an unproven
         /// connection's hello claim with it before choosing the key to verify with); nullopt otherwise.
         static std::optional<nlohmann::json> unverified_header(const std::vector<zmq::message_t>& frames);
+        static std::optional<nlohmann::json> unverified_header(std::string_view frame);
 
     private:
 

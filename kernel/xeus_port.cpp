@@ -85,8 +85,8 @@ namespace atrium
         m_server.stop_soon(delay);
     }
 
-    void xeus_port::serve_on_main_thread_impl(zmq::socket_t& socket, std::function<void()> on_readable)
+    void xeus_port::serve_on_main_thread_impl(int fd, std::function<void()> on_readable)
     {
-        m_server.on_main_readable(socket, std::move(on_readable));
+        m_server.on_main_readable(fd, std::move(on_readable));
     }
 }

@@ -43,7 +43,7 @@ namespace atrium
                                        nl::json content) override;
         void abort_requests_before_last_reply_impl() override;
         void stop_soon_impl(std::chrono::milliseconds delay) override;
-        void serve_on_main_thread_impl(zmq::socket_t& socket, std::function<void()> on_readable) override;
+        void serve_on_main_thread_impl(int fd, std::function<void()> on_readable) override;
 
         zmq_server& m_server;
     };

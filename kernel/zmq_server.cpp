@@ -438,7 +438,7 @@ namespace atrium
                     main_wake.clear();
                     send_pending_shell();
                 }
-                if (main_extra && (items[2].revents & ZMQ_POLLIN))
+                if (main_extra >= 0 && (items[2].revents & ZMQ_POLLIN))
                     main_extra_readable();
                 if (items[0].revents & ZMQ_POLLIN)
                     drain(shell, destination::shell, /*limit=*/0);
@@ -474,8 +474,8 @@ namespace atrium
             if (main_poll.empty() || (service && service->generation() != service_generation))
             {
                 main_poll.assign({{shell.handle(), 0, ZMQ_POLLIN, 0}, {nullptr, main_wake.fd(), ZMQ_POLLIN, 0}});
-                if (main_extra)
-                    main_poll.push_back({main_extra->handle(), 0, ZMQ_POLLIN, 0});
+                if (main_extra >= 0)
+                    main_poll.push_back({nullptr, main_extra, ZMQ_POLLIN, 0});
                 service_items_from = main_poll.size();
                 if (service)
                 {
@@ -594,7 +594,7 @@ namespace atrium
         zmq::socket_t iopub;
         zmq::socket_t heartbeat;
 
-        zmq::socket_t* main_extra = nullptr; ///< a socket the main thread serves besides shell
+        int main_extra = -1; ///< a descriptor the main thread serves besides shell
         std::function<void()> main_extra_readable;
         main_service* service = nullptr;      ///< sockets the main thread serves besides shell (a host's fronts)
         std::vector<zmq::pollitem_t> main_poll; ///< main thread: what pop_shell polls
@@ -660,9 +660,9 @@ namespace atrium
         p_impl->control_handler = std::move(router);
     }
 
-    void zmq_server::on_main_readable(zmq::socket_t& socket, std::function<void()> on_readable)
+    void zmq_server::on_main_readable(int fd, std::function<void()> on_readable)
     {
-        p_impl->main_extra = &socket;
+        p_impl->main_extra = fd;
         p_impl->main_extra_readable = std::move(on_readable);
     }
 

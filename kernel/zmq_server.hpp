@@ -76,10 +76,10 @@ namespace atrium
         void on_stdin(stdin_router router);
         /// Offered every control request before xeus's core (on the I/O thread); true when it answered it.
         void on_control(stdin_router router);
-        /// The main thread also serves `socket` (owned by it): `on_readable` runs there whenever it is readable.
-        /// Isolated workers' cell replies arrive this way, answered without a thread hand-off. Main thread,
-        /// before start(); one socket.
-        void on_main_readable(zmq::socket_t& socket, std::function<void()> on_readable);
+        /// The main thread also serves `fd`: `on_readable` runs there whenever it is readable. Isolated workers'
+        /// cell replies arrive this way, answered without a thread hand-off. Main thread, before start(); one
+        /// descriptor.
+        void on_main_readable(int fd, std::function<void()> on_readable);
         /// The main thread also serves `service` (one; main thread, before start()).
         void add_main_service(main_service& service);
         /// A shell request a main_service read (frames as on the wire, routing identities first), served as if it

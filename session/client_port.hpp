@@ -8,11 +8,6 @@
 #include <functional>
 #include <string>
 
-namespace zmq
-{
-    class socket_t;
-}
-
 namespace atrium
 {
     /// The session layer's way back to clients, implemented by kernel/ on its server (kernel/xeus_port.hpp): the
@@ -55,10 +50,11 @@ namespace atrium
         {
             stop_soon_impl(delay);
         }
-        /// The main thread also serves `socket` (isolated workers' cell lane). Main thread, before serving starts.
-        void serve_on_main_thread(zmq::socket_t& socket, std::function<void()> on_readable)
+        /// The main thread also serves `fd` (isolated workers' cell lane) whenever it is readable. Main thread,
+        /// before serving starts.
+        void serve_on_main_thread(int fd, std::function<void()> on_readable)
         {
-            serve_on_main_thread_impl(socket, std::move(on_readable));
+            serve_on_main_thread_impl(fd, std::move(on_readable));
         }
 
     private:
@@ -70,6 +66,6 @@ namespace atrium
                                                nlohmann::json content) = 0;
         virtual void abort_requests_before_last_reply_impl() = 0;
         virtual void stop_soon_impl(std::chrono::milliseconds delay) = 0;
-        virtual void serve_on_main_thread_impl(zmq::socket_t& socket, std::function<void()> on_readable) = 0;
+        virtual void serve_on_main_thread_impl(int fd, std::function<void()> on_readable) = 0;
     };
 }

@@ -28,7 +28,7 @@ namespace atrium
         config.preload = m_settings.preload;
         config.preload_if_installed = !m_settings.preload_given;
         p_lane = std::make_unique<cell_lane>();
-        port.serve_on_main_thread(p_lane->socket(), [lane = p_lane.get()] { lane->receive_all(); });
+        port.serve_on_main_thread(p_lane->fd(), [lane = p_lane.get()] { lane->receive_all(); });
         config.lane = p_lane.get();
         p_workers = std::make_unique<worker_pool>(std::move(config));
         p_remote_comms = std::make_unique<remote_comms>();

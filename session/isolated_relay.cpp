@@ -420,6 +420,13 @@ namespace atrium
             server.publish_output("status", request.header(), {{"execution_state", "idle"}});
             m_quick.erase(it);
         }
+        else if (type == "cell_reply")
+        {
+            // A cell's reply that did not fit on the cells channel when it was sent: it came behind the cell's
+            // output, and is answered as one from there.
+            header["type"] = "reply";
+            lane_message(std::move(message));
+        }
         else if (type == "input_request")
         {
             // Under the lock: the client may answer before send_to_stdin returns, and its answer is matched

@@ -120,8 +120,9 @@ namespace
         }
         try
         {
-            // Never destroyed: the link thread uses it to the end, and zmq_ctx_term would wait for that thread's
-            // socket (the worker ends by _exit, or by returning below after a failed start).
+            // The link's (the cells channel is a plain socket). Never destroyed: the link thread uses it to the end,
+            // and zmq_ctx_term would wait for that thread's socket (the worker ends by _exit, or by returning below
+            // after a failed start).
             zmq::context_t& context = *new zmq::context_t(1);
             worker_link link(context, arguments.endpoint, key, arguments.kernel_pid);
             set_kernel_caller(
@@ -134,7 +135,7 @@ namespace
                 runtime->capture_output();
             else
                 runtime = std::make_unique<python_runtime>(default_python_executable());
-            worker_service service(context, link, key, arguments.lane); // says hello: the kernel may hand it a note
+            worker_service service(link, key, arguments.lane); // says hello: the kernel may hand it a note
             runtime->release_gil();
             service.run();
         }

@@ -4,10 +4,12 @@
 #include "embed/interrupts.hpp"
 
 #include "embed/channel_scope.hpp"
+#include "common/cell_socket.hpp"
 #include "common/history_reply.hpp"
 #include "common/queue_rules.hpp"
 #include "common/signal_free_thread.hpp"
 
+#include <poll.h>
 #include <sys/eventfd.h>
 #include <sys/resource.h>
 #include <signal.h>
@@ -35,24 +37,22 @@ namespace atrium
         }
     }
 
-    worker_service::worker_service(zmq::context_t& context, worker_link& link, const std::string& key,
-                                   const cell_lane_address& lane)
+    worker_service::worker_service(worker_link& link, const std::string& key, const cell_lane_address& lane)
         : m_link(link)
         , m_sink(link)
         , m_comms(link)
         , m_context(m_sink, true) // __main__: pickling classes defined in cells works, as in a plain python
-        , m_lane(context, zmq::socket_type::dealer)
         , m_lane_wire(key, "cells")
         , m_linked_fd(eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC))
     {
         if (m_linked_fd < 0)
             throw std::runtime_error("[worker.spawn] cannot create an eventfd");
-        m_lane.set(zmq::sockopt::linger, 0);
-        m_lane.set(zmq::sockopt::sndhwm, 0);
-        m_lane.set(zmq::sockopt::rcvhwm, 0);
-        m_lane.connect(lane.endpoint);
-        // The name the kernel gave us, signed: the kernel learns which connection is ours.
-        m_lane_wire.send(m_lane, {{"type", "hello"}, {"lane", lane.id}, {"pid", getpid()}});
+        m_lane = cell_socket::connect_to(lane.endpoint);
+        // The name the kernel gave us, signed: the kernel learns which connection is ours. (A fresh connection's
+        // queue is empty: a small datagram always fits.)
+        if (cell_socket::send(m_lane, m_lane_wire.seal({{"type", "hello"}, {"lane", lane.id}, {"pid", getpid()}})) !=
+            cell_socket::send_result::sent)
+            throw std::runtime_error("[worker.spawn] cannot say hello on the cells channel " + lane.endpoint);
         set_comm_bridge(&m_comms);
         m_quick_thread = start_signal_free_thread([this] { serve_quick_forever(); });
         m_link.start([this](worker_message message) { dispatch(std::move(message)); });
@@ -97,15 +97,9 @@ namespace atrium
     {
         while (true)
         {
-            zmq::pollitem_t items[] = {{m_lane.handle(), 0, ZMQ_POLLIN, 0}, {nullptr, m_linked_fd, ZMQ_POLLIN, 0}};
-            try
-            {
-                zmq::poll(items, 2, std::chrono::milliseconds(-1));
-            }
-            catch (const zmq::error_t&)
-            {
+            pollfd items[] = {{m_linked_fd, POLLIN, 0}, {m_lane, POLLIN, 0}};
+            if (poll(items, m_lane >= 0 ? 2 : 1, -1) < 0)
                 continue; // EINTR: SIGINT while idle is ignored
-            }
             serve_waiting_cells();
         }
     }
@@ -134,12 +128,25 @@ namespace atrium
             if (!m_order.add(std::move(cell)))
                 std::cerr << "[atrium-worker " << getpid() << "] [worker.bad_message] refused a cell without its number"
                           << std::endl;
-        while (true)
+        while (m_lane >= 0)
         {
+            switch (cell_socket::receive(m_lane, m_datagram))
+            {
+            case cell_socket::receive_result::nothing:
+                return;
+            case cell_socket::receive_result::closed:
+                lose_lane("the kernel closed it");
+                return;
+            case cell_socket::receive_result::oversize:
+                lose_lane("an oversize datagram came");
+                return;
+            case cell_socket::receive_result::message:
+                break;
+            }
             std::optional<worker_message> message;
             try
             {
-                message = m_lane_wire.receive(m_lane);
+                message = m_lane_wire.open(m_datagram);
             }
             catch (const worker_wire_error& e)
             {
@@ -147,8 +154,6 @@ namespace atrium
                           << std::endl;
                 continue;
             }
-            if (!message)
-                return;
             if (message->type() == "execute" || message->type() == "resume")
             {
                 if (!m_order.add(std::move(message->header)))
@@ -160,6 +165,34 @@ namespace atrium
                 std::cerr << "[atrium-worker " << getpid() << "] refused on the cells channel: a "
                           << message->type() << " message" << std::endl;
         }
+    }
+
+    void worker_service::lose_lane(const char* why)
+    {
+        std::cerr << "[atrium-worker " << getpid() << "] [worker.lane] the cells channel is closed (" << why
+                  << "): replies go on the link" << std::endl;
+        close(m_lane);
+        m_lane = -1;
+    }
+
+    void worker_service::send_reply(nlohmann::json reply)
+    {
+        if (m_lane >= 0)
+        {
+            switch (cell_socket::send(m_lane, m_lane_wire.seal(reply)))
+            {
+            case cell_socket::send_result::sent:
+                return;
+            case cell_socket::send_result::gone:
+                lose_lane("the kernel's end is gone");
+                break;
+            case cell_socket::send_result::would_block:
+            case cell_socket::send_result::too_large:
+                break; // the slow way, this once (the number it skipped is fine: the kernel wants increasing ones)
+            }
+        }
+        reply["type"] = "cell_reply";
+        m_link.send(std::move(reply));
     }
 
     bool worker_service::execute(const nlohmann::json& message)
@@ -210,11 +243,11 @@ namespace atrium
         // The kernel's rule, and exit(): either way the cells it sent behind this one must not run here.
         const bool paused = queue_rules::stops_queue(content, reply) || queue_rules::asks_to_end(reply);
         // After everything the cell printed: the kernel publishes idle once it has relayed message `after`.
-        m_lane_wire.send(m_lane, {{"type", "reply"},
-                                  {"id", message["id"]},
-                                  {"content", std::move(reply)},
-                                  {"after", m_link.last_queued()},
-                                  {"paused", paused}});
+        send_reply({{"type", "reply"},
+                    {"id", message["id"]},
+                    {"content", std::move(reply)},
+                    {"after", m_link.last_queued()},
+                    {"paused", paused}});
         return paused;
     }
 

@@ -23,17 +23,17 @@ namespace atrium
     /// count and history. Cells run on the main thread, so the kernel's SIGINT interrupts them; complete,
     /// inspect, is_complete, history and comm messages are served on a second thread, answered while a cell runs.
     ///
-    /// The main thread owns a socket of its own to the kernel's main thread (the `cells` channel): an idle
-    /// note's cell arrives there and every reply leaves there, so a round trip costs no thread hand-off in the
-    /// worker. Cells the kernel had to queue come through the link instead. The kernel pipelines a note's cells
+    /// The main thread owns a socket of its own to the kernel's main thread (the `cells` channel,
+    /// common/cell_socket): an idle note's cell arrives there and its reply leaves there, so a round trip costs
+    /// no thread hand-off in the worker. Cells the kernel had to queue come through the link instead, and so
+    /// does a reply that does not fit in a datagram now (as a `cell_reply`). The kernel pipelines a note's cells
     /// (sends the next before the last is answered); `cell_order` runs them in the kernel's order and pauses
     /// the queue after a failure under stop_on_error until the kernel says which cells it aborted.
     class worker_service
     {
     public:
         /// Needs a started python_runtime with the GIL released. Says hello on the cells channel.
-        worker_service(zmq::context_t& context, worker_link& link, const std::string& key,
-                       const cell_lane_address& lane);
+        worker_service(worker_link& link, const std::string& key, const cell_lane_address& lane);
 
         /// Serves cells forever (the worker ends by _exit when the kernel says stop or goes away).
         [[noreturn]] void run();
@@ -48,6 +48,10 @@ namespace atrium
         void collect_cells();
         /// Runs one cell and replies; true when its end stops the queue (m_order is paused).
         bool execute(const nlohmann::json& message);
+        /// A cell's reply: on the cells channel when it fits there now, else on the link (behind its output).
+        void send_reply(nlohmann::json reply);
+        /// Closes the cells channel after the kernel's end closed it (the link then notices the kernel is gone).
+        void lose_lane(const char* why);
         void serve_quick_forever();
         void serve_quick(const nlohmann::json& message);
         void deliver_comm(const nlohmann::json& message);
@@ -58,7 +62,8 @@ namespace atrium
         execution_context m_context;
         history_store m_history;
         std::mutex m_history_mutex;
-        zmq::socket_t m_lane;   ///< main thread only
+        int m_lane = -1;         ///< the cells channel's socket, -1 once lost; main thread only
+        std::string m_datagram;  ///< the datagram being read; main thread only
         worker_wire m_lane_wire; ///< main thread only
         std::mutex m_linked_mutex;
         std::deque<nlohmann::json> m_linked_cells; ///< cells (and resumes) that came through the link

@@ -1,27 +1,66 @@
 // SPDX-License-Identifier: MIT
 #include "session/worker/cell_lane.hpp"
 
+#include "common/cell_socket.hpp"
+
+#include <sys/epoll.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
+#include <atomic>
+#include <cerrno>
+#include <cstring>
 #include <iostream>
 
 namespace atrium
 {
+    namespace
+    {
+        /// Connections that have not said hello yet, at most: workers say it first thing, so more than this
+        /// many waiting means a process of ours is misbehaving, and its connections are turned away.
+        constexpr std::size_t max_unproven_connections = 256;
+        /// Datagrams read from one connection per call, so that one chatty worker cannot hold the main thread.
+        constexpr int burst = 64;
+
+        std::string lane_endpoint()
+        {
+            // A kernel process may hold more than one lane (tests do): each gets a name of its own.
+            static std::atomic<unsigned> lanes{0};
+            return "@atrium-" + std::to_string(getpid()) + "-cells-" + std::to_string(++lanes);
+        }
+    }
+
     cell_lane::peer::peer(const std::string& key)
         : wire(key, "cells")
     {
     }
 
     cell_lane::cell_lane()
-        : m_context(1)
-        , m_socket(m_context, zmq::socket_type::router)
+        : m_endpoint(lane_endpoint())
+        , m_listener(cell_socket::listen_on(m_endpoint))
+        , m_epoll(epoll_create1(EPOLL_CLOEXEC))
     {
-        m_socket.set(zmq::sockopt::linger, 0);
-        m_socket.set(zmq::sockopt::sndhwm, 0);
-        m_socket.set(zmq::sockopt::rcvhwm, 0);
-        m_socket.set(zmq::sockopt::router_mandatory, 1); // a gone worker is an error, not a silent drop
-        m_socket.bind("ipc://@atrium-" + std::to_string(getpid()) + "-cells");
-        m_endpoint = m_socket.get(zmq::sockopt::last_endpoint);
+        if (m_epoll < 0)
+        {
+            close(m_listener);
+            throw std::runtime_error(std::string("[worker.spawn] cannot create an epoll set: ") + std::strerror(errno));
+        }
+        if (!watch(m_listener))
+        {
+            const int error = errno;
+            close(m_listener);
+            close(m_epoll);
+            throw std::runtime_error(std::string("[worker.spawn] cannot watch the cells channel: ") +
+                                     std::strerror(error));
+        }
+    }
+
+    cell_lane::~cell_lane()
+    {
+        for (const auto& [connection, name] : m_connections)
+            close(connection);
+        close(m_listener);
+        close(m_epoll);
     }
 
     const std::string& cell_lane::endpoint() const noexcept
@@ -29,9 +68,9 @@ namespace atrium
         return m_endpoint;
     }
 
-    zmq::socket_t& cell_lane::socket() noexcept
+    int cell_lane::fd() const noexcept
     {
-        return m_socket;
+        return m_epoll;
     }
 
     std::string cell_lane::announce(const std::string& key)
@@ -56,7 +95,8 @@ namespace atrium
         auto it = m_peers.find(id);
         if (it == m_peers.end())
             return;
-        m_names.erase(it->second->route);
+        if (it->second->connection >= 0)
+            close_connection(it->second->connection);
         m_peers.erase(it);
     }
 
@@ -64,87 +104,171 @@ namespace atrium
     {
         std::lock_guard<std::mutex> lock(m_mutex);
         auto it = m_peers.find(id);
-        return it != m_peers.end() && !it->second->route.empty();
+        return it != m_peers.end() && it->second->connection >= 0;
     }
 
     bool cell_lane::send(const std::string& id, nlohmann::json header)
     {
         std::lock_guard<std::mutex> lock(m_mutex);
         auto it = m_peers.find(id);
-        if (it == m_peers.end() || it->second->route.empty())
+        if (it == m_peers.end() || it->second->connection < 0)
             return false;
-        try
-        {
-            it->second->wire.send(m_socket, std::move(header), {}, &it->second->route);
-            return true;
-        }
-        catch (const zmq::error_t&)
-        {
-            return false; // not connected (any more): its relay sees the exit and answers for it
-        }
-    }
-
-    cell_lane::peer* cell_lane::sender_of(const std::string& route, const std::vector<zmq::message_t>& frames,
-                                          std::string& id)
-    {
-        auto named = m_names.find(route);
-        if (named != m_names.end())
-        {
-            id = named->second;
-        }
-        else
-        {
-            // An unproven connection: only a hello is heard, looked up by the name it claims, then verified.
-            auto claim = worker_wire::unverified_header(frames);
-            if (!claim || !claim->is_object() || !(*claim)["type"].is_string() || (*claim)["type"] != "hello" ||
-                !(*claim)["lane"].is_string())
-                return nullptr;
-            id = (*claim)["lane"].get<std::string>();
-        }
-        auto it = m_peers.find(id);
-        if (it == m_peers.end() || (named == m_names.end() && !it->second->route.empty()))
-            return nullptr; // unknown, or proven already on another connection
-        return it->second.get();
+        // A skipped number (not sent after all) is fine: the worker accepts any higher one.
+        const std::string datagram = it->second->wire.seal(std::move(header));
+        return cell_socket::send(it->second->connection, datagram) == cell_socket::send_result::sent;
+        // Gone: its relay sees the exit and answers for it; the hang-up is read by receive_all.
     }
 
     void cell_lane::receive_all()
     {
-        std::vector<zmq::message_t> frames;
-        while (worker_wire::read_frames(m_socket, frames))
+        epoll_event ready[32];
+        int count = epoll_wait(m_epoll, ready, 32, 0);
+        std::lock_guard<std::mutex> lock(m_mutex);
+        for (int i = 0; i < count; ++i)
         {
-            std::string route(static_cast<const char*>(frames.front().data()), frames.front().size());
-            frames.erase(frames.begin());
-            std::lock_guard<std::mutex> lock(m_mutex);
-            std::string id;
-            peer* from = sender_of(route, frames, id);
-            if (!from)
+            const int fd = ready[i].data.fd;
+            if (fd == m_listener)
+                accept_all();
+            else if (m_connections.count(fd) && !read_connection(fd)) // forgotten meanwhile: closed already
+                close_connection(fd);
+        }
+    }
+
+    void cell_lane::accept_all()
+    {
+        while (true)
+        {
+            int connection = accept4(m_listener, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+            if (connection < 0)
             {
-                std::cerr << "[atrium] [worker.bad_message] refused a message on the cells channel from an unknown "
-                             "peer"
+                if (errno == EINTR || errno == ECONNABORTED)
+                    continue;
+                if (errno != EAGAIN && errno != EWOULDBLOCK)
+                    std::cerr << "[atrium] [worker.lane] cannot accept a worker's connection: " << std::strerror(errno)
+                              << std::endl;
+                return;
+            }
+            std::size_t unproven = 0;
+            for (const auto& [fd, name] : m_connections)
+                unproven += name.empty() ? 1 : 0;
+            if (cell_socket::peer_uid(connection) != static_cast<long>(geteuid()) ||
+                unproven >= max_unproven_connections)
+            {
+                std::cerr << "[atrium] [worker.bad_message] refused a connection to the cells channel: "
+                          << (unproven >= max_unproven_connections ? "too many connections without a hello"
+                                                                   : "another OS user's process")
                           << std::endl;
+                close(connection);
                 continue;
             }
-            worker_message message;
+            if (!watch(connection))
+            {
+                std::cerr << "[atrium] [worker.lane] cannot watch a worker's connection: " << std::strerror(errno)
+                          << std::endl;
+                close(connection);
+                continue;
+            }
+            m_connections[connection] = "";
+        }
+    }
+
+    bool cell_lane::read_connection(int connection)
+    {
+        for (int i = 0; i < burst; ++i)
+        {
+            switch (cell_socket::receive(connection, m_buffer))
+            {
+            case cell_socket::receive_result::nothing:
+                return true;
+            case cell_socket::receive_result::closed:
+                return false;
+            case cell_socket::receive_result::oversize:
+                std::cerr << "[atrium] [worker.bad_message] refused a datagram over "
+                          << cell_socket::max_datagram_bytes << " bytes on the cells channel" << std::endl;
+                return false;
+            case cell_socket::receive_result::message:
+                if (!take(connection, m_buffer))
+                    return false;
+                if (!m_connections.count(connection))
+                    return true; // a handler forgot its own worker (closed already)
+                break;
+            }
+        }
+        return true; // the rest on the next call: level-triggered, it is readable still
+    }
+
+    bool cell_lane::take(int connection, std::string_view datagram)
+    {
+        const std::string name = m_connections[connection];
+        if (name.empty())
+        {
+            // An unproven connection: its first message must be a hello, signed by the worker it names.
+            auto claim = worker_wire::unverified_header(datagram);
+            auto it = claim && claim->is_object() && (*claim)["type"] == "hello" && (*claim)["lane"].is_string()
+                          ? m_peers.find((*claim)["lane"].get<std::string>())
+                          : m_peers.end();
+            if (it == m_peers.end() || it->second->connection >= 0)
+            {
+                std::cerr << "[atrium] [worker.bad_message] refused a connection to the cells channel: its first "
+                             "message is not a hello from an expected worker"
+                          << std::endl;
+                return false;
+            }
             try
             {
-                message = from->wire.verify(frames);
+                it->second->wire.open(datagram);
             }
             catch (const worker_wire_error& error)
             {
-                std::cerr << "[atrium] refused a message on the cells channel of worker " << id << ": "
+                std::cerr << "[atrium] refused a hello on the cells channel for worker " << it->first << ": "
                           << error.what() << std::endl;
-                continue;
+                return false;
             }
-            if (from->route.empty())
-            {
-                from->route = route; // its signed hello: this connection is that worker's
-                m_names[route] = id;
-            }
-            else if (from->on_message)
-                from->on_message(std::move(message)); // must not throw
-            else
-                std::cerr << "[atrium] a " << message.type() << " from worker " << id
-                          << " on the cells channel before it serves a note: dropped" << std::endl;
+            it->second->connection = connection;
+            m_connections[connection] = it->first;
+            return true;
         }
+        peer& from = *m_peers.at(name); // a proven connection's peer: forget closes the two together
+        worker_message message;
+        try
+        {
+            message = from.wire.open(datagram);
+        }
+        catch (const worker_wire_error& error)
+        {
+            std::cerr << "[atrium] refused a message on the cells channel of worker " << name << ": " << error.what()
+                      << std::endl;
+            return true;
+        }
+        if (from.on_message)
+            from.on_message(std::move(message)); // must not throw
+        else
+            std::cerr << "[atrium] a " << message.type() << " from worker " << name
+                      << " on the cells channel before it serves a note: dropped" << std::endl;
+        return true;
+    }
+
+    bool cell_lane::watch(int fd)
+    {
+        epoll_event interest{};
+        interest.events = EPOLLIN;
+        interest.data.fd = fd;
+        return epoll_ctl(m_epoll, EPOLL_CTL_ADD, fd, &interest) == 0;
+    }
+
+    void cell_lane::close_connection(int connection)
+    {
+        auto it = m_connections.find(connection);
+        if (it == m_connections.end())
+            return;
+        if (!it->second.empty())
+        {
+            auto named = m_peers.find(it->second);
+            if (named != m_peers.end())
+                named->second->connection = -1;
+        }
+        epoll_ctl(m_epoll, EPOLL_CTL_DEL, connection, nullptr);
+        close(connection);
+        m_connections.erase(it);
     }
 }

@@ -3,8 +3,6 @@
 
 #include "common/worker_wire.hpp"
 
-#include <zmq.hpp>
-
 #include <functional>
 #include <map>
 #include <memory>
@@ -13,23 +11,26 @@
 
 namespace atrium
 {
-    /// The kernel's fast path to its workers' main threads: one ROUTER, owned by the kernel's main thread (the
-    /// one that owns the shell socket), which every worker's main thread connects to. An idle note's cell goes
+    /// The kernel's fast path to its workers' main threads: one listening unix socket (common/cell_socket: a
+    /// datagram a message, no ZeroMQ I/O thread on either side), served by the kernel's main thread (the one
+    /// that owns the shell socket), which every worker's main thread connects to. An idle note's cell goes
     /// from the shell request straight to its worker and its reply straight back to the shell, with no thread
-    /// hand-off on either side; everything else (output, input, heartbeats, queued cells, quick requests)
-    /// travels on each worker's own channel, served by the note's relay thread.
+    /// hand-off on either side; everything else (output, input, heartbeats, queued cells, quick requests, and
+    /// whatever does not fit in a datagram now) travels on each worker's own channel, served by the note's
+    /// relay thread.
     ///
     /// Messages are signed with the worker's key for the `cells` channel. The kernel names each worker (`w<n>`);
-    /// a worker's signed hello carries that name, and only the connection it came on (its routing id, chosen
-    /// by ZeroMQ, so no other local process can claim it in advance) is sent cells or heard from afterwards.
-    /// A message from any other connection, or not signed by the worker it claims to be, is refused and logged.
+    /// a worker's signed hello carries that name, and only the connection it came on is sent cells or heard from
+    /// afterwards. A connection from another OS user is closed at once; one whose first message is not a valid
+    /// hello, or that speaks for a name already proven, is refused, logged and closed.
     class cell_lane
     {
     public:
         using handler = std::function<void(worker_message message)>;
 
-        /// Binds `ipc://@atrium-<kernel pid>-cells` (an abstract unix socket). Main thread.
+        /// Listens on `@atrium-<kernel pid>-cells-<n>` (an abstract unix socket). Main thread.
         cell_lane();
+        ~cell_lane();
         cell_lane(const cell_lane&) = delete;
         cell_lane& operator=(const cell_lane&) = delete;
 
@@ -39,36 +40,46 @@ namespace atrium
         std::string announce(const std::string& key);
         /// From now on the worker's replies go to `on_message` (on the main thread). Any thread.
         void attach(const std::string& id, handler on_message);
-        /// The worker is gone: once this returns its handler is not running and is never called again. Any
-        /// thread but the main thread's handler itself.
+        /// The worker is gone: once this returns its handler is not running and is never called again, and its
+        /// connection is closed. Any thread but the main thread's handler itself.
         void forget(const std::string& id);
 
-        /// True once the worker has proven its key here (its hello came), until it is forgotten. Any thread.
+        /// True once the worker has proven its key here (its hello came), until it is forgotten or its
+        /// connection closes. Any thread.
         bool proven(const std::string& id);
-        /// Sends to a proven worker; false when it is gone. Main thread.
+        /// Sends to a proven worker now; false when it is gone, or the message does not fit in its connection
+        /// now (the caller sends it the slow way). Main thread.
         bool send(const std::string& id, nlohmann::json header);
-        /// Reads everything waiting; handlers run here. Main thread, when `socket()` is readable.
+        /// Accepts connections and reads everything waiting; handlers run here. Main thread, when `fd()` is
+        /// readable.
         void receive_all();
-        zmq::socket_t& socket() noexcept;
+        /// Readable when there is something for receive_all (an epoll set of the listener and connections).
+        int fd() const noexcept;
 
     private:
         struct peer
         {
             explicit peer(const std::string& key);
             worker_wire wire;
-            std::string route; ///< the routing id its signed hello came from; empty until then
+            int connection = -1; ///< the connection its signed hello came on; -1 until then
             handler on_message;
         };
 
-        /// The worker a message claims to come from: by its connection, or for a hello by the name inside.
-        peer* sender_of(const std::string& route, const std::vector<zmq::message_t>& frames, std::string& id);
+        void accept_all();
+        /// Reads what one connection sent; false when it is to be closed.
+        bool read_connection(int connection);
+        /// Handles one datagram; false when its connection is to be closed.
+        bool take(int connection, std::string_view datagram);
+        bool watch(int fd);
+        void close_connection(int connection);
 
-        zmq::context_t m_context;
-        zmq::socket_t m_socket;
         std::string m_endpoint;
-        std::mutex m_mutex; ///< guards m_peers and every handler call
+        int m_listener = -1;
+        int m_epoll = -1;
+        std::mutex m_mutex; ///< guards everything below and every handler call
         std::map<std::string, std::unique_ptr<peer>> m_peers; ///< by name
-        std::map<std::string, std::string> m_names;          ///< routing id -> name, once proven
+        std::map<int, std::string> m_connections;            ///< open connection -> its proven name ("" until then)
+        std::string m_buffer;                                ///< the datagram being read (main thread)
         std::uint64_t m_next = 0;
     };
 }

@@ -35,6 +35,9 @@ from jupyter_client.manager import start_new_kernel
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "protocol"))
 from session_helpers import client as new_client  # noqa: E402
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_kernels import pss_kib  # noqa: E402
+
 TIMEOUT = 120
 PEERS = ["python3", "xpython"]
 
@@ -189,12 +192,7 @@ def bench_pool_across_workers(rounds):
 
 
 def pss_mib(pids):
-    """Proportional set size: shared pages count once in all, split between the processes sharing them."""
-    total = 0
-    for pid in pids:
-        with open(f"/proc/{pid}/smaps_rollup") as rollup:
-            total += next(int(line.split()[1]) for line in rollup if line.startswith("Pss:"))
-    return total / 1024
+    return sum(pss_kib(pid) for pid in pids) / 1024
 
 
 IMPORT = "import numpy, pandas"

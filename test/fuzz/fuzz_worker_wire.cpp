@@ -7,7 +7,8 @@
 // Bit 2 set: the body is one raw frame, verbatim (its length prefixes hold NULs), so mutations reach the
 // length parsing. Bit 1 verifies the input twice (the replay guard). An accepted message then goes through
 // raw_frames::restore, as the kernel's relay does with a `publish`: its `raw` list must be followed only
-// within bounds, and any refusal must be a worker_wire_error.
+// within bounds, and any refusal must be a worker_wire_error. (The `cells` channel's datagrams go through the same
+// checks: verify is `open` of its one frame, and the frame-list unverified_header that of its one frame.)
 #include "fuzz_input.hpp"
 #include "common/message_signer.hpp"
 #include "common/raw_frames.hpp"

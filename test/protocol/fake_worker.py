@@ -7,6 +7,7 @@ import hashlib
 import hmac
 import json
 import os
+import socket
 import struct
 import sys
 
@@ -27,11 +28,11 @@ def unpack(frame):
 
 
 class Channel:
-    def __init__(self, context, endpoint, key, name):
-        self.socket = context.socket(zmq.DEALER)
-        self.socket.linger = 1000
-        self.socket.connect(endpoint)
-        self.key, self.name, self.sent = key, name, 0
+    """One of the worker's channels, one frame a message: the link is a ZeroMQ DEALER, the cells channel a unix
+    SOCK_SEQPACKET connection to the abstract name `@...` (common/cell_socket.hpp)."""
+
+    def __init__(self, transport, key, name):
+        self.socket, self.key, self.name, self.sent = transport, key, name, 0
 
     def send(self, header, raw=None):
         """`raw`: the header text as is (a malformed one); else `n` is added."""
@@ -39,13 +40,34 @@ class Channel:
         text = raw if raw is not None else json.dumps({**header, "n": self.sent}).encode()
         self.socket.send(pack(self.key, self.name, text))
 
+    def recv(self):
+        if isinstance(self.socket, zmq.Socket):
+            return self.socket.recv()
+        frame = self.socket.recv(1 << 20)
+        if not frame:  # the kernel hung up on the cells channel: the link goes on (a real worker's does too)
+            self.socket.close()
+        return frame or None
+
+
+def link_socket(context, endpoint):
+    dealer = context.socket(zmq.DEALER)
+    dealer.linger = 1000
+    dealer.connect(endpoint)
+    return dealer
+
+
+def cells_socket(endpoint):
+    connection = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    connection.connect("\0" + endpoint[1:])
+    return connection
+
 
 class FakeWorker:
     def __init__(self, args):
         key = sys.stdin.readline().strip().encode()
         context = zmq.Context()
-        self.link = Channel(context, args["--connect"], key, b"link")
-        self.cells = Channel(context, args["--cells"], key, b"cells")
+        self.link = Channel(link_socket(context, args["--connect"]), key, b"link")
+        self.cells = Channel(cells_socket(args["--cells"]), key, b"cells")
         self.link.send({"type": "hello", "pid": os.getpid()})
         self.cells.send({"type": "hello", "lane": args["--lane"], "pid": os.getpid()})
         self.waiting = {}  # cell number -> execute
@@ -75,16 +97,18 @@ class FakeWorker:
         """Reads what came on either channel: pings answered, cells kept for their turn."""
         poller = zmq.Poller()
         poller.register(self.link.socket, zmq.POLLIN)
-        if not self.cells.socket.closed:
+        if self.cells.socket.fileno() >= 0:
             poller.register(self.cells.socket, zmq.POLLIN)
-        for socket, _ in poller.poll(timeout_ms):
-            message = unpack(socket.recv())
+        for ready, _ in poller.poll(timeout_ms):
+            channel = self.link if ready is self.link.socket else self.cells
+            frame = channel.recv()
+            message = unpack(frame) if frame else {"type": None}
             if message["type"] == "ping":
                 self.link.send({"type": "pong"})
             elif message["type"] == "stop":
                 os._exit(0)
             elif message["type"] == "execute":
-                message["via"] = "link" if socket is self.link.socket else "cells"
+                message["via"] = "link" if channel is self.link else "cells"
                 self.waiting[message["cell"]] = message
 
     def wait_cell(self, number):

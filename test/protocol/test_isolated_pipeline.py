@@ -222,3 +222,22 @@ def test_pipelined_cells_sharing_a_msg_id_still_run(note):
         elif msg["msg_type"] == "status" and msg["content"]["execution_state"] == "idle":
             idles += 1
             assert text == ("a\n" if idles == 1 else "a\nb\n"), text
+
+
+def test_cells_and_replies_too_big_for_the_cells_channel_keep_their_order(note):
+    """A cell over the cells channel's datagram size goes by the worker's link, and so does a reply over it (a
+    big user expression); pipelined between small ones, every cell runs once, in order, and every reply is whole."""
+    km, kc = note
+    run(kc, "order = []")
+    big_code = "order.append('big cell'); blob = '%s'" % ("x" * (1 << 20))
+    cells = ["order.append(0)", big_code, "order.append(2)", "order.append('big reply')", "order.append(4)"]
+    ids = [kc.execute(code, user_expressions={"r": "'y' * (1 << 20)"} if "big reply" in code else {})
+           for code in cells]
+    contents = replies(kc, ids)
+    assert [c["status"] for c in contents] == ["ok"] * 5, contents
+    counts = [c["execution_count"] for c in contents]
+    assert counts == list(range(counts[0], counts[0] + 5))
+    value = contents[3]["user_expressions"]["r"]
+    assert value["status"] == "ok" and value["data"]["text/plain"] == repr("y" * (1 << 20))
+    assert value_of(kc, "order")[1] == "[0, 'big cell', 2, 'big reply', 4]"
+    assert value_of(kc, "len(blob)")[1] == str(1 << 20)

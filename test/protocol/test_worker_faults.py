@@ -107,7 +107,7 @@ def test_a_cell_the_cells_channel_cannot_take_goes_by_the_link(fake_kernel):
     km, kc, log = fake_kernel
     assert run(kc, "pass")[0]["status"] == "ok"
     # Answers, then closes its cells connection (as a worker whose socket broke would); the link stays up.
-    assert run(kc, "w.reply(cell, {'status': 'ok', 'execution_count': 2})\nw.cells.socket.close(linger=1000)")[0][
+    assert run(kc, "w.reply(cell, {'status': 'ok', 'execution_count': 2})\nw.cells.socket.close()")[0][
         "status"] == "ok"
     time.sleep(1)  # lets the kernel's cells socket see the disconnect (not a timing assert: it only sets the scene)
     # It cannot reply on the cells channel: it says by its exit code that the cell came, by the link, as number 3.
@@ -115,3 +115,31 @@ def test_a_cell_the_cells_channel_cannot_take_goes_by_the_link(fake_kernel):
     reply = get_reply(kc, msg_id)["content"]
     assert reply["ename"] == "WorkerDied" and "exited with code 153" in reply["evalue"], reply
     assert run(kc, "pass")[0]["status"] == "ok"  # a fresh worker
+
+
+def test_an_idle_notes_cell_comes_on_the_cells_channel(fake_kernel):
+    """The fast path is taken: an idle note's cell reaches the worker's main thread on the cells channel (the
+    kernel's main thread writes it there), not by its relay on the link. The worker says which by its exit code."""
+    km, kc, log = fake_kernel
+    assert run(kc, "pass")[0]["status"] == "ok"
+    reply = get_reply(kc, send(kc, "os._exit(50 + (100 if cell['via'] == 'link' else 0))"))["content"]
+    assert reply["ename"] == "WorkerDied" and "exited with code 50" in reply["evalue"], reply
+
+
+def test_a_cell_reply_may_come_by_the_link_and_a_malformed_one_stops_only_that_worker(fake_kernel):
+    """A reply that does not fit in a datagram when it is sent goes on the link as a `cell_reply`, behind the
+    cell's output: it answers the cell as one from the cells channel, and is checked the same way."""
+    km, kc, log = fake_kernel
+    by_link = ("w.publish(cell['header'], 'printed first\\n', cell['id'])\n"
+               "w.send_link({'type': 'cell_reply', 'id': cell['id'], 'after': w.queued, 'paused': False,\n"
+               "             'content': {'status': 'ok', 'execution_count': 7, 'user_expressions': {}}})\n"
+               "w.replied.add(cell['id'])")
+    msg_id = send(kc, by_link)
+    assert get_reply(kc, msg_id)["content"] == {"status": "ok", "execution_count": 7, "user_expressions": {}}
+    assert streams_until_idle(kc, [msg_id])[msg_id] == "printed first\n"
+    malformed = ("w.send_link({'type': 'cell_reply', 'id': cell['id'], 'content': {'status': 5}})\n"
+                 "w.replied.add(cell['id'])")
+    reply = get_reply(kc, send(kc, malformed))["content"]
+    assert reply["ename"] == "WorkerFailed" and "malformed cell reply" in reply["evalue"], reply
+    assert run(kc, "pass")[0]["status"] == "ok"  # a fresh worker
+    assert km.is_alive()

@@ -1,7 +1,12 @@
 // SPDX-License-Identifier: MIT
 #include "session/worker/cell_lane.hpp"
 
+#include "common/cell_socket.hpp"
+
 #include <catch2/catch.hpp>
+
+#include <poll.h>
+#include <unistd.h>
 
 #include <vector>
 
@@ -9,32 +14,52 @@ using namespace atrium;
 
 namespace
 {
-    /// A worker's main-thread end of the cells channel: a DEALER that says hello with the name the kernel gave.
+    /// A worker's main-thread end of the cells channel: a connection that says hello with the name it was given.
     struct fake_worker
     {
-        zmq::context_t context{1};
-        zmq::socket_t socket{context, zmq::socket_type::dealer};
+        int fd;
         worker_wire wire;
         std::string name;
 
-        fake_worker(const cell_lane& lane, const std::string& id, const std::string& key)
-            : wire(key, "cells")
+        fake_worker(const cell_lane& lane, const std::string& id, const std::string& key,
+                    const std::string& channel = "cells")
+            : fd(cell_socket::connect_to(lane.endpoint()))
+            , wire(key, channel)
             , name(id)
         {
-            socket.set(zmq::sockopt::linger, 0);
-            socket.connect(lane.endpoint());
+        }
+        ~fake_worker()
+        {
+            close(fd);
         }
 
-        void hello()
+        bool send(nlohmann::json header)
         {
-            wire.send(socket, {{"type", "hello"}, {"lane", name}});
+            return cell_socket::send(fd, wire.seal(std::move(header))) == cell_socket::send_result::sent;
+        }
+
+        bool hello()
+        {
+            return send({{"type", "hello"}, {"lane", name}});
+        }
+
+        /// What came within `ms`: a message, nothing, or the kernel's end closed.
+        cell_socket::receive_result receive(std::optional<worker_message>& message, int ms = 1000)
+        {
+            pollfd item{fd, POLLIN, 0};
+            poll(&item, 1, ms);
+            std::string datagram;
+            auto result = cell_socket::receive(fd, datagram);
+            if (result == cell_socket::receive_result::message)
+                message = wire.open(datagram);
+            return result;
         }
 
         std::optional<worker_message> receive()
         {
-            zmq::pollitem_t item{socket.handle(), 0, ZMQ_POLLIN, 0};
-            zmq::poll(&item, 1, std::chrono::milliseconds(1000));
-            return wire.receive(socket);
+            std::optional<worker_message> message;
+            receive(message);
+            return message;
         }
     };
 
@@ -44,8 +69,8 @@ namespace
     {
         for (int i = 0; i < 100 && !done(); ++i)
         {
-            zmq::pollitem_t item{lane.socket().handle(), 0, ZMQ_POLLIN, 0};
-            zmq::poll(&item, 1, std::chrono::milliseconds(10));
+            pollfd item{lane.fd(), POLLIN, 0};
+            poll(&item, 1, 10);
             lane.receive_all();
         }
     }
@@ -64,54 +89,97 @@ TEST_CASE("the cells channel")
     {
         CHECK_FALSE(lane.proven(id));
         CHECK_FALSE(lane.send(id, {{"type", "execute"}, {"id", 1}}));
-        worker.hello();
+        REQUIRE(worker.hello());
         serve(lane, [&] { return lane.proven(id); });
         REQUIRE(lane.proven(id));
         REQUIRE(lane.send(id, {{"type", "execute"}, {"id", 2}}));
         auto cell = worker.receive();
         REQUIRE(cell);
         CHECK(cell->header["id"] == 2);
-        worker.wire.send(worker.socket, {{"type", "reply"}, {"id", 2}});
+        REQUIRE(worker.send({{"type", "reply"}, {"id", 2}}));
         serve(lane, [&] { return !replies.empty(); });
         CHECK(replies == std::vector<std::uint64_t>{2});
     }
-    SECTION("a hello signed with another key, or for the link channel, proves nothing")
+    SECTION("a hello signed with another key, for the link channel, or not a hello, proves nothing and is hung up on")
     {
-        worker_wire stranger(make_worker_key(), "cells");
-        stranger.send(worker.socket, {{"type", "hello"}, {"lane", id}});
-        worker_wire link(key, "link");
-        link.send(worker.socket, {{"type", "hello"}, {"lane", id}});
+        fake_worker stranger(lane, id, make_worker_key());
+        fake_worker wrong_channel(lane, id, key, "link");
+        fake_worker odd(lane, id, key);
+        fake_worker chatty(lane, id, key);
+        REQUIRE(stranger.hello());
+        REQUIRE(wrong_channel.hello());
         // An unsigned claim whose `type` is not a string is read (unverified) without throwing.
-        const std::string odd = worker_wire::pack("", "{\"type\":5,\"lane\":\"" + id + "\"}", "");
-        worker.socket.send(zmq::buffer(odd.data(), odd.size()), zmq::send_flags::none);
+        const std::string claim = worker_wire::pack("", "{\"type\":5,\"lane\":\"" + id + "\"}", "");
+        REQUIRE(cell_socket::send(odd.fd, claim) == cell_socket::send_result::sent);
+        REQUIRE(chatty.send({{"type", "reply"}, {"id", 1}}));
         serve(lane, [] { return false; });
         CHECK_FALSE(lane.proven(id));
+        CHECK(replies.empty());
+        for (fake_worker* refused : {&stranger, &wrong_channel, &odd, &chatty})
+        {
+            std::optional<worker_message> nothing;
+            CHECK(refused->receive(nothing) == cell_socket::receive_result::closed);
+        }
+        REQUIRE(worker.hello()); // the genuine worker still can
+        serve(lane, [&] { return lane.proven(id); });
+        CHECK(lane.proven(id));
     }
     SECTION("once a worker has proven itself, another connection cannot speak or hear for it")
     {
-        worker.hello();
+        REQUIRE(worker.hello());
         serve(lane, [&] { return lane.proven(id); });
         fake_worker intruder(lane, id, key); // even holding the key: a second hello for a proven name
-        intruder.hello();
-        intruder.wire.send(intruder.socket, {{"type", "reply"}, {"id", 9}});
+        REQUIRE(intruder.hello());
+        intruder.send({{"type", "reply"}, {"id", 9}}); // may already fail: the kernel hangs up
         serve(lane, [] { return false; });
         CHECK(replies.empty());
         REQUIRE(lane.send(id, {{"type", "execute"}, {"id", 4}}));
         auto cell = worker.receive();
         REQUIRE(cell);
         CHECK(cell->header["id"] == 4);
-        zmq::pollitem_t item{intruder.socket.handle(), 0, ZMQ_POLLIN, 0};
-        CHECK(zmq::poll(&item, 1, std::chrono::milliseconds(200)) == 0);
+        std::optional<worker_message> nothing;
+        CHECK(intruder.receive(nothing, 200) == cell_socket::receive_result::closed);
+        CHECK_FALSE(nothing);
     }
-    SECTION("a forgotten worker's replies reach no one")
+    SECTION("a forgotten worker's connection is closed and its replies reach no one")
     {
-        worker.hello();
+        REQUIRE(worker.hello());
         serve(lane, [&] { return lane.proven(id); });
         lane.forget(id);
         CHECK_FALSE(lane.proven(id));
         CHECK_FALSE(lane.send(id, {{"type", "execute"}, {"id", 3}}));
-        worker.wire.send(worker.socket, {{"type", "reply"}, {"id", 3}});
+        worker.send({{"type", "reply"}, {"id", 3}});
         serve(lane, [] { return false; });
         CHECK(replies.empty());
+        std::optional<worker_message> nothing;
+        CHECK(worker.receive(nothing) == cell_socket::receive_result::closed);
+    }
+    SECTION("a worker that hangs up is no longer proven, and nothing is sent to it")
+    {
+        REQUIRE(worker.hello());
+        serve(lane, [&] { return lane.proven(id); });
+        close(worker.fd);
+        worker.fd = -1;
+        serve(lane, [&] { return !lane.proven(id); });
+        CHECK_FALSE(lane.proven(id));
+        CHECK_FALSE(lane.send(id, {{"type", "execute"}, {"id", 5}}));
+    }
+    SECTION("a cell too large for a datagram, or one more than its queue holds, is left to the slow way")
+    {
+        REQUIRE(worker.hello());
+        serve(lane, [&] { return lane.proven(id); });
+        CHECK_FALSE(lane.send(id, {{"type", "execute"}, {"id", 6}, {"code", std::string(4 << 20, 'x')}}));
+        int sent = 0;
+        while (sent < 100000 && lane.send(id, {{"type", "execute"}, {"id", 7 + sent}}))
+            ++sent;
+        CHECK(sent > 0);
+        CHECK(sent < 100000); // the worker reads none: its queue fills, and the lane says so without blocking
+        for (int i = 0; i < sent; ++i) // every one that was sent arrives whole, in order
+        {
+            auto cell = worker.receive();
+            REQUIRE(cell);
+            CHECK(cell->header["id"] == 7 + i);
+        }
+        CHECK(lane.send(id, {{"type", "execute"}, {"id", 7 + sent}}));
     }
 }

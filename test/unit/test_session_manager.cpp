@@ -70,7 +70,7 @@ namespace
         }
         void abort_requests_before_last_reply_impl() override {}
         void stop_soon_impl(std::chrono::milliseconds) override {}
-        void serve_on_main_thread_impl(zmq::socket_t&, std::function<void()>) override {}
+        void serve_on_main_thread_impl(int, std::function<void()>) override {}
     };
 
     /// What the fake contexts were asked, by key.

@@ -119,7 +119,8 @@ TEST_CASE("worker channel framing")
         CHECK_THAT(refusal(), Catch::Contains("oversize blob"));
         send_raw(good + "x");
         CHECK_THAT(refusal(), Catch::Contains("1 stray bytes after the blob"));
-        CHECK_FALSE(worker_wire::unverified_header({}).has_value());
+        CHECK_FALSE(worker_wire::unverified_header(std::vector<zmq::message_t>{}).has_value());
+        CHECK_FALSE(worker_wire::unverified_header(std::string_view("short")).has_value());
 
         // A genuine message with an extra frame, or split back into the old three frames, is refused.
         zmq::context_t context(1);
