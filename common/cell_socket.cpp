@@ -68,6 +68,10 @@ namespace atrium::cell_socket
 
     send_result send(int socket, std::string_view datagram)
     {
+        // The receiver's bound, whatever this socket's buffer would allow (tuned hosts raise wmem_default; a
+        // datagram the receiver must refuse would cost the connection and everything queued behind it).
+        if (datagram.size() > max_datagram_bytes)
+            return send_result::too_large;
         while (true)
         {
             if (::send(socket, datagram.data(), datagram.size(), MSG_DONTWAIT | MSG_NOSIGNAL) >= 0)
@@ -85,11 +89,14 @@ namespace atrium::cell_socket
     receive_result receive(int socket, std::string& into)
     {
         // The length first (MSG_PEEK | MSG_TRUNC returns the whole datagram's), so the buffer is sized once.
+        int resets = 0;
         while (true)
         {
             char probe;
             ssize_t length = recv(socket, &probe, 1, MSG_DONTWAIT | MSG_PEEK | MSG_TRUNC);
-            if (length < 0 && errno == EINTR)
+            // ECONNRESET: the peer closed with datagrams of ours unread. Linux reports that once, before the
+            // datagrams the peer sent us first, which are still to be read (then end of stream).
+            if (length < 0 && (errno == EINTR || (errno == ECONNRESET && ++resets < 4)))
                 continue;
             if (length < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
                 return receive_result::nothing;
@@ -102,7 +109,7 @@ namespace atrium::cell_socket
             }
             into.resize(static_cast<std::size_t>(length));
             ssize_t read = recv(socket, into.data(), into.size(), MSG_DONTWAIT);
-            if (read < 0 && errno == EINTR)
+            if (read < 0 && (errno == EINTR || (errno == ECONNRESET && ++resets < 4)))
                 continue;
             if (read != length)
                 return receive_result::closed;

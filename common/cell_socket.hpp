@@ -15,8 +15,8 @@ namespace atrium
     /// the same (cells are numbered, replies matched to their cells).
     namespace cell_socket
     {
-        /// The largest datagram read; a longer one is refused whole (the sender's socket buffer bounds what
-        /// can be sent anyway: ~200 KiB by default).
+        /// The largest datagram sent or read: `send` says too_large beyond it, a longer one received is
+        /// refused whole. (The sender's socket buffer may bound it lower: ~200 KiB by default.)
         constexpr std::size_t max_datagram_bytes = std::size_t{1} << 20;
 
         /// An abstract socket's endpoint is `@` and its name. Listens (close-on-exec, non-blocking); throws

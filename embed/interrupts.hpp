@@ -15,11 +15,13 @@ namespace atrium
     void install_interrupt_handler();
 
     /// Python's own handler for SIGINT (a new reference; what `signal.getsignal(SIGINT)` returns in a cell): it
-    /// raises KeyboardInterrupt as Python's default does, except inside importlib's own frames. There a
-    /// KeyboardInterrupt raised between a lock's acquire and its `try` leaves the import lock (or a module's lock)
-    /// held for good, and every other thread's next import blocks forever (CPython's importlib is not safe against
-    /// asynchronous exceptions). So the interrupt waits until the code has left importlib, up to 1 s: an import
-    /// stuck in importlib for longer is still interrupted by the next SIGINT.
+    /// raises KeyboardInterrupt as Python's default does, except where it would do harm or be lost, and there the
+    /// interrupt waits until the code has left, up to 1 s (stuck longer, the next SIGINT interrupts it anyway):
+    /// - inside importlib's own frames: a KeyboardInterrupt raised between a lock's acquire and its `try` leaves
+    ///   the import lock (or a module's lock) held for good, and every other thread's next import blocks forever
+    ///   (CPython's importlib is not safe against asynchronous exceptions);
+    /// - inside IPython's event callbacks (`EventManager.trigger`: pre_run_cell and the like, run just before a
+    ///   cell's code), which catch KeyboardInterrupt and print it: the cell would then run to its end.
     PyObject* new_python_interrupt_handler();
 
     /// Marks the main thread as running user code for its lifetime. On any other thread (a scoped context's
@@ -37,12 +39,21 @@ namespace atrium
         bool m_armed;
     };
 
+    /// An isolated worker's mode: SIGINT only wakes the main thread (a blocking call returns EINTR), and raises
+    /// KeyboardInterrupt only for an interrupt requested with `interrupt_next_scope` or
+    /// `interrupt_running_or_next`. The kernel asks its worker by message, never by a signal of its own: one
+    /// request, one KeyboardInterrupt. (With the kernel's SIGINT beside the message, a cell could take both, the
+    /// second landing in the handling of the first: IPython's traceback display, or the reply.)
+    void raise_requested_interrupts_only();
+
     /// The next interruptible_scope starts interrupted (KeyboardInterrupt at its first bytecode): an interrupt
     /// that reached the process before the cell it was meant for began. An isolated worker's cells are
     /// pipelined, so the kernel shows a cell started (execute_input) a moment before the worker runs it.
     void interrupt_next_scope();
-    /// From another thread, while a cell is between its start and its end: interrupts it whether or not its
-    /// scope is armed yet (then it starts interrupted). The caller clears what is left with
+    /// From another thread, while a cell is between its start and its end: interrupts it once, whether or not
+    /// its scope is armed yet (then it starts interrupted), by SIGINT to the main thread. Call it under the lock
+    /// that guards which cell runs, which the main thread takes before starting the next: a signal still on its
+    /// way then lands between cells, where it raises nothing. The caller clears what is left with
     /// `forget_next_scope_interrupt` once the cell has ended.
     void interrupt_running_or_next();
     void forget_next_scope_interrupt();

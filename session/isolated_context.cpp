@@ -151,13 +151,11 @@ namespace atrium
 
     void isolated_context::interrupt_impl()
     {
-        // Under the lock: the pid is cleared before the worker is reaped, so it can never name a recycled pid.
+        // By message, not by a signal: the cell running may not have begun in the worker yet (cells are
+        // pipelined), and a worker ignores SIGINT between cells. Its link thread interrupts that cell exactly once,
+        // now or at its start, and wakes its main thread with SIGINT itself (embed/interrupts.hpp).
         std::lock_guard<std::mutex> lock(m_mutex);
-        if (m_pid > 0)
-            ::kill(m_pid, SIGINT);
-        // The cell shown as started may not run in the worker yet (cells are pipelined), and a worker ignores
-        // SIGINT between cells: the worker is also told which cell the interrupt is for.
-        if (!m_running.empty() && m_running.front().started_out)
+        if (!m_running.empty())
         {
             post_locked({"interrupt", {}, {{"type", "interrupt"}, {"through", m_running.front().id}}});
             wake_relay();

@@ -48,11 +48,16 @@ namespace atrium
     {
         try
         {
-            if (std::string why = worker_message_check::reply_problem(message.header); !why.empty())
+            std::string what;
+            if (message.type() == "lane_broken") // from the lane itself: a reply may have been lost
+                what = message.header["why"].is_string() ? message.header["why"].get<std::string>()
+                                                         : "[worker.lane] the cells connection failed";
+            else if (std::string why = worker_message_check::reply_problem(message.header); !why.empty())
+                what = "[worker.bad_message] the worker sent a malformed cell reply (" + why + ")";
+            if (!what.empty())
             {
                 // Dropping it would leave its cell, and every cell of the note behind it, waiting forever: the
                 // worker is stopped instead, its cells answered with this error (by the relay, which owns it).
-                std::string what = "[worker.bad_message] the worker sent a malformed cell reply (" + why + ")";
                 std::cerr << "[atrium] " << what << " on the cell lane of " << m_key << std::endl;
                 std::lock_guard<std::mutex> lock(m_mutex);
                 post_locked({"bad_worker", {}, {{"lane", m_lane_id}, {"why", what}}});

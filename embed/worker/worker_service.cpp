@@ -47,6 +47,7 @@ namespace atrium
     {
         if (m_linked_fd < 0)
             throw std::runtime_error("[worker.spawn] cannot create an eventfd");
+        raise_requested_interrupts_only(); // the kernel interrupts by message (interrupt_through)
         m_lane = cell_socket::connect_to(lane.endpoint);
         // The name the kernel gave us, signed: the kernel learns which connection is ours. (A fresh connection's
         // queue is empty: a small datagram always fits.)

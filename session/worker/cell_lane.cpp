@@ -11,6 +11,7 @@
 #include <cerrno>
 #include <cstring>
 #include <iostream>
+#include <vector>
 
 namespace atrium
 {
@@ -19,8 +20,12 @@ namespace atrium
         /// Connections that have not said hello yet, at most: workers say it first thing, so more than this
         /// many waiting means a process of ours is misbehaving, and its connections are turned away.
         constexpr std::size_t max_unproven_connections = 256;
-        /// Datagrams read from one connection per call, so that one chatty worker cannot hold the main thread.
+        /// How long a connection may stay without its hello before it is closed.
+        constexpr auto hello_deadline = std::chrono::seconds(30);
+        /// Datagrams read from one connection, and connections accepted, per call: the main thread also serves
+        /// every client's shell requests, so no peer may hold it for long (level-triggered: the rest come next).
         constexpr int burst = 64;
+        constexpr int accepts_per_call = 16;
 
         std::string lane_endpoint()
         {
@@ -57,8 +62,8 @@ namespace atrium
 
     cell_lane::~cell_lane()
     {
-        for (const auto& [connection, name] : m_connections)
-            close(connection);
+        for (const auto& [fd, open] : m_connections)
+            close(fd);
         close(m_listener);
         close(m_epoll);
     }
@@ -76,6 +81,7 @@ namespace atrium
     std::string cell_lane::announce(const std::string& key)
     {
         std::lock_guard<std::mutex> lock(m_mutex);
+        resume_listening(); // the worker about to start connects
         std::string id = "w" + std::to_string(++m_next);
         m_peers[id] = std::make_unique<peer>(key);
         return id;
@@ -113,10 +119,17 @@ namespace atrium
         auto it = m_peers.find(id);
         if (it == m_peers.end() || it->second->connection < 0)
             return false;
-        // A skipped number (not sent after all) is fine: the worker accepts any higher one.
-        const std::string datagram = it->second->wire.seal(std::move(header));
-        return cell_socket::send(it->second->connection, datagram) == cell_socket::send_result::sent;
-        // Gone: its relay sees the exit and answers for it; the hang-up is read by receive_all.
+        // A skipped number (not sent after all) is fine: the worker accepts any higher one. Not sent (too large, a
+        // full queue, gone): the caller sends it the slow way; a hang-up is read by receive_all.
+        try
+        {
+            return cell_socket::send(it->second->connection, it->second->wire.seal(std::move(header))) ==
+                   cell_socket::send_result::sent;
+        }
+        catch (const worker_wire_error&)
+        {
+            return false; // over the channel's bounds: the slow way says why
+        }
     }
 
     void cell_lane::receive_all()
@@ -128,47 +141,68 @@ namespace atrium
         {
             const int fd = ready[i].data.fd;
             if (fd == m_listener)
-                accept_all();
+                accept_some();
             else if (m_connections.count(fd) && !read_connection(fd)) // forgotten meanwhile: closed already
                 close_connection(fd);
         }
     }
 
-    void cell_lane::accept_all()
+    void cell_lane::accept_some()
     {
-        while (true)
+        close_silent_connections();
+        for (int accepted = 0; accepted < accepts_per_call; ++accepted)
         {
-            int connection = accept4(m_listener, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
-            if (connection < 0)
+            int fd = accept4(m_listener, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+            if (fd < 0)
             {
                 if (errno == EINTR || errno == ECONNABORTED)
                     continue;
-                if (errno != EAGAIN && errno != EWOULDBLOCK)
-                    std::cerr << "[atrium] [worker.lane] cannot accept a worker's connection: " << std::strerror(errno)
-                              << std::endl;
+                if (errno == EAGAIN || errno == EWOULDBLOCK)
+                    return;
+                // Out of descriptors (or memory): the connection stays pending and the listener readable, so it is
+                // set aside until a connection closes or a worker is announced, not retried in a loop.
+                std::cerr << "[atrium] [worker.lane] cannot accept a worker's connection now ("
+                          << std::strerror(errno) << "): new workers use their link alone until descriptors free up"
+                          << std::endl;
+                epoll_ctl(m_epoll, EPOLL_CTL_DEL, m_listener, nullptr);
+                m_listening = false;
                 return;
             }
             std::size_t unproven = 0;
-            for (const auto& [fd, name] : m_connections)
-                unproven += name.empty() ? 1 : 0;
-            if (cell_socket::peer_uid(connection) != static_cast<long>(geteuid()) ||
-                unproven >= max_unproven_connections)
+            for (const auto& [other, open] : m_connections)
+                unproven += open.name.empty() ? 1 : 0;
+            if (cell_socket::peer_uid(fd) != static_cast<long>(geteuid()) || unproven >= max_unproven_connections)
             {
                 std::cerr << "[atrium] [worker.bad_message] refused a connection to the cells channel: "
                           << (unproven >= max_unproven_connections ? "too many connections without a hello"
                                                                    : "another OS user's process")
                           << std::endl;
-                close(connection);
+                close(fd);
                 continue;
             }
-            if (!watch(connection))
+            if (!watch(fd))
             {
                 std::cerr << "[atrium] [worker.lane] cannot watch a worker's connection: " << std::strerror(errno)
                           << std::endl;
-                close(connection);
+                close(fd);
                 continue;
             }
-            m_connections[connection] = "";
+            m_connections[fd] = {"", std::chrono::steady_clock::now()};
+        }
+    }
+
+    void cell_lane::close_silent_connections()
+    {
+        const auto now = std::chrono::steady_clock::now();
+        std::vector<int> silent;
+        for (const auto& [fd, open] : m_connections)
+            if (open.name.empty() && now - open.opened > hello_deadline)
+                silent.push_back(fd);
+        for (int fd : silent)
+        {
+            std::cerr << "[atrium] [worker.bad_message] closed a connection to the cells channel that sent no hello"
+                      << std::endl;
+            close_connection(fd);
         }
     }
 
@@ -183,8 +217,9 @@ namespace atrium
             case cell_socket::receive_result::closed:
                 return false;
             case cell_socket::receive_result::oversize:
-                std::cerr << "[atrium] [worker.bad_message] refused a datagram over "
-                          << cell_socket::max_datagram_bytes << " bytes on the cells channel" << std::endl;
+                report_broken(connection, "[worker.bad_message] a datagram over " +
+                                              std::to_string(cell_socket::max_datagram_bytes) +
+                                              " bytes on the cells channel");
                 return false;
             case cell_socket::receive_result::message:
                 if (!take(connection, m_buffer))
@@ -197,9 +232,20 @@ namespace atrium
         return true; // the rest on the next call: level-triggered, it is readable still
     }
 
+    void cell_lane::report_broken(int connection, const std::string& why)
+    {
+        std::cerr << "[atrium] " << why << ": the connection is closed" << std::endl;
+        const std::string& name = m_connections.at(connection).name;
+        auto it = name.empty() ? m_peers.end() : m_peers.find(name);
+        // Its handler stops the worker and answers its cells with `why`: a reply may be lost with the connection,
+        // and its cell would wait for it forever.
+        if (it != m_peers.end() && it->second->on_message)
+            it->second->on_message(worker_message{{{"type", "lane_broken"}, {"why", why}}, {}});
+    }
+
     bool cell_lane::take(int connection, std::string_view datagram)
     {
-        const std::string name = m_connections[connection];
+        const std::string name = m_connections.at(connection).name;
         if (name.empty())
         {
             // An unproven connection: its first message must be a hello, signed by the worker it names.
@@ -225,7 +271,7 @@ namespace atrium
                 return false;
             }
             it->second->connection = connection;
-            m_connections[connection] = it->first;
+            m_connections.at(connection).name = it->first;
             return true;
         }
         peer& from = *m_peers.at(name); // a proven connection's peer: forget closes the two together
@@ -248,6 +294,12 @@ namespace atrium
         return true;
     }
 
+    void cell_lane::resume_listening()
+    {
+        if (!m_listening && watch(m_listener))
+            m_listening = true;
+    }
+
     bool cell_lane::watch(int fd)
     {
         epoll_event interest{};
@@ -261,14 +313,15 @@ namespace atrium
         auto it = m_connections.find(connection);
         if (it == m_connections.end())
             return;
-        if (!it->second.empty())
+        if (!it->second.name.empty())
         {
-            auto named = m_peers.find(it->second);
+            auto named = m_peers.find(it->second.name);
             if (named != m_peers.end())
                 named->second->connection = -1;
         }
         epoll_ctl(m_epoll, EPOLL_CTL_DEL, connection, nullptr);
         close(connection);
         m_connections.erase(it);
+        resume_listening(); // a descriptor is free
     }
 }

@@ -3,6 +3,7 @@
 
 #include "common/worker_wire.hpp"
 
+#include <chrono>
 #include <functional>
 #include <map>
 #include <memory>
@@ -38,7 +39,8 @@ namespace atrium
 
         /// Registers a worker about to start with `key`; returns the name to give it. Any thread.
         std::string announce(const std::string& key);
-        /// From now on the worker's replies go to `on_message` (on the main thread). Any thread.
+        /// From now on the worker's replies go to `on_message` (on the main thread), and a `lane_broken` message
+        /// (`why`) when its connection failed in a way that may have lost one. Any thread.
         void attach(const std::string& id, handler on_message);
         /// The worker is gone: once this returns its handler is not running and is never called again, and its
         /// connection is closed. Any thread but the main thread's handler itself.
@@ -65,12 +67,24 @@ namespace atrium
             handler on_message;
         };
 
-        void accept_all();
+        struct connection
+        {
+            std::string name; ///< the worker it proved to be; "" until its hello
+            std::chrono::steady_clock::time_point opened;
+        };
+
+        void accept_some();
+        /// Closes connections that have not said hello for long (a worker says it first thing).
+        void close_silent_connections();
         /// Reads what one connection sent; false when it is to be closed.
         bool read_connection(int connection);
         /// Handles one datagram; false when its connection is to be closed.
         bool take(int connection, std::string_view datagram);
+        /// Tells a proven worker's handler that its connection failed (a reply may be lost with it).
+        void report_broken(int connection, const std::string& why);
         bool watch(int fd);
+        /// Watches the listener again after it was set aside for want of descriptors.
+        void resume_listening();
         void close_connection(int connection);
 
         std::string m_endpoint;
@@ -78,8 +92,9 @@ namespace atrium
         int m_epoll = -1;
         std::mutex m_mutex; ///< guards everything below and every handler call
         std::map<std::string, std::unique_ptr<peer>> m_peers; ///< by name
-        std::map<int, std::string> m_connections;            ///< open connection -> its proven name ("" until then)
-        std::string m_buffer;                                ///< the datagram being read (main thread)
+        std::map<int, connection> m_connections;             ///< every open connection
+        bool m_listening = true; ///< false while the listener is out of the epoll set (no descriptors left)
+        std::string m_buffer;    ///< the datagram being read (main thread)
         std::uint64_t m_next = 0;
     };
 }

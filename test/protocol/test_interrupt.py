@@ -49,6 +49,34 @@ def test_interrupt_running_cell(fresh_kernel, code):
     assert_alive(kc)
 
 
+# Scoped contexts run cells on threads of their own and are interrupted with an asynchronous exception, which
+# Python raises at once, with no handler that could wait: the callback takes it (a known gap; docs/sessions.md).
+@pytest.mark.xfail(KERNEL_NAME.startswith(("atrium-scoped", "atrium-host")) and "isolated" not in KERNEL_NAME,
+                   reason="scoped contexts: an interrupt in an event callback is lost", strict=True)
+def test_interrupt_during_an_ipython_event_callback_still_stops_the_cell(fresh_kernel):
+    """IPython's event callbacks (pre_run_cell here, run just before the cell's code) catch KeyboardInterrupt and
+    print it, so an interrupt that lands in one would let the cell run to its end; it waits until they are done."""
+    km, kc = fresh_kernel
+    setup = ("import time\n"
+             "def slow(info):\n"
+             "    print('in the callback', flush=True)\n"
+             "    time.sleep(0.5)\n"
+             "get_ipython().events.register('pre_run_cell', slow)")
+    reply, _ = execute_and_collect(kc, setup)
+    assert reply["content"]["status"] == "ok", reply["content"]
+    msg_id = kc.execute("for _ in range(1000):\n    time.sleep(0.01)")
+    deadline = time.monotonic() + TIMEOUT
+    while time.monotonic() < deadline:
+        msg = kc.get_iopub_msg(timeout=TIMEOUT)
+        if (msg["parent_header"].get("msg_id") == msg_id and msg["msg_type"] == "stream"
+                and "in the callback" in msg["content"]["text"]):
+            break
+    km.interrupt_kernel()  # lands in the callback's sleep
+    reply = get_reply(kc, msg_id, timeout=8)["content"]
+    assert reply["status"] == "error" and reply["ename"] == "KeyboardInterrupt", reply
+    assert km.is_alive()
+
+
 def test_interrupt_idle_kernel_is_harmless(fresh_kernel):
     km, kc = fresh_kernel
     km.interrupt_kernel()

@@ -6,6 +6,7 @@
 #include <catch2/catch.hpp>
 
 #include <poll.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <vector>
@@ -163,6 +164,40 @@ TEST_CASE("the cells channel")
         serve(lane, [&] { return !lane.proven(id); });
         CHECK_FALSE(lane.proven(id));
         CHECK_FALSE(lane.send(id, {{"type", "execute"}, {"id", 5}}));
+    }
+    SECTION("a reply sent just before the worker hung up with cells unread still arrives")
+    {
+        REQUIRE(worker.hello());
+        serve(lane, [&] { return lane.proven(id); });
+        REQUIRE(lane.send(id, {{"type", "execute"}, {"id", 8}})); // never read: the kernel's end sees a reset
+        REQUIRE(worker.send({{"type", "reply"}, {"id", 7}}));
+        close(worker.fd);
+        worker.fd = -1;
+        serve(lane, [&] { return !replies.empty() && !lane.proven(id); });
+        CHECK(replies == std::vector<std::uint64_t>{7});
+        CHECK_FALSE(lane.proven(id));
+    }
+    SECTION("a datagram over the bound costs the worker its connection, and its handler hears why")
+    {
+        std::vector<std::string> broken;
+        lane.attach(id, [&](worker_message message)
+                    {
+                        if (message.type() == "lane_broken")
+                            broken.push_back(message.header.value("why", ""));
+                    });
+        REQUIRE(worker.hello());
+        serve(lane, [&] { return lane.proven(id); });
+        // Our own sender never sends one (cell_socket::send says too_large); a forged one needs a bigger buffer.
+        CHECK(cell_socket::send(worker.fd, std::string(cell_socket::max_datagram_bytes + 1, 'x')) ==
+              cell_socket::send_result::too_large);
+        int buffer = 4 << 20;
+        REQUIRE(setsockopt(worker.fd, SOL_SOCKET, SO_SNDBUFFORCE, &buffer, sizeof buffer) == 0);
+        const std::string huge(cell_socket::max_datagram_bytes + 1, 'x');
+        REQUIRE(::send(worker.fd, huge.data(), huge.size(), MSG_DONTWAIT) == static_cast<ssize_t>(huge.size()));
+        serve(lane, [&] { return !broken.empty(); });
+        REQUIRE(broken.size() == 1);
+        CHECK_THAT(broken[0], Catch::Contains("[worker.bad_message] a datagram over"));
+        CHECK_FALSE(lane.proven(id));
     }
     SECTION("a cell too large for a datagram, or one more than its queue holds, is left to the slow way")
     {
