@@ -6,7 +6,6 @@ import hmac
 import json
 import os
 import secrets
-import select
 import socket
 import struct
 import subprocess
@@ -74,13 +73,15 @@ class FakeChannel:
                 # (seen once with Jupyter messages here). The kernel's own channel logs and drops such peers too.
             self.peer, frame = parts
             return frame
-        if self.peer is None:
-            if not select.select([self.socket], [], [], timeout_ms / 1000)[0]:
-                return None
-            self.peer, _ = self.socket.accept()
-        if not select.select([self.peer], [], [], timeout_ms / 1000)[0]:
+        # Timeouts, not select(): a long pytest session may hold descriptors past select's limit (1024).
+        try:
+            if self.peer is None:
+                self.socket.settimeout(timeout_ms / 1000)
+                self.peer, _ = self.socket.accept()
+            self.peer.settimeout(timeout_ms / 1000)
+            return self.peer.recv(1 << 20) or None
+        except TimeoutError:
             return None
-        return self.peer.recv(1 << 20) or None
 
     def receive(self, timeout_ms=10000):
         frame = self.receive_frame(timeout_ms)
