@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cerrno>
 #include <chrono>
 #include <csignal>
 #include <string>
@@ -17,11 +18,8 @@ namespace atrium
 {
     namespace
     {
-        // Lock-free atomics (async-signal-safe), sequentially consistent: a scope starting on the main thread
-        // (stores g_running, then loads g_interrupt_next) and the link thread interrupting it (stores
-        // g_interrupt_next, then loads g_running) must not both read the old value. With plain volatile flags
-        // the CPU may let each load pass the other thread's store (x86 store buffers) and the interrupt is lost:
-        // the cell runs to its end (seen about once in 600 interrupted cells on a loaded machine).
+        // Lock-free atomics: async-signal-safe, and shared by the main thread, its signal handler and the thread
+        // that requests an interrupt (a request is taken, and raised, by exactly one exchange).
         std::atomic<int> g_running{0};
         std::atomic<int> g_pending{0};
         std::atomic<int> g_interrupt_next{0}; ///< a requested interrupt not raised yet
@@ -45,18 +43,17 @@ namespace atrium
         /// Read and written by the Python handler only, under the GIL.
         std::chrono::steady_clock::rep g_deferred_since = 0;
 
-        /// The code object's `attribute` (co_filename, co_name) as UTF-8; empty when it has none.
-        std::string code_text(PyFrameObject* frame, const char* attribute)
+        /// The UTF-8 text of a str (borrowed from it), or an empty view; never leaves an exception set.
+        std::string_view text_of(PyObject* value)
         {
-            PyCodeObject* code = PyFrame_GetCode(frame);
-            PyObject* value = PyObject_GetAttrString(reinterpret_cast<PyObject*>(code), attribute);
-            Py_DECREF(code);
-            const char* text = value != nullptr && PyUnicode_Check(value) ? PyUnicode_AsUTF8(value) : nullptr;
-            std::string result = text != nullptr ? text : "";
+            Py_ssize_t size = 0;
+            const char* text = value != nullptr && PyUnicode_Check(value) ? PyUnicode_AsUTF8AndSize(value, &size) : nullptr;
             if (text == nullptr)
+            {
                 PyErr_Clear();
-            Py_XDECREF(value);
-            return result;
+                return {};
+            }
+            return {text, static_cast<std::size_t>(size)};
         }
 
         /// True for a frame of `<frozen importlib._bootstrap>` or `<frozen importlib._bootstrap_external>`.
@@ -64,30 +61,49 @@ namespace atrium
         {
             if (frame == nullptr || !PyFrame_Check(frame))
                 return false;
-            return code_text(reinterpret_cast<PyFrameObject*>(frame), "co_filename").rfind("<frozen importlib.", 0) == 0;
+            PyCodeObject* code = PyFrame_GetCode(reinterpret_cast<PyFrameObject*>(frame));
+            const bool inside = text_of(code->co_filename).rfind("<frozen importlib.", 0) == 0;
+            Py_DECREF(code);
+            return inside;
         }
 
-        /// True when the frame runs under IPython's EventManager.trigger (an event callback, at any depth).
-        bool in_event_callbacks(PyObject* frame)
+        /// True for IPython's EventManager.trigger running a `pre_*` event (pre_execute, pre_run_cell: just before
+        /// a cell's code). Not the post_* ones: the cell has run by then, and an interrupt is for the next one.
+        bool is_pre_event_trigger(PyFrameObject* frame)
+        {
+            constexpr std::string_view events_module = "/IPython/core/events.py";
+            PyCodeObject* code = PyFrame_GetCode(frame);
+            const std::string_view name = text_of(code->co_name);
+            const std::string_view filename = name == "trigger" ? text_of(code->co_filename) : std::string_view();
+            Py_DECREF(code);
+            if (filename.size() < events_module.size() ||
+                filename.substr(filename.size() - events_module.size()) != events_module)
+                return false;
+            PyObject* locals = PyFrame_GetLocals(frame);
+            PyObject* event = locals != nullptr && PyDict_Check(locals) ? PyDict_GetItemString(locals, "event") : nullptr;
+            const bool pre = text_of(event).rfind("pre_", 0) == 0;
+            Py_XDECREF(locals);
+            PyErr_Clear();
+            return pre;
+        }
+
+        /// True when the frame runs under IPython's trigger of a pre_* event (an event callback, at any depth).
+        bool in_pre_event_callbacks(PyObject* frame)
         {
             if (frame == nullptr || !PyFrame_Check(frame))
                 return false;
-            constexpr std::string_view events_module = "/IPython/core/events.py";
             PyFrameObject* at = reinterpret_cast<PyFrameObject*>(frame);
             Py_INCREF(at);
             bool inside = false;
-            for (int depth = 0; at != nullptr && depth < 64 && !inside; ++depth)
+            for (int depth = 0; at != nullptr && depth < 256 && !inside; ++depth)
             {
-                const std::string filename = code_text(at, "co_filename");
-                inside = filename.size() >= events_module.size() &&
-                         filename.compare(filename.size() - events_module.size(), events_module.size(),
-                                          events_module) == 0 &&
-                         code_text(at, "co_name") == "trigger";
-                PyFrameObject* back = PyFrame_GetBack(at); // a new reference, or null
+                inside = is_pre_event_trigger(at);
+                PyFrameObject* back = PyFrame_GetBack(at); // a new reference, or null (perhaps with an error set)
                 Py_DECREF(at);
                 at = back;
             }
             Py_XDECREF(at);
+            PyErr_Clear(); // the handler must return None with no exception set
             return inside;
         }
 
@@ -95,7 +111,7 @@ namespace atrium
         PyObject* on_python_sigint(PyObject*, PyObject* const* args, Py_ssize_t count)
         {
             const auto now = std::chrono::steady_clock::now().time_since_epoch();
-            if (count >= 2 && (in_import_machinery(args[1]) || in_event_callbacks(args[1])))
+            if (count >= 2 && (in_import_machinery(args[1]) || in_pre_event_callbacks(args[1])))
             {
                 if (g_deferred_since == 0)
                     g_deferred_since = now.count();
@@ -115,20 +131,25 @@ namespace atrium
         PyMethodDef g_python_handler = {"atrium_interrupt_handler",
                                         reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(on_python_sigint)),
                                         METH_FASTCALL,
-                                        "Raises KeyboardInterrupt, once the running code is out of importlib and IPython's event callbacks."};
+                                        "Raises KeyboardInterrupt, once the running code is out of importlib and IPython's pre-cell callbacks."};
 
         void on_sigint(int)
         {
             // Async-signal-safe work only: lock-free atomics and CPython's documented signal-safe entry point.
-            if (!g_running)
-                return;
-            if (g_requested_only)
+            const int saved_errno = errno; // PyErr_SetInterruptEx may write to a wakeup fd
+            if (g_running && g_requested_only)
             {
-                raise_interrupt_meant_for_next(); // the wake-up of a request (taken already, or now)
-                return;
+                // The wake-up of a request, on the main thread only: Python notices an interrupt raised on another
+                // thread (a process-wide SIGINT may land on a thread a cell started) only later.
+                if (syscall(SYS_gettid) == getpid())
+                    raise_interrupt_meant_for_next();
             }
-            g_pending = 1;
-            PyErr_SetInterruptEx(SIGINT);
+            else if (g_running)
+            {
+                g_pending = 1;
+                PyErr_SetInterruptEx(SIGINT);
+            }
+            errno = saved_errno;
         }
     }
 

@@ -16,12 +16,12 @@ namespace atrium
 
     /// Python's own handler for SIGINT (a new reference; what `signal.getsignal(SIGINT)` returns in a cell): it
     /// raises KeyboardInterrupt as Python's default does, except where it would do harm or be lost, and there the
-    /// interrupt waits until the code has left, up to 1 s (stuck longer, the next SIGINT interrupts it anyway):
+    /// interrupt waits until the code has left, up to 1 s (then it is raised where the code is):
     /// - inside importlib's own frames: a KeyboardInterrupt raised between a lock's acquire and its `try` leaves
     ///   the import lock (or a module's lock) held for good, and every other thread's next import blocks forever
     ///   (CPython's importlib is not safe against asynchronous exceptions);
-    /// - inside IPython's event callbacks (`EventManager.trigger`: pre_run_cell and the like, run just before a
-    ///   cell's code), which catch KeyboardInterrupt and print it: the cell would then run to its end.
+    /// - inside IPython's pre-cell event callbacks (`EventManager.trigger` of pre_execute and pre_run_cell, run
+    ///   just before a cell's code), which catch KeyboardInterrupt and print it: the cell would run to its end.
     PyObject* new_python_interrupt_handler();
 
     /// Marks the main thread as running user code for its lifetime. On any other thread (a scoped context's

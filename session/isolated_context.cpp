@@ -155,9 +155,13 @@ namespace atrium
         // pipelined), and a worker ignores SIGINT between cells. Its link thread interrupts that cell exactly once,
         // now or at its start, and wakes its main thread with SIGINT itself (embed/interrupts.hpp).
         std::lock_guard<std::mutex> lock(m_mutex);
-        if (!m_running.empty())
+        // The first cell the worker has not answered: one answered may still wait here for its output to be
+        // relayed while the worker already runs the next.
+        auto running = std::find_if(m_running.begin(), m_running.end(),
+                                    [](const running_cell& cell) { return !cell.reply.has_value(); });
+        if (running != m_running.end())
         {
-            post_locked({"interrupt", {}, {{"type", "interrupt"}, {"through", m_running.front().id}}});
+            post_locked({"interrupt", {}, {{"type", "interrupt"}, {"through", running->id}}});
             wake_relay();
         }
     }

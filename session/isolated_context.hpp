@@ -71,7 +71,7 @@ namespace atrium
         /// Answered by the worker, asynchronously, even while a cell runs: a busy worker never holds up other notes.
         void quick_impl(client_request_ptr request, release_fn release) override;
         void comm_impl(const std::string& msg_type, nl::json forwarded, nl::json parent_header) override;
-        /// SIGINT to the worker: KeyboardInterrupt in its running cell, also inside blocking calls. Any thread.
+        /// Asks the worker to interrupt its running cell (KeyboardInterrupt, also inside blocking calls). Any thread.
         void interrupt_impl() override;
         /// Replaces the worker now (control message): the running cell ends, queued cells run in a fresh one.
         void reset_impl() override;

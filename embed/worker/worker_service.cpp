@@ -85,9 +85,8 @@ namespace atrium
 
     void worker_service::interrupt_through(std::uint64_t id)
     {
-        // The kernel's SIGINT may have come before that cell began here (and between cells SIGINT is ignored):
-        // if it runs now, it is interrupted now (or at its scope's start); if it has yet to start, it starts
-        // interrupted (execute()).
+        // The kernel shows a cell started before it runs here (cells are pipelined): if it runs now, it is
+        // interrupted now (or at its scope's start); if it has yet to start, it starts interrupted (execute()).
         std::lock_guard<std::mutex> lock(m_interrupt_mutex);
         m_interrupt_through = std::max(m_interrupt_through, id);
         if (m_running_cell != 0 && m_running_cell <= id)

@@ -20,7 +20,7 @@ namespace atrium
     };
 
     /// What an isolated worker does with the kernel's requests: one namespace (the process's `__main__`), its
-    /// count and history. Cells run on the main thread, so the kernel's SIGINT interrupts them; complete,
+    /// count and history. Cells run on the main thread, interrupted by the link thread when the kernel asks; complete,
     /// inspect, is_complete, history and comm messages are served on a second thread, answered while a cell runs.
     ///
     /// The main thread owns a socket of its own to the kernel's main thread (the `cells` channel,
@@ -71,7 +71,7 @@ namespace atrium
         int m_linked_fd = -1;                        ///< readable while m_linked_cells may hold some
         blocking_queue<nlohmann::json> m_quick;
         /// The kernel's interrupts by cell id: a cell up to this one starts interrupted (a pipelined cell the
-        /// kernel showed as started may not run yet when SIGINT comes, and SIGINT between cells is ignored).
+        /// kernel showed as started may not run yet when the interrupt comes).
         std::mutex m_interrupt_mutex;
         std::uint64_t m_interrupt_through = 0; ///< under m_interrupt_mutex
         std::uint64_t m_running_cell = 0; ///< the kernel's id of the cell running now, 0 between; under m_interrupt_mutex

@@ -81,7 +81,8 @@ namespace atrium
     std::string cell_lane::announce(const std::string& key)
     {
         std::lock_guard<std::mutex> lock(m_mutex);
-        resume_listening(); // the worker about to start connects
+        close_silent_connections(); // (also what may have used the descriptors up)
+        resume_listening();        // the worker about to start connects
         std::string id = "w" + std::to_string(++m_next);
         m_peers[id] = std::make_unique<peer>(key);
         return id;
@@ -166,6 +167,7 @@ namespace atrium
                           << std::endl;
                 epoll_ctl(m_epoll, EPOLL_CTL_DEL, m_listener, nullptr);
                 m_listening = false;
+                close_silent_connections(); // they may be what used the descriptors up
                 return;
             }
             std::size_t unproven = 0;

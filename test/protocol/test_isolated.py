@@ -116,58 +116,62 @@ def test_a_crash_is_reported_and_harms_no_other_note(notes, crash, expected):
     assert worker_pid(a) != old_pid
 
 
-# Counts the KeyboardInterrupts the cell takes: the first ends the wait, the second (if any) must come only from
-# a second request. `caught` says how many it caught; `ready` tells the test when the second wait began.
+# Counts the KeyboardInterrupts the cell takes: the first ends the outer wait, a second (if any) the inner one.
+# Each marker is printed inside its `try`, and the waits are short sleeps: an interrupt anywhere in them is caught.
 CATCHING_CELL = """
 import time
 caught = 0
 try:
-    time.sleep(30)
+    print("waiting", flush=True)
+    for _ in range(3000):
+        time.sleep(0.01)
 except KeyboardInterrupt:
     caught += 1
-    print("ready", flush=True)
     try:
-        time.sleep(%s)
+        print("ready", flush=True)
+        for _ in range(%d):
+            time.sleep(0.01)
     except KeyboardInterrupt:
         caught += 1
 caught
 """
 
 
-def printed_ready(kc, msg_id):
+def printed(kc, msg_id, marker):
     deadline = time.monotonic() + TIMEOUT
     while time.monotonic() < deadline:
         msg = kc.get_iopub_msg(timeout=TIMEOUT)
         if (msg["parent_header"].get("msg_id") == msg_id and msg["msg_type"] == "stream"
-                and "ready" in msg["content"]["text"]):
+                and marker in msg["content"]["text"]):
             return
-    raise TimeoutError("the cell never caught its first interrupt")
+    raise TimeoutError(f"the cell never printed {marker!r}")
+
+
+def caught_by(kc, msg_id):
+    reply = get_reply(kc, msg_id, timeout=TIMEOUT)["content"]
+    assert reply["status"] == "ok", reply
+    results = [m for m in collect_iopub(kc, msg_id) if m["msg_type"] == "execute_result"]
+    return results[0]["content"]["data"]["text/plain"]
 
 
 def test_one_interrupt_request_raises_one_keyboard_interrupt(notes):
     """A cell that catches the interrupt goes on undisturbed: the request is not raised a second time in it (the
     worker once took it twice, by the kernel's SIGINT and by the message naming the cell)."""
     km, a, b = notes
-    msg_id = a.execute(CATCHING_CELL % "1.5")
-    started(a, msg_id)
+    msg_id = a.execute(CATCHING_CELL % 150)
+    printed(a, msg_id, "waiting")
     interrupt_request(a)
-    reply = get_reply(a, msg_id, timeout=10)["content"]
-    assert reply["status"] == "ok", reply
-    results = [m for m in collect_iopub(a, msg_id) if m["msg_type"] == "execute_result"]
-    assert results[0]["content"]["data"]["text/plain"] == "1"
+    assert caught_by(a, msg_id) == "1"
 
 
 def test_a_second_interrupt_request_interrupts_again(notes):
     km, a, b = notes
-    msg_id = a.execute(CATCHING_CELL % "30")
-    started(a, msg_id)
+    msg_id = a.execute(CATCHING_CELL % 3000)
+    printed(a, msg_id, "waiting")
     interrupt_request(a)
-    printed_ready(a, msg_id)
+    printed(a, msg_id, "ready")
     interrupt_request(a)
-    reply = get_reply(a, msg_id, timeout=10)["content"]
-    assert reply["status"] == "ok", reply
-    results = [m for m in collect_iopub(a, msg_id) if m["msg_type"] == "execute_result"]
-    assert results[0]["content"]["data"]["text/plain"] == "2"
+    assert caught_by(a, msg_id) == "2"
 
 
 def test_interrupt_reaches_only_the_requesters_worker(notes):
