@@ -8,23 +8,14 @@ import hmac
 import json
 import os
 import socket
-import struct
 import sys
 
 import zmq
+from worker_frames import pack, unpack
 
 
-def pack(key, channel, header, blob=b""):
-    signature = hmac.new(key, channel + header + blob, hashlib.sha256).hexdigest().encode()
-    return (struct.pack(">I", len(signature)) + signature + struct.pack(">Q", len(header)) + header +
-            struct.pack(">Q", len(blob)) + blob)
-
-
-def unpack(frame):
-    (length,) = struct.unpack_from(">I", frame)
-    at = 4 + length
-    (length,) = struct.unpack_from(">Q", frame, at)
-    return json.loads(frame[at + 8:at + 8 + length])
+def sign_and_pack(key, channel, header, blob=b""):
+    return pack(hmac.new(key, channel + header + blob, hashlib.sha256).hexdigest().encode(), header, blob)
 
 
 class Channel:
@@ -38,7 +29,7 @@ class Channel:
         """`raw`: the header text as is (a malformed one); else `n` is added."""
         self.sent += 1
         text = raw if raw is not None else json.dumps({**header, "n": self.sent}).encode()
-        self.socket.send(pack(self.key, self.name, text))
+        self.socket.send(sign_and_pack(self.key, self.name, text))
 
     def recv(self):
         if isinstance(self.socket, zmq.Socket):
@@ -102,7 +93,7 @@ class FakeWorker:
         for ready, _ in poller.poll(timeout_ms):
             channel = self.link if ready is self.link.socket else self.cells
             frame = channel.recv()
-            message = unpack(frame) if frame else {"type": None}
+            message = json.loads(unpack(frame)[1]) if frame else {"type": None}
             if message["type"] == "ping":
                 self.link.send({"type": "pong"})
             elif message["type"] == "stop":

@@ -3,7 +3,6 @@
 import os
 import signal
 import socket
-import struct
 import time
 import uuid
 from pathlib import Path
@@ -13,6 +12,7 @@ import pytest
 import zmq
 from protocol_helpers import TIMEOUT, collect_iopub, get_reply, stream_text
 from session_helpers import client, interrupt_request, kernel_of, run, value_of
+from worker_frames import pack
 
 ISOLATED = "atrium-isolated"
 
@@ -356,12 +356,6 @@ def test_cells_channel_refuses_injected_replies(tmp_path):
         assert results and results[0]["content"]["data"]["text/plain"] == "'genuine'"
     refusals = [line for line in log.read_text().splitlines() if "refused a" in line and "cells channel" in line]
     assert len(refusals) == len(forgeries) + 1, refusals
-
-
-def pack(signature, header, blob):
-    """One worker channel frame (common/worker_wire.hpp)."""
-    return (struct.pack(">I", len(signature)) + signature + struct.pack(">Q", len(header)) + header +
-            struct.pack(">Q", len(blob)) + blob)
 
 
 def test_no_worker_outlives_shutdown():

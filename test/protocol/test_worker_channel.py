@@ -7,33 +7,15 @@ import json
 import os
 import secrets
 import socket
-import struct
 import subprocess
 import time
 
 import pytest
 import zmq
 from protocol_helpers import BUILD_DIR
+from worker_frames import pack, unpack
 
 WORKER = BUILD_DIR / "bin" / "atrium-worker"
-
-
-def pack(signature, header, blob):
-    """One message, one frame (common/worker_wire.hpp): big-endian u32 signature length, signature, u64
-    header length, header, u64 blob length, blob."""
-    return (struct.pack(">I", len(signature)) + signature + struct.pack(">Q", len(header)) + header +
-            struct.pack(">Q", len(blob)) + blob)
-
-
-def unpack(frame):
-    (length,) = struct.unpack_from(">I", frame)
-    signature, at = frame[4:4 + length], 4 + length
-    (length,) = struct.unpack_from(">Q", frame, at)
-    header, at = frame[at + 8:at + 8 + length], at + 8 + length
-    (length,) = struct.unpack_from(">Q", frame, at)
-    blob, at = frame[at + 8:at + 8 + length], at + 8 + length
-    assert at == len(frame), "nothing may follow the blob"
-    return signature, header, blob
 
 
 class FakeChannel:
