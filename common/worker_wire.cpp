@@ -24,6 +24,13 @@ namespace atrium
             return {static_cast<const char*>(frame.data()), frame.size()};
         }
 
+        const std::string& check_key(const std::string& key)
+        {
+            if (key.empty())
+                throw std::invalid_argument("[worker.no_key] a worker channel needs a key");
+            return key;
+        }
+
         constexpr std::size_t signature_length_bytes = 4;
         constexpr std::size_t part_length_bytes = 8;
         constexpr std::size_t prefix_bytes = signature_length_bytes + 2 * part_length_bytes;
@@ -80,11 +87,8 @@ namespace atrium
     }
 
     worker_wire::worker_wire(const std::string& key, std::string channel)
-        : m_signer("hmac-sha256", key)
-        , m_channel(std::move(channel))
+        : m_mac(check_key(key), channel)
     {
-        if (key.empty())
-            throw std::invalid_argument("[worker.no_key] a worker channel needs a key");
     }
 
     std::string worker_wire::pack(std::string_view signature, std::string_view header, std::string_view blob)
@@ -100,22 +104,33 @@ namespace atrium
         return frame;
     }
 
-    std::string worker_wire::seal(nlohmann::json header, std::string_view blob)
+    std::string worker_wire::seal(const nlohmann::json& header, std::string_view blob)
     {
-        header["n"] = ++m_sent;
         std::string text = header.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
         if (text.size() > max_header_bytes || blob.size() > max_blob_bytes)
             throw worker_wire_error("[worker.too_large] a " + header.value("type", std::string("?")) +
                                     " message of " + std::to_string(text.size()) + " + " +
                                     std::to_string(blob.size()) + " bytes is over the channel's bounds");
-        std::string signature = m_signer.sign(m_channel, text, blob, {});
-        return pack(signature, text, blob);
+        return seal_text(text, blob);
     }
 
-    void worker_wire::send(zmq::socket_t& socket, nlohmann::json header, std::string blob, const std::string* peer)
+    std::string worker_wire::seal_text(std::string_view header, std::string_view blob)
+    {
+        // The frame is written with room for the signature, which is then computed over the bytes after it:
+        // the blob is copied once, and the signed bytes carry their own lengths.
+        const std::string placeholder(channel_mac::signature_bytes, '\0');
+        std::string frame = pack(placeholder, header, blob);
+        const std::size_t body_at = signature_length_bytes + placeholder.size();
+        std::string signature = m_mac.sign(++m_sent, std::string_view(frame).substr(body_at));
+        frame.replace(signature_length_bytes, signature.size(), signature);
+        return frame;
+    }
+
+    void worker_wire::send(zmq::socket_t& socket, const nlohmann::json& header, std::string_view blob,
+                           const std::string* peer)
     {
         // One copy of the blob into the frame: the price of never having half a message in a pipe.
-        zmq::message_t frame = adopt(seal(std::move(header), blob));
+        zmq::message_t frame = adopt(seal(header, blob));
         // A worker's main thread owns a socket and receives SIGINT: an interrupted frame is sent again.
         if (peer)
         {
@@ -187,16 +202,16 @@ namespace atrium
     worker_message worker_wire::open(std::string_view frame)
     {
         packed_parts parts = unpack(frame);
-        if (!m_signer.verify(parts.signature, m_channel, parts.header, parts.blob, {}))
+        std::uint64_t number = 0;
+        if (!m_mac.verify(parts.signature, frame.substr(signature_length_bytes + parts.signature.size()), number))
             throw worker_wire_error("[worker.bad_message] missing or wrong signature");
+        if (number <= m_received)
+            throw worker_wire_error("[worker.bad_message] replayed or reordered message " + std::to_string(number));
         worker_message message;
         message.header = nlohmann::json::parse(parts.header, nullptr, false);
         // `type` must be a string: worker_message::type() reads it with json::value, which throws otherwise.
-        if (!message.header.is_object() || !message.header["type"].is_string() || !message.header["n"].is_number_unsigned())
-            throw worker_wire_error("[worker.bad_message] the header is not an object with a `type` string and `n`");
-        std::uint64_t number = message.header["n"].get<std::uint64_t>();
-        if (number <= m_received)
-            throw worker_wire_error("[worker.bad_message] replayed or reordered message " + std::to_string(number));
+        if (!message.header.is_object() || !message.header["type"].is_string())
+            throw worker_wire_error("[worker.bad_message] the header is not an object with a `type` string");
         m_received = number;
         message.blob.assign(parts.blob);
         return message;

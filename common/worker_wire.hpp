@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 #pragma once
 
-#include "common/message_signer.hpp"
+#include "common/channel_mac.hpp"
 
 #include <nlohmann/json.hpp>
 #include <zmq.hpp>
@@ -40,12 +40,12 @@ namespace atrium
     /// so a connection dropped mid-message (a worker killed while a message is in flight) never leaves half a
     /// multipart message in a pipe: libzmq 4.3.4 aborts in `session_base_t::clean_pipes` on that (its #3442).
     /// The frame is `u32 S, signature, u64 H, header, u64 B, blob` (big-endian lengths), nothing before or
-    /// after; each length is bounded (below) and must fit in what is left of the frame. The signature is
-    /// HMAC-SHA256 (hex) over the channel's name, header and blob with a key the kernel makes for that one
-    /// worker. Each side numbers what it sends (`n` in the header) and accepts only increasing numbers, so a
-    /// captured message cannot be replayed; the channel's name in the signature keeps a message of one channel
-    /// (`link`, `cells`) from being replayed on the other. One object per channel and per thread: sending and
-    /// receiving both update counters.
+    /// after; each length is bounded (below) and must fit in what is left of the frame. The signature is a
+    /// channel_mac over everything after it, with a key the kernel makes for that one worker; it carries the
+    /// message's number. Each side numbers what it sends and accepts only increasing numbers, so a captured
+    /// message cannot be replayed; the channel's name in the signing key keeps a message of one channel (`link`,
+    /// `cells`) from being replayed on the other. One object per channel and per thread: sending and receiving
+    /// both update counters.
     class worker_wire
     {
     public:
@@ -59,7 +59,7 @@ namespace atrium
 
         /// Sends on `socket`; on a ROUTER, `peer` names the worker (its routing id) as the first frame.
         /// Throws worker_wire_error (`[worker.too_large]`) for a part over its bound, before sending anything.
-        void send(zmq::socket_t& socket, nlohmann::json header, std::string blob = {},
+        void send(zmq::socket_t& socket, const nlohmann::json& header, std::string_view blob = {},
                   const std::string* peer = nullptr);
         /// Reads one message if one is waiting (nullopt otherwise). On a ROUTER the sender's routing id is
         /// stored in `peer`. Throws worker_wire_error for a message that is malformed, unsigned, badly signed
@@ -68,7 +68,9 @@ namespace atrium
 
         /// The one frame `send` writes, numbered and signed, for a transport of its own (the cells channel's
         /// datagrams). Throws worker_wire_error (`[worker.too_large]`) for a part over its bound.
-        std::string seal(nlohmann::json header, std::string_view blob = {});
+        std::string seal(const nlohmann::json& header, std::string_view blob = {});
+        /// The same for a header's text as it is, unchecked (tests and fuzzers sign malformed headers with it).
+        std::string seal_text(std::string_view header, std::string_view blob);
         /// Checks one frame as `verify` does; throws worker_wire_error.
         worker_message open(std::string_view frame);
 
@@ -87,8 +89,7 @@ namespace atrium
 
     private:
 
-        message_signer m_signer;
-        const std::string m_channel;
+        channel_mac m_mac;
         std::uint64_t m_sent = 0;
         std::uint64_t m_received = 0;
     };

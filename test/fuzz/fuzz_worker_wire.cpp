@@ -2,15 +2,15 @@
 // The kernel–worker channel's verify step on arbitrary frames: it must accept only signed, well-formed,
 // increasing messages and throw worker_wire_error for everything else, never anything worse.
 // Input: a flags byte, then a body. Bit 2 clear: the body is parts separated by NUL; three parts are
-// `signature, header, blob`, packed into one frame as worker_wire::send would (bit 0 re-signs them with the
-// channel's key, so mutations reach the header checks), any other count is sent as that many raw frames.
+// `signature, header, blob`, packed into one frame as worker_wire::send would (bit 0 signs header and blob
+// with the channel's key instead, so mutations reach the header checks), any other count is sent as that many
+// raw frames.
 // Bit 2 set: the body is one raw frame, verbatim (its length prefixes hold NULs), so mutations reach the
 // length parsing. Bit 1 verifies the input twice (the replay guard). An accepted message then goes through
 // raw_frames::restore, as the kernel's relay does with a `publish`: its `raw` list must be followed only
 // within bounds, and any refusal must be a worker_wire_error. (The `cells` channel's datagrams go through the same
 // checks: verify is `open` of its one frame, and the frame-list unverified_header that of its one frame.)
 #include "fuzz_input.hpp"
-#include "common/message_signer.hpp"
 #include "common/raw_frames.hpp"
 #include "common/worker_wire.hpp"
 
@@ -22,7 +22,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         return 0;
     const std::uint8_t flags = data[0];
     static const std::string key = "0123456789abcdef0123456789abcdef";
-    static const message_signer signer("hmac-sha256", key);
+    static worker_wire signer(key, "cells"); // numbers rise from input to input; each is checked by a new wire
     std::vector<std::string> frames;
     std::string blob; // what an accepted message must carry, when known
     bool blob_known = false;
@@ -35,9 +35,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         auto parts = fuzz::split_parts(data + 1, size - 1);
         if (parts.size() == 3)
         {
-            if (flags & 1)
-                parts[0] = signer.sign("cells", parts[1], parts[2], {});
-            frames.push_back(worker_wire::pack(parts[0], parts[1], parts[2]));
+            frames.push_back((flags & 1) ? signer.seal_text(parts[1], parts[2])
+                                         : worker_wire::pack(parts[0], parts[1], parts[2]));
             blob = parts[2];
             blob_known = true;
         }

@@ -3,14 +3,14 @@
 Each harness's input format is described at the top of its .cpp file; parts are separated by NUL bytes.
 """
 
-import hashlib
-import hmac
 import json
 import pathlib
 import shutil
-import struct
+import sys
 
 HERE = pathlib.Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent / "protocol"))
+from worker_frames import pack as pack_worker_frame, sign as sign_worker_frame  # noqa: E402
 WIRE_KEY = b"fuzz-key"
 WORKER_KEY = b"0123456789abcdef0123456789abcdef"
 
@@ -76,36 +76,30 @@ def json_seeds():
 
 def worker_seeds():
     messages = [
-        ({"type": "publish", "n": 1, "parent": {}, "msg_type": "stream", "content": {"name": "stdout", "text": "hi"},
+        ({"type": "publish", "parent": {}, "msg_type": "stream", "content": {"name": "stdout", "text": "hi"},
           "metadata": {}}, b""),
-        ({"type": "call", "n": 1, "op": "pool.put", "args": {"name": "x"}, "id": 4}, b"\x80\x04pickle"),
-        ({"type": "comm_opened", "n": 2, "comm_id": "abc", "target_name": "t"}, b""),
+        ({"type": "call", "op": "pool.put", "args": {"name": "x"}, "id": 4}, b"\x80\x04pickle"),
+        ({"type": "comm_opened", "comm_id": "abc", "target_name": "t"}, b""),
         ({"type": 5, "n": 1}, b""),
         # raw frames (common/raw_frames.hpp): a stream chunk, and a display bundle with two lifted values
-        ({"type": "publish", "n": 3, "parent": {}, "msg_type": "stream", "content": {"name": "stdout", "text": ""},
+        ({"type": "publish", "parent": {}, "msg_type": "stream", "content": {"name": "stdout", "text": ""},
           "metadata": {}, "raw": [{"path": ["content", "text"], "bytes": 5}]}, b"hello"),
-        ({"type": "publish", "n": 4, "parent": {}, "msg_type": "display_data",
+        ({"type": "publish", "parent": {}, "msg_type": "display_data",
           "content": {"data": {"image/png": "", "text/html": ""}, "list": [""]}, "metadata": {},
           "raw": [{"path": ["content", "data", "image/png"], "bytes": 3},
                   {"path": ["content", "list", 0], "bytes": 2}]}, b"\x89PN\x00\xff"),
     ]
     for i, (head, blob) in enumerate(messages):
         text = j(head)
-        signature = hmac.new(WORKER_KEY, b"cells" + text + blob, hashlib.sha256).hexdigest().encode()
-        write("fuzz_worker_wire", f"signed_{i}", b"\x00" + b"\x00".join([signature, text, blob]))
+        # A fixed salt: the corpus is the same on every run. (The signature is binary, NULs included, so a
+        # genuine frame is a seed only verbatim, not split into parts.)
+        signature = sign_worker_frame(WORKER_KEY, b"cells", i + 1, text, blob, salt=bytes(16))
         write("fuzz_worker_wire", f"resign_{i}", b"\x03" + b"\x00".join([b"", text, blob]))
         frame = pack_worker_frame(signature, text, blob)
         write("fuzz_worker_wire", f"raw_{i}", b"\x06" + frame)
         write("fuzz_worker_wire", f"raw_truncated_{i}", b"\x04" + frame[:-1])
     write("fuzz_worker_wire", "raw_oversize", b"\x04" + b"\xff" * 4 + pack_worker_frame(b"", b"{}", b"")[4:])
     write("fuzz_worker_wire", "three_frames", b"\x00" + b"\x00".join([b"sig", b"{}", b"", b"extra"]))
-
-
-def pack_worker_frame(signature, header, blob):
-    """worker_wire::pack: big-endian u32 signature length, signature, u64 header length, header, u64 blob
-    length, blob."""
-    return (struct.pack(">I", len(signature)) + signature + struct.pack(">Q", len(header)) + header +
-            struct.pack(">Q", len(blob)) + blob)
 
 
 def worker_message_seeds():

@@ -3,19 +3,13 @@ the worker's two channels (test_worker_channel.py's framing) but runs each cell'
 (this worker) and `cell` (the execute message) in scope, so a test can make a worker send what a real one never
 would: malformed or misplaced messages. A cell that does not reply itself is answered ok after it ran."""
 
-import hashlib
-import hmac
 import json
 import os
 import socket
 import sys
 
 import zmq
-from worker_frames import pack, unpack
-
-
-def sign_and_pack(key, channel, header, blob=b""):
-    return pack(hmac.new(key, channel + header + blob, hashlib.sha256).hexdigest().encode(), header, blob)
+from worker_frames import seal, unpack
 
 
 class Channel:
@@ -26,10 +20,10 @@ class Channel:
         self.socket, self.key, self.name, self.sent = transport, key, name, 0
 
     def send(self, header, raw=None):
-        """`raw`: the header text as is (a malformed one); else `n` is added."""
+        """`raw`: the header text as is (a malformed one)."""
         self.sent += 1
-        text = raw if raw is not None else json.dumps({**header, "n": self.sent}).encode()
-        self.socket.send(sign_and_pack(self.key, self.name, text))
+        text = raw if raw is not None else json.dumps(header).encode()
+        self.socket.send(seal(self.key, self.name, self.sent, text))
 
     def recv(self):
         if isinstance(self.socket, zmq.Socket):

@@ -1,8 +1,6 @@
 """The worker's side of its channels: atrium-worker, started here the way the kernel starts it, runs only what is
 signed with its key for that channel, in order, once."""
 
-import hashlib
-import hmac
 import json
 import os
 import secrets
@@ -13,7 +11,7 @@ import time
 import pytest
 import zmq
 from protocol_helpers import BUILD_DIR
-from worker_frames import pack, unpack
+from worker_frames import pack, sign, signed_number, unpack
 
 WORKER = BUILD_DIR / "bin" / "atrium-worker"
 
@@ -40,7 +38,8 @@ class FakeChannel:
             self.endpoint = "@" + address
 
     def sign(self, header, blob=b"", key=None):
-        return hmac.new(key or self.key, self.name + header + blob, hashlib.sha256).hexdigest().encode()
+        """The signature of the next message this end sends (`frame` numbers it)."""
+        return sign(key or self.key, self.name, self.sent, header, blob)
 
     def receive_frame(self, timeout_ms):
         if isinstance(self.socket, zmq.Socket):
@@ -70,13 +69,13 @@ class FakeChannel:
         if frame is None:
             return None
         signature, header, blob = unpack(frame)
-        assert hmac.compare_digest(signature, self.sign(header, blob)), "the worker must sign with its key"
+        assert signed_number(self.key, self.name, signature, header, blob) is not None, "the worker must sign with its key"
         return json.loads(header)
 
     def frame(self, message, sign=None):
         """The packed frame; `sign(header)` stands in for the genuine signature."""
         self.sent += 1
-        header = json.dumps({**message, "n": self.sent}).encode()
+        header = json.dumps(message).encode()
         return pack((sign or self.sign)(header), header, b"")
 
     def send(self, frame, *more):

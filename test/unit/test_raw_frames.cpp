@@ -32,7 +32,6 @@ namespace
         sender.send(b, message, blob);
         auto received = receiver.receive(a);
         REQUIRE(received);
-        received->header.erase("n");
         raw_frames::restore(received->header, std::move(received->blob), {"content", "metadata"});
         return received->header;
     }

@@ -157,14 +157,51 @@ TEST_CASE("worker channel framing")
         CHECK_THAT(refusal(), Catch::Contains("signature"));
 
         // A signed header without a `type` string is refused.
-        message_signer signer("hmac-sha256", key);
-        const std::string typeless = "{\"type\":5,\"n\":99}";
-        send_raw(worker_wire::pack(signer.sign("link", typeless, "", {}), typeless, ""));
+        send_raw(worker_side.seal_text("{\"type\":5}", ""));
         CHECK_THAT(refusal(), Catch::Contains("`type` string"));
+
+        // Any byte changed in a signed frame, signature included, and the frame is refused.
+        const std::string sealed = worker_side.seal_text("{\"type\":\"reply\"}", "payload");
+        for (std::size_t at = 4; at < sealed.size(); ++at)
+        {
+            std::string changed = sealed;
+            changed[at] = static_cast<char>(changed[at] ^ 0x01);
+            send_raw(changed);
+            CAPTURE(at);
+            CHECK_THAT(refusal(), Catch::StartsWith("[worker.bad_message]"));
+        }
+        send_raw(sealed); // the frame itself was good
+        CHECK(c.receive(kernel_side)->blob == "payload");
 
         // The channel still works after refusals.
         worker_side.send(c.worker, {{"type", "pong"}});
         CHECK(c.receive(kernel_side)->type() == "pong");
+    }
+    SECTION("each sender signs under a salt of its own, so no two share a GCM nonce")
+    {
+        worker_wire second_sender(key, "link");
+        const std::string first = worker_side.seal_text("{\"type\":\"a\"}", "");
+        const std::string second = second_sender.seal_text("{\"type\":\"a\"}", "");
+        // The same message number (1) and bytes: only the salt (and so the key and the tag) differs.
+        CHECK(first.substr(4, channel_mac::salt_bytes) != second.substr(4, channel_mac::salt_bytes));
+        CHECK(first.substr(4 + channel_mac::salt_bytes, channel_mac::number_bytes) ==
+              second.substr(4 + channel_mac::salt_bytes, channel_mac::number_bytes));
+        CHECK(first.substr(4 + channel_mac::salt_bytes + channel_mac::number_bytes, channel_mac::tag_bytes) !=
+              second.substr(4 + channel_mac::salt_bytes + channel_mac::number_bytes, channel_mac::tag_bytes));
+        // Both are genuine: a receiver takes each sender's salt as it comes.
+        CHECK(kernel_side.open(first).type() == "a");
+        worker_wire other_receiver(key, "link");
+        CHECK(other_receiver.open(second).type() == "a");
+    }
+    SECTION("a blob of any size is signed and checked whole")
+    {
+        std::string blob(3 << 20, 'y');
+        blob.back() = 'z';
+        std::string frame = worker_side.seal(nlohmann::json{{"type", "publish"}}, blob);
+        CHECK(kernel_side.open(frame).blob == blob);
+        frame.back() = 'y';
+        worker_wire fresh_receiver(key, "link");
+        CHECK_THROWS_WITH(fresh_receiver.open(frame), Catch::Contains("wrong signature"));
     }
     SECTION("an empty key is refused")
     {

@@ -1,0 +1,130 @@
+// SPDX-License-Identifier: MIT
+#include "common/channel_mac.hpp"
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+#include <openssl/sha.h>
+
+#include <climits>
+#include <stdexcept>
+
+namespace atrium
+{
+    namespace
+    {
+        constexpr std::size_t nonce_bytes = 12; // GCM's own size: the number, then four zero bytes
+
+        void put_number(unsigned char* out, std::uint64_t number)
+        {
+            for (std::size_t i = 0; i < channel_mac::number_bytes; ++i)
+                out[i] = static_cast<unsigned char>(number >> (8 * (channel_mac::number_bytes - 1 - i)));
+        }
+
+        const unsigned char* bytes(std::string_view text)
+        {
+            return reinterpret_cast<const unsigned char*>(text.data());
+        }
+    }
+
+    /// An AES-256-GCM context keyed once for one salt; each message only sets the nonce.
+    struct channel_mac::keyed_cipher
+    {
+        std::string salt;
+        EVP_CIPHER_CTX* context = EVP_CIPHER_CTX_new();
+
+        keyed_cipher(std::string_view key, std::string_view channel, std::string salt_)
+            : salt(std::move(salt_))
+        {
+            // Zero bytes between the parts, which hold none (keys are hex, channels are names; the salt has a
+            // fixed length and comes last): no other key, channel and salt make the same bytes.
+            std::string material;
+            material.reserve(key.size() + channel.size() + salt.size() + 2);
+            material.append(key).append(1, '\0').append(channel).append(1, '\0').append(salt);
+            unsigned char derived[SHA256_DIGEST_LENGTH];
+            SHA256(bytes(material), material.size(), derived);
+            OPENSSL_cleanse(material.data(), material.size());
+            const bool keyed = context &&
+                               EVP_EncryptInit_ex(context, EVP_aes_256_gcm(), nullptr, derived, nullptr) == 1;
+            OPENSSL_cleanse(derived, sizeof derived);
+            if (!keyed)
+            {
+                EVP_CIPHER_CTX_free(context);
+                throw std::runtime_error("[worker.no_key] AES-256-GCM is not available from libcrypto");
+            }
+        }
+
+        ~keyed_cipher()
+        {
+            EVP_CIPHER_CTX_free(context);
+        }
+
+        /// The GMAC tag of `body` for message `number` into `tag` (tag_bytes); false if libcrypto failed.
+        bool tag(std::uint64_t number, std::string_view body, unsigned char* tag)
+        {
+            unsigned char nonce[nonce_bytes] = {};
+            put_number(nonce, number);
+            int length = 0;
+            if (EVP_EncryptInit_ex(context, nullptr, nullptr, nullptr, nonce) != 1)
+                return false;
+            // EVP takes an int length: a body of gigabytes goes in pieces, which GCM treats as one string.
+            for (std::size_t at = 0; at < body.size();)
+            {
+                const std::size_t piece = std::min<std::size_t>(body.size() - at, INT_MAX / 2);
+                if (EVP_EncryptUpdate(context, nullptr, &length, bytes(body) + at, static_cast<int>(piece)) != 1)
+                    return false;
+                at += piece;
+            }
+            unsigned char none[16];
+            return EVP_EncryptFinal_ex(context, none, &length) == 1 &&
+                   EVP_CIPHER_CTX_ctrl(context, EVP_CTRL_GCM_GET_TAG, static_cast<int>(tag_bytes), tag) == 1;
+        }
+    };
+
+    channel_mac::channel_mac(std::string_view key, std::string_view channel)
+        : m_key(key)
+        , m_channel(channel)
+    {
+        std::string salt(salt_bytes, '\0');
+        if (RAND_bytes(reinterpret_cast<unsigned char*>(salt.data()), static_cast<int>(salt.size())) != 1)
+            throw std::runtime_error("[worker.no_key] the system's random source failed");
+        m_own = std::make_unique<keyed_cipher>(m_key, m_channel, std::move(salt));
+    }
+
+    channel_mac::~channel_mac()
+    {
+        OPENSSL_cleanse(m_key.data(), m_key.size());
+    }
+
+    channel_mac::channel_mac(channel_mac&&) noexcept = default;
+
+    std::string channel_mac::sign(std::uint64_t number, std::string_view body)
+    {
+        std::string signature(signature_bytes, '\0');
+        auto* out = reinterpret_cast<unsigned char*>(signature.data());
+        signature.replace(0, salt_bytes, m_own->salt);
+        put_number(out + salt_bytes, number);
+        if (!m_own->tag(number, body, out + salt_bytes + number_bytes))
+            throw std::runtime_error("[worker.no_key] libcrypto failed to sign a worker message");
+        return signature;
+    }
+
+    bool channel_mac::verify(std::string_view signature, std::string_view body, std::uint64_t& number)
+    {
+        if (signature.size() != signature_bytes)
+            return false;
+        std::string_view salt = signature.substr(0, salt_bytes);
+        if (!m_peer || m_peer->salt != salt)
+            m_peer = std::make_unique<keyed_cipher>(m_key, m_channel, std::string(salt));
+        std::uint64_t claimed = 0;
+        for (std::size_t i = 0; i < number_bytes; ++i)
+            claimed = (claimed << 8) | static_cast<unsigned char>(signature[salt_bytes + i]);
+        unsigned char expected[tag_bytes];
+        if (!m_peer->tag(claimed, body, expected))
+            return false;
+        if (CRYPTO_memcmp(expected, signature.data() + salt_bytes + number_bytes, tag_bytes) != 0)
+            return false;
+        number = claimed;
+        return true;
+    }
+}
