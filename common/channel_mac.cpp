@@ -6,7 +6,9 @@
 #include <openssl/rand.h>
 #include <openssl/sha.h>
 
+#include <algorithm>
 #include <climits>
+#include <new>
 #include <stdexcept>
 
 namespace atrium
@@ -31,33 +33,33 @@ namespace atrium
     struct channel_mac::keyed_cipher
     {
         std::string salt;
-        EVP_CIPHER_CTX* context = EVP_CIPHER_CTX_new();
+        EVP_CIPHER_CTX* context;
 
-        keyed_cipher(std::string_view key, std::string_view channel, std::string salt_)
-            : salt(std::move(salt_))
+        /// Null if libcrypto cannot key AES-256-GCM.
+        static std::unique_ptr<keyed_cipher> make(std::string_view key, std::string_view channel,
+                                                  std::string salt)
         {
+            auto cipher = std::unique_ptr<keyed_cipher>(new keyed_cipher(std::move(salt)));
             // Zero bytes between the parts, which hold none (keys are hex, channels are names; the salt has a
             // fixed length and comes last): no other key, channel and salt make the same bytes.
             std::string material;
-            material.reserve(key.size() + channel.size() + salt.size() + 2);
-            material.append(key).append(1, '\0').append(channel).append(1, '\0').append(salt);
+            material.reserve(key.size() + channel.size() + cipher->salt.size() + 2);
+            material.append(key).append(1, '\0').append(channel).append(1, '\0').append(cipher->salt);
             unsigned char derived[SHA256_DIGEST_LENGTH];
             SHA256(bytes(material), material.size(), derived);
             OPENSSL_cleanse(material.data(), material.size());
-            const bool keyed = context &&
-                               EVP_EncryptInit_ex(context, EVP_aes_256_gcm(), nullptr, derived, nullptr) == 1;
+            const bool keyed =
+                EVP_EncryptInit_ex(cipher->context, EVP_aes_256_gcm(), nullptr, derived, nullptr) == 1;
             OPENSSL_cleanse(derived, sizeof derived);
-            if (!keyed)
-            {
-                EVP_CIPHER_CTX_free(context);
-                throw std::runtime_error("[worker.no_key] AES-256-GCM is not available from libcrypto");
-            }
+            return keyed ? std::move(cipher) : nullptr;
         }
 
         ~keyed_cipher()
         {
             EVP_CIPHER_CTX_free(context);
         }
+        keyed_cipher(const keyed_cipher&) = delete;
+        keyed_cipher& operator=(const keyed_cipher&) = delete;
 
         /// The GMAC tag of `body` for message `number` into `tag` (tag_bytes); false if libcrypto failed.
         bool tag(std::uint64_t number, std::string_view body, unsigned char* tag)
@@ -79,6 +81,15 @@ namespace atrium
             return EVP_EncryptFinal_ex(context, none, &length) == 1 &&
                    EVP_CIPHER_CTX_ctrl(context, EVP_CTRL_GCM_GET_TAG, static_cast<int>(tag_bytes), tag) == 1;
         }
+
+    private:
+        explicit keyed_cipher(std::string salt_)
+            : salt(std::move(salt_))
+            , context(EVP_CIPHER_CTX_new())
+        {
+            if (!context)
+                throw std::bad_alloc();
+        }
     };
 
     channel_mac::channel_mac(std::string_view key, std::string_view channel)
@@ -88,15 +99,15 @@ namespace atrium
         std::string salt(salt_bytes, '\0');
         if (RAND_bytes(reinterpret_cast<unsigned char*>(salt.data()), static_cast<int>(salt.size())) != 1)
             throw std::runtime_error("[worker.no_key] the system's random source failed");
-        m_own = std::make_unique<keyed_cipher>(m_key, m_channel, std::move(salt));
+        m_own = keyed_cipher::make(m_key, m_channel, std::move(salt));
+        if (!m_own)
+            throw std::runtime_error("[worker.no_key] libcrypto cannot key AES-256-GCM");
     }
 
     channel_mac::~channel_mac()
     {
         OPENSSL_cleanse(m_key.data(), m_key.size());
     }
-
-    channel_mac::channel_mac(channel_mac&&) noexcept = default;
 
     std::string channel_mac::sign(std::uint64_t number, std::string_view body)
     {
@@ -105,7 +116,7 @@ namespace atrium
         signature.replace(0, salt_bytes, m_own->salt);
         put_number(out + salt_bytes, number);
         if (!m_own->tag(number, body, out + salt_bytes + number_bytes))
-            throw std::runtime_error("[worker.no_key] libcrypto failed to sign a worker message");
+            return {};
         return signature;
     }
 
@@ -114,16 +125,26 @@ namespace atrium
         if (signature.size() != signature_bytes)
             return false;
         std::string_view salt = signature.substr(0, salt_bytes);
-        if (!m_peer || m_peer->salt != salt)
-            m_peer = std::make_unique<keyed_cipher>(m_key, m_channel, std::string(salt));
+        if (salt == m_own->salt || (m_peer && m_peer->salt != salt))
+            return false;
+        std::unique_ptr<keyed_cipher> candidate; // the peer's, until a message under it is verified
+        keyed_cipher* cipher = m_peer.get();
+        if (!cipher)
+        {
+            candidate = keyed_cipher::make(m_key, m_channel, std::string(salt));
+            if (!candidate)
+                return false;
+            cipher = candidate.get();
+        }
         std::uint64_t claimed = 0;
         for (std::size_t i = 0; i < number_bytes; ++i)
             claimed = (claimed << 8) | static_cast<unsigned char>(signature[salt_bytes + i]);
         unsigned char expected[tag_bytes];
-        if (!m_peer->tag(claimed, body, expected))
+        if (!cipher->tag(claimed, body, expected) ||
+            CRYPTO_memcmp(expected, signature.data() + salt_bytes + number_bytes, tag_bytes) != 0)
             return false;
-        if (CRYPTO_memcmp(expected, signature.data() + salt_bytes + number_bytes, tag_bytes) != 0)
-            return false;
+        if (candidate)
+            m_peer = std::move(candidate);
         number = claimed;
         return true;
     }

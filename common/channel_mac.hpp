@@ -16,12 +16,16 @@ namespace atrium
     ///
     /// GCM must never see one (key, nonce) pair twice. The nonce is the sender's message number, and each sender
     /// signs under a key of its own: SHA-256 of the worker's key, the channel's name and a random 16-byte salt
-    /// that the sender picks when it is made and puts in every signature. Two senders on one channel (the
-    /// kernel and the worker, or a worker's cells connection made again) thus never share a key, and the
-    /// channel's name in the key keeps a message of one channel from passing on the other.
+    /// that the sender picks when it is made and puts in every signature. The kernel's and the worker's ends of
+    /// one channel thus never share a key, and the channel's name in the key keeps a message of one channel
+    /// from passing on the other.
+    ///
+    /// Each end of a channel has exactly one peer, so a receiver keeps to the first salt it verified: a
+    /// message under any other salt (another sender's, or its own sent back to it) is refused without deriving
+    /// a key.
     ///
     /// A signature is `salt (16 bytes), number (u64, big-endian), tag (16 bytes)`. Not thread-safe: one object
-    /// per channel and per thread, as worker_wire.
+    /// per channel and per thread, as worker_wire. Neither copied nor moved: a moved-from object would have no key.
     class channel_mac
     {
     public:
@@ -30,17 +34,17 @@ namespace atrium
         static constexpr std::size_t tag_bytes = 16;
         static constexpr std::size_t signature_bytes = salt_bytes + number_bytes + tag_bytes;
 
+        /// Throws std::runtime_error when the system's random source or libcrypto's AES-GCM fails.
         channel_mac(std::string_view key, std::string_view channel);
         ~channel_mac();
-        channel_mac(channel_mac&&) noexcept;
-        channel_mac& operator=(channel_mac&&) = delete;
         channel_mac(const channel_mac&) = delete;
         channel_mac& operator=(const channel_mac&) = delete;
 
-        /// This sender's signature of message `number`, whose signed bytes are `body`.
+        /// This sender's signature of message `number`, whose signed bytes are `body`; empty if libcrypto
+        /// failed.
         std::string sign(std::uint64_t number, std::string_view body);
-        /// True if `signature` is a well-formed signature of `body` under this channel's key (by any sender);
-        /// its message number is then stored in `number`. The tag is compared in constant time.
+        /// True if `signature` is this channel's peer's signature of `body`; its message number is then stored
+        /// in `number`. The tag is compared in constant time. Never throws but std::bad_alloc.
         bool verify(std::string_view signature, std::string_view body, std::uint64_t& number);
 
     private:
@@ -48,6 +52,6 @@ namespace atrium
         std::string m_key;
         std::string m_channel;
         std::unique_ptr<keyed_cipher> m_own;  // under this sender's salt
-        std::unique_ptr<keyed_cipher> m_peer; // under the salt last verified (a peer keeps its salt)
+        std::unique_ptr<keyed_cipher> m_peer; // under the peer's salt, once a message of it was verified
     };
 }

@@ -122,6 +122,8 @@ namespace atrium
         std::string frame = pack(placeholder, header, blob);
         const std::size_t body_at = signature_length_bytes + placeholder.size();
         std::string signature = m_mac.sign(++m_sent, std::string_view(frame).substr(body_at));
+        if (signature.empty())
+            throw worker_wire_error("[worker.no_key] libcrypto failed to sign a worker channel's message");
         frame.replace(signature_length_bytes, signature.size(), signature);
         return frame;
     }

@@ -17,8 +17,8 @@ namespace atrium::isolated_parts
     inline constexpr auto heartbeat_period = std::chrono::seconds(1);
     inline constexpr auto heartbeat_timeout = std::chrono::seconds(10);
 
-    /// `cell` numbers the cells sent to one worker, 1, 2, 3 ...: the worker runs them in that order. (The wire's
-    /// own `n` numbers every message on one channel.)
+    /// `cell` numbers the cells sent to one worker, 1, 2, 3 ...: the worker runs them in that order. (The wire
+    /// numbers every message on one channel in its signature, common/channel_mac.hpp.)
     inline nl::json execute_message(std::uint64_t id, std::uint64_t cell, const client_request& request)
     {
         return {{"type", "execute"},

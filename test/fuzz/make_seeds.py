@@ -93,7 +93,7 @@ def worker_seeds():
         text = j(head)
         # A fixed salt: the corpus is the same on every run. (The signature is binary, NULs included, so a
         # genuine frame is a seed only verbatim, not split into parts.)
-        signature = sign_worker_frame(WORKER_KEY, b"cells", i + 1, text, blob, salt=bytes(16))
+        signature = sign_worker_frame(WORKER_KEY, b"cells", bytes(16), i + 1, text, blob)
         write("fuzz_worker_wire", f"resign_{i}", b"\x03" + b"\x00".join([b"", text, blob]))
         frame = pack_worker_frame(signature, text, blob)
         write("fuzz_worker_wire", f"raw_{i}", b"\x06" + frame)

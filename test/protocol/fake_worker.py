@@ -9,7 +9,7 @@ import socket
 import sys
 
 import zmq
-from worker_frames import seal, unpack
+from worker_frames import new_salt, seal, unpack
 
 
 class Channel:
@@ -17,13 +17,13 @@ class Channel:
     SOCK_SEQPACKET connection to the abstract name `@...` (common/cell_socket.hpp)."""
 
     def __init__(self, transport, key, name):
-        self.socket, self.key, self.name, self.sent = transport, key, name, 0
+        self.socket, self.key, self.name, self.sent, self.salt = transport, key, name, 0, new_salt()
 
     def send(self, header, raw=None):
         """`raw`: the header text as is (a malformed one)."""
         self.sent += 1
         text = raw if raw is not None else json.dumps(header).encode()
-        self.socket.send(seal(self.key, self.name, self.sent, text))
+        self.socket.send(seal(self.key, self.name, self.salt, self.sent, text))
 
     def recv(self):
         if isinstance(self.socket, zmq.Socket):

@@ -12,9 +12,12 @@ import pytest
 import zmq
 from protocol_helpers import TIMEOUT, collect_iopub, get_reply, stream_text
 from session_helpers import client, interrupt_request, kernel_of, run, value_of
-from worker_frames import pack
+from worker_frames import NUMBER_BYTES, SALT_BYTES, TAG_BYTES, pack
 
 ISOLATED = "atrium-isolated"
+# A signature of the right size and shape (salt, message number 1, tag) made without the worker's key: it reaches
+# the tag check.
+FORGED_SIGNATURE = bytes(SALT_BYTES) + (1).to_bytes(NUMBER_BYTES, "big") + bytes(TAG_BYTES)
 
 
 def kernel_pid(km):
@@ -308,8 +311,8 @@ def test_worker_channel_refuses_injected_messages(tmp_path):
         for endpoint in endpoints:
             intruder = context.socket(zmq.DEALER)
             intruder.connect(endpoint)
-            fake = b'{"type":"publish","n":99,"msg_type":"stream","parent":{},"content":{"name":"stdout","text":"INJECTED"},"metadata":{}}'
-            intruder.send_multipart([b"0" * 64, fake, b""])
+            fake = b'{"type":"publish","msg_type":"stream","parent":{},"content":{"name":"stdout","text":"INJECTED"},"metadata":{}}'
+            intruder.send_multipart([pack(FORGED_SIGNATURE, fake, b"")])
             intruder.send_multipart([b"garbage"])
             intruder.send_multipart([b"", b"{}", b"", b"extra"])
             intruder.close(linger=1000)
@@ -340,13 +343,13 @@ def test_cells_channel_refuses_injected_replies(tmp_path):
         started(kc, msg_id)
         endpoints = cells_endpoints(kernel_pid(km))
         assert len(endpoints) == 1, endpoints
-        forgeries = [b'{"type":"hello","n":1,"lane":"%s"}' % lane for lane in (b"w1", b"w2", b"w3")]  # no key
-        forgeries += [('{"type":"reply","n":%d,"id":%d,"after":0,"content":{"status":"ok","execution_count":999,'
-                       '"user_expressions":{},"payload":[]}}' % (n, n)).encode() for n in range(1, 20)]
+        forgeries = [b'{"type":"hello","lane":"%s"}' % lane for lane in (b"w1", b"w2", b"w3")]  # no key
+        forgeries += [('{"type":"reply","id":%d,"after":0,"content":{"status":"ok","execution_count":999,'
+                       '"user_expressions":{},"payload":[]}}' % n).encode() for n in range(1, 20)]
         for forged in forgeries + [None]:
             intruder = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
             intruder.connect("\0" + endpoints[0][1:])
-            intruder.send(b"garbage" if forged is None else pack(b"0" * 64, forged, b""))
+            intruder.send(b"garbage" if forged is None else pack(FORGED_SIGNATURE, forged, b""))
             intruder.settimeout(TIMEOUT)
             assert intruder.recv(1 << 20) == b"", "the kernel hangs up on a connection that did not prove itself"
             intruder.close()

@@ -11,7 +11,7 @@ import time
 import pytest
 import zmq
 from protocol_helpers import BUILD_DIR
-from worker_frames import pack, sign, signed_number, unpack
+from worker_frames import new_salt, pack, sign, signed_number, unpack
 
 WORKER = BUILD_DIR / "bin" / "atrium-worker"
 
@@ -26,6 +26,7 @@ class FakeChannel:
         self.name = name.encode()
         self.peer = None  # the link's routing id of the worker; the cells channel's accepted connection
         self.sent = 0
+        self.salt = new_salt()
         if name == "link":
             self.socket = context.socket(zmq.ROUTER)
             self.socket.bind("tcp://127.0.0.1:*")
@@ -39,7 +40,7 @@ class FakeChannel:
 
     def sign(self, header, blob=b"", key=None):
         """The signature of the next message this end sends (`frame` numbers it)."""
-        return sign(key or self.key, self.name, self.sent, header, blob)
+        return sign(key or self.key, self.name, self.salt, self.sent, header, blob)
 
     def receive_frame(self, timeout_ms):
         if isinstance(self.socket, zmq.Socket):
@@ -159,10 +160,15 @@ def test_only_signed_fresh_messages_run(worker, tmp_path, channel):
     lane.send(lane.frame(execute(append.format("forged"), 2), sign=lambda header: lane.sign(header, key=b"not-the-key")))
     lane.send(b"garbage")
     # Signed with the right key for the other channel: a message captured there cannot be replayed here.
-    lane.send(lane.frame(execute(append.format("crossed"), 4), sign=other.sign))
+    lane.send(lane.frame(execute(append.format("crossed"), 4),
+                         sign=lambda header: sign(lane.key, other.name, lane.salt, lane.sent, header)))
     genuine = lane.frame(execute(append.format("genuine"), 3))
     lane.send(genuine)
     lane.send(genuine)  # a replay of a genuine message
+    # Signed with the right key, channel and a fresh number, by another sender (another salt): the worker's end
+    # of a channel has one peer, the first whose message it verified.
+    lane.send(lane.frame(execute(append.format("stranger"), 7),
+                         sign=lambda header: sign(lane.key, lane.name, new_salt(), lane.sent, header)))
     # Genuinely signed, but with something after it (a frame too many on the link, a byte on the cells channel,
     # where a datagram is a frame), or cut one byte short.
     extra = lane.frame(execute(append.format("extra"), 5))
@@ -177,8 +183,8 @@ def test_only_signed_fresh_messages_run(worker, tmp_path, channel):
     assert process.poll() is None  # refusing is not dying
     process.kill()
     log = process.stderr.read().decode()
-    assert log.count("refused") == 7, log
-    assert "replayed" in log and log.count("signature") == 3
+    assert log.count("refused") == 8, log
+    assert "replayed" in log and log.count("signature") == 4
     assert ("expected 1 frame, got 2" if channel == "link" else "1 stray bytes after the blob") in log, log
     assert log.count("truncated") == 2, log
 

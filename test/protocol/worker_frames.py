@@ -39,15 +39,19 @@ def _tag(key, channel, salt, number, header, blob):
     return AESGCM(derived).encrypt(nonce, b"", signed_bytes(header, blob))  # no plaintext: the tag alone
 
 
-def sign(key, channel, number, header, blob=b"", salt=None):
-    """The signature of message `number` (a sender keeps one salt; a fresh one is as good for a test)."""
-    salt = salt if salt is not None else os.urandom(SALT_BYTES)
+def new_salt():
+    """A sender's salt: it signs every message with the same one (a receiver keeps to the first it verified)."""
+    return os.urandom(SALT_BYTES)
+
+
+def sign(key, channel, salt, number, header, blob=b""):
+    """The signature of message `number` of the sender with this salt."""
     return salt + struct.pack(">Q", number) + _tag(key, channel, salt, number, header, blob)
 
 
-def seal(key, channel, number, header, blob=b""):
+def seal(key, channel, salt, number, header, blob=b""):
     """One signed frame, as worker_wire::seal_text writes it."""
-    return pack(sign(key, channel, number, header, blob), header, blob)
+    return pack(sign(key, channel, salt, number, header, blob), header, blob)
 
 
 def signed_number(key, channel, signature, header, blob=b""):

@@ -188,10 +188,14 @@ TEST_CASE("worker channel framing")
               second.substr(4 + channel_mac::salt_bytes, channel_mac::number_bytes));
         CHECK(first.substr(4 + channel_mac::salt_bytes + channel_mac::number_bytes, channel_mac::tag_bytes) !=
               second.substr(4 + channel_mac::salt_bytes + channel_mac::number_bytes, channel_mac::tag_bytes));
-        // Both are genuine: a receiver takes each sender's salt as it comes.
+        // Both are genuine, but a receiver has one peer: it keeps to the first salt it verified.
         CHECK(kernel_side.open(first).type() == "a");
+        CHECK_THROWS_WITH(kernel_side.open(second), Catch::Contains("wrong signature"));
         worker_wire other_receiver(key, "link");
         CHECK(other_receiver.open(second).type() == "a");
+        // A sender's own message sent back to it is refused: it is not its peer's.
+        worker_wire fresh(key, "link");
+        CHECK_THROWS_WITH(fresh.open(fresh.seal_text("{\"type\":\"a\"}", "")), Catch::Contains("wrong signature"));
     }
     SECTION("a blob of any size is signed and checked whole")
     {
