@@ -61,22 +61,24 @@ namespace atrium
         keyed_cipher(const keyed_cipher&) = delete;
         keyed_cipher& operator=(const keyed_cipher&) = delete;
 
-        /// The GMAC tag of `body` for message `number` into `tag` (tag_bytes); false if libcrypto failed.
-        bool tag(std::uint64_t number, std::string_view body, unsigned char* tag)
+        /// The GMAC tag of `body` then `tail` for message `number` into `tag` (tag_bytes); false if libcrypto
+        /// failed.
+        bool tag(std::uint64_t number, std::string_view body, std::string_view tail, unsigned char* tag)
         {
             unsigned char nonce[nonce_bytes] = {};
             put_number(nonce, number);
             int length = 0;
             if (EVP_EncryptInit_ex(context, nullptr, nullptr, nullptr, nonce) != 1)
                 return false;
-            // EVP takes an int length: a body of gigabytes goes in pieces, which GCM treats as one string.
-            for (std::size_t at = 0; at < body.size();)
-            {
-                const std::size_t piece = std::min<std::size_t>(body.size() - at, INT_MAX / 2);
-                if (EVP_EncryptUpdate(context, nullptr, &length, bytes(body) + at, static_cast<int>(piece)) != 1)
-                    return false;
-                at += piece;
-            }
+            // EVP takes an int length: a body of gigabytes goes in pieces; GCM treats all pieces as one string.
+            for (std::string_view part : {body, tail})
+                for (std::size_t at = 0; at < part.size();)
+                {
+                    const std::size_t piece = std::min<std::size_t>(part.size() - at, INT_MAX / 2);
+                    if (EVP_EncryptUpdate(context, nullptr, &length, bytes(part) + at, static_cast<int>(piece)) != 1)
+                        return false;
+                    at += piece;
+                }
             unsigned char none[16];
             return EVP_EncryptFinal_ex(context, none, &length) == 1 &&
                    EVP_CIPHER_CTX_ctrl(context, EVP_CTRL_GCM_GET_TAG, static_cast<int>(tag_bytes), tag) == 1;
@@ -109,18 +111,19 @@ namespace atrium
         OPENSSL_cleanse(m_key.data(), m_key.size());
     }
 
-    std::string channel_mac::sign(std::uint64_t number, std::string_view body)
+    std::string channel_mac::sign(std::uint64_t number, std::string_view body, std::string_view tail)
     {
         std::string signature(signature_bytes, '\0');
         auto* out = reinterpret_cast<unsigned char*>(signature.data());
         signature.replace(0, salt_bytes, m_own->salt);
         put_number(out + salt_bytes, number);
-        if (!m_own->tag(number, body, out + salt_bytes + number_bytes))
+        if (!m_own->tag(number, body, tail, out + salt_bytes + number_bytes))
             return {};
         return signature;
     }
 
-    bool channel_mac::verify(std::string_view signature, std::string_view body, std::uint64_t& number)
+    bool channel_mac::verify(std::string_view signature, std::string_view body, std::string_view tail,
+                             std::uint64_t& number)
     {
         if (signature.size() != signature_bytes)
             return false;
@@ -140,7 +143,7 @@ namespace atrium
         for (std::size_t i = 0; i < number_bytes; ++i)
             claimed = (claimed << 8) | static_cast<unsigned char>(signature[salt_bytes + i]);
         unsigned char expected[tag_bytes];
-        if (!cipher->tag(claimed, body, expected) ||
+        if (!cipher->tag(claimed, body, tail, expected) ||
             CRYPTO_memcmp(expected, signature.data() + salt_bytes + number_bytes, tag_bytes) != 0)
             return false;
         if (candidate)

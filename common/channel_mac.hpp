@@ -40,12 +40,13 @@ namespace atrium
         channel_mac(const channel_mac&) = delete;
         channel_mac& operator=(const channel_mac&) = delete;
 
-        /// This sender's signature of message `number`, whose signed bytes are `body`; empty if libcrypto
-        /// failed.
-        std::string sign(std::uint64_t number, std::string_view body);
-        /// True if `signature` is this channel's peer's signature of `body`; its message number is then stored
-        /// in `number`. The tag is compared in constant time. Never throws but std::bad_alloc.
-        bool verify(std::string_view signature, std::string_view body, std::uint64_t& number);
+        /// This sender's signature of message `number`, whose signed bytes are `body` followed by `tail`;
+        /// empty if libcrypto failed.
+        std::string sign(std::uint64_t number, std::string_view body, std::string_view tail = {});
+        /// True if `signature` is this channel's peer's signature of `body` followed by `tail`; its message
+        /// number is then stored in `number`. The tag is compared in constant time. Never throws but
+        /// std::bad_alloc.
+        bool verify(std::string_view signature, std::string_view body, std::string_view tail, std::uint64_t& number);
 
     private:
         struct keyed_cipher;

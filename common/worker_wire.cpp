@@ -41,9 +41,23 @@ namespace atrium
                 out.push_back(static_cast<char>((length >> (8 * shift)) & 0xff));
         }
 
+        /// The blob length's top bit marks a blob that lies in the sender's output_ring: the frame's blob is
+        /// then a reference of two u64, its position and length there.
+        constexpr std::uint64_t in_ring_flag = std::uint64_t{1} << 63;
+        constexpr std::size_t ring_reference_bytes = 16;
+
+        std::uint64_t get_number(std::string_view bytes)
+        {
+            std::uint64_t value = 0;
+            for (char byte : bytes)
+                value = (value << 8) | static_cast<unsigned char>(byte);
+            return value;
+        }
+
         struct packed_parts
         {
             std::string_view signature, header, blob;
+            bool in_ring = false; ///< `blob` is a ring reference
         };
 
         /// Splits a packed frame; every length is bounded before it is compared with what is left, so neither
@@ -55,15 +69,22 @@ namespace atrium
                                         " bytes is shorter than its length prefixes (" +
                                         std::to_string(prefix_bytes) + " bytes)");
             std::size_t at = 0;
+            packed_parts parts;
             auto part = [&](const char* name, std::size_t width, std::uint64_t bound)
             {
                 if (frame.size() - at < width)
                     throw worker_wire_error(std::string("[worker.bad_message] truncated: the frame ends inside the "
                                                         "length of its ") + name);
-                std::uint64_t length = 0;
-                for (std::size_t i = 0; i < width; ++i)
-                    length = (length << 8) | static_cast<unsigned char>(frame[at + i]);
+                std::uint64_t length = get_number(frame.substr(at, width));
                 at += width;
+                if (bound == worker_wire::max_blob_bytes && (length & in_ring_flag))
+                {
+                    length &= ~in_ring_flag;
+                    parts.in_ring = true;
+                    if (length != ring_reference_bytes)
+                        throw worker_wire_error("[worker.bad_message] a ring reference of " + std::to_string(length) +
+                                                " bytes, not " + std::to_string(ring_reference_bytes));
+                }
                 if (length > bound)
                     throw worker_wire_error(std::string("[worker.bad_message] oversize ") + name + ": " +
                                             std::to_string(length) + " bytes, at most " + std::to_string(bound));
@@ -75,7 +96,6 @@ namespace atrium
                 at += value.size();
                 return value;
             };
-            packed_parts parts;
             parts.signature = part("signature", signature_length_bytes, worker_wire::max_signature_bytes);
             parts.header = part("header", part_length_bytes, worker_wire::max_header_bytes);
             parts.blob = part("blob", part_length_bytes, worker_wire::max_blob_bytes);
@@ -118,10 +138,38 @@ namespace atrium
     {
         // The frame is written with room for the signature, which is then computed over the bytes after it:
         // the blob is copied once, and the signed bytes carry their own lengths.
-        const std::string placeholder(channel_mac::signature_bytes, '\0');
-        std::string frame = pack(placeholder, header, blob);
-        const std::size_t body_at = signature_length_bytes + placeholder.size();
-        std::string signature = m_mac.sign(++m_sent, std::string_view(frame).substr(body_at));
+        std::string frame = pack(std::string(channel_mac::signature_bytes, '\0'), header, blob);
+        return sign_frame(std::move(frame), {});
+    }
+
+    std::optional<std::string> worker_wire::seal_in_ring(const nlohmann::json& header, std::string_view blob,
+                                                         output_ring& ring)
+    {
+        std::string text = header.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+        if (text.size() > max_header_bytes)
+            return std::nullopt;
+        std::optional<std::uint64_t> position = ring.put(blob);
+        if (!position)
+            return std::nullopt;
+        std::string reference;
+        put_length(reference, *position, 8);
+        put_length(reference, blob.size(), 8);
+        std::string frame;
+        frame.reserve(prefix_bytes + channel_mac::signature_bytes + text.size() + reference.size());
+        put_length(frame, channel_mac::signature_bytes, signature_length_bytes);
+        frame.append(channel_mac::signature_bytes, '\0');
+        put_length(frame, text.size(), part_length_bytes);
+        frame.append(text);
+        put_length(frame, reference.size() | in_ring_flag, part_length_bytes);
+        frame.append(reference);
+        // Signed over the blob's bytes as well (its own copy, not the ring's): the kernel checks its copy.
+        return sign_frame(std::move(frame), blob);
+    }
+
+    std::string worker_wire::sign_frame(std::string frame, std::string_view tail)
+    {
+        const std::size_t body_at = signature_length_bytes + channel_mac::signature_bytes;
+        std::string signature = m_mac.sign(++m_sent, std::string_view(frame).substr(body_at), tail);
         if (signature.empty())
             throw worker_wire_error("[worker.no_key] libcrypto failed to sign a worker channel's message");
         frame.replace(signature_length_bytes, signature.size(), signature);
@@ -132,7 +180,12 @@ namespace atrium
                            const std::string* peer)
     {
         // One copy of the blob into the frame: the price of never having half a message in a pipe.
-        zmq::message_t frame = adopt(seal(header, blob));
+        send_sealed(socket, seal(header, blob), peer);
+    }
+
+    void worker_wire::send_sealed(zmq::socket_t& socket, std::string sealed, const std::string* peer)
+    {
+        zmq::message_t frame = adopt(std::move(sealed));
         // A worker's main thread owns a socket and receives SIGINT: an interrupted frame is sent again.
         if (peer)
         {
@@ -159,7 +212,7 @@ namespace atrium
         return true;
     }
 
-    std::optional<worker_message> worker_wire::receive(zmq::socket_t& socket, std::string* peer)
+    std::optional<worker_message> worker_wire::receive(zmq::socket_t& socket, std::string* peer, output_ring* ring)
     {
         std::vector<zmq::message_t> frames;
         if (!read_frames(socket, frames))
@@ -169,7 +222,7 @@ namespace atrium
             *peer = std::string(view(frames.front()));
             frames.erase(frames.begin());
         }
-        return verify(frames);
+        return verify(frames, ring);
     }
 
     std::optional<nlohmann::json> worker_wire::unverified_header(const std::vector<zmq::message_t>& frames)
@@ -194,18 +247,28 @@ namespace atrium
         }
     }
 
-    worker_message worker_wire::verify(std::vector<zmq::message_t>& frames)
+    worker_message worker_wire::verify(std::vector<zmq::message_t>& frames, output_ring* ring)
     {
         if (frames.size() != 1)
             throw worker_wire_error("[worker.bad_message] expected 1 frame, got " + std::to_string(frames.size()));
-        return open(view(frames.front()));
+        return open(view(frames.front()), ring);
     }
 
-    worker_message worker_wire::open(std::string_view frame)
+    worker_message worker_wire::open(std::string_view frame, output_ring* ring)
     {
         packed_parts parts = unpack(frame);
+        std::string blob;
+        if (parts.in_ring)
+        {
+            // Copied out first, then checked: the signature covers this copy, whatever the ring holds later.
+            if (!ring)
+                throw worker_wire_error("[worker.bad_message] a blob in an output ring this channel does not have");
+            if (!ring->take(get_number(parts.blob.substr(0, 8)), get_number(parts.blob.substr(8)), blob))
+                throw worker_wire_error("[worker.bad_message] a ring reference outside the output ring");
+        }
         std::uint64_t number = 0;
-        if (!m_mac.verify(parts.signature, frame.substr(signature_length_bytes + parts.signature.size()), number))
+        if (!m_mac.verify(parts.signature, frame.substr(signature_length_bytes + parts.signature.size()), blob,
+                          number))
             throw worker_wire_error("[worker.bad_message] missing or wrong signature");
         if (number <= m_received)
             throw worker_wire_error("[worker.bad_message] replayed or reordered message " + std::to_string(number));
@@ -215,7 +278,10 @@ namespace atrium
         if (!message.header.is_object() || !message.header["type"].is_string())
             throw worker_wire_error("[worker.bad_message] the header is not an object with a `type` string");
         m_received = number;
-        message.blob.assign(parts.blob);
+        if (parts.in_ring)
+            message.blob = std::move(blob);
+        else
+            message.blob.assign(parts.blob);
         return message;
     }
 

@@ -2,6 +2,7 @@
 #pragma once
 
 #include "common/channel_mac.hpp"
+#include "common/output_ring.hpp"
 
 #include <nlohmann/json.hpp>
 #include <zmq.hpp>
@@ -61,24 +62,32 @@ namespace atrium
         /// Throws worker_wire_error (`[worker.too_large]`) for a part over its bound, before sending anything.
         void send(zmq::socket_t& socket, const nlohmann::json& header, std::string_view blob = {},
                   const std::string* peer = nullptr);
+        /// Sends a frame `seal` or `seal_in_ring` made.
+        static void send_sealed(zmq::socket_t& socket, std::string sealed, const std::string* peer = nullptr);
         /// Reads one message if one is waiting (nullopt otherwise). On a ROUTER the sender's routing id is
         /// stored in `peer`. Throws worker_wire_error for a message that is malformed, unsigned, badly signed
         /// or replayed; it has then been read completely, so the channel stays usable.
-        std::optional<worker_message> receive(zmq::socket_t& socket, std::string* peer = nullptr);
+        std::optional<worker_message> receive(zmq::socket_t& socket, std::string* peer = nullptr,
+                                              output_ring* ring = nullptr);
 
         /// The one frame `send` writes, numbered and signed, for a transport of its own (the cells channel's
         /// datagrams). Throws worker_wire_error (`[worker.too_large]`) for a part over its bound.
         std::string seal(const nlohmann::json& header, std::string_view blob = {});
         /// The same for a header's text as it is, unchecked (tests and fuzzers sign malformed headers with it).
         std::string seal_text(std::string_view header, std::string_view blob);
-        /// Checks one frame as `verify` does; throws worker_wire_error.
-        worker_message open(std::string_view frame);
+        /// A frame whose blob is put in `ring` (the frame names where), signed over the blob's bytes; nullopt
+        /// when the ring has no room for it now (it then goes in the frame, by `seal`).
+        std::optional<std::string> seal_in_ring(const nlohmann::json& header, std::string_view blob,
+                                                output_ring& ring);
+        /// Checks one frame as `verify` does; throws worker_wire_error. A blob in an output ring is copied out
+        /// of `ring` (refused without one) and checked on that copy.
+        worker_message open(std::string_view frame, output_ring* ring = nullptr);
 
         /// Reads one whole multipart message if one is waiting; false otherwise. (Ours are one frame; a
         /// forged multipart one is still read whole, so that verify can refuse it.)
         static bool read_frames(zmq::socket_t& socket, std::vector<zmq::message_t>& frames);
         /// Checks one packed frame (routing frames removed); throws worker_wire_error.
-        worker_message verify(std::vector<zmq::message_t>& frames);
+        worker_message verify(std::vector<zmq::message_t>& frames, output_ring* ring = nullptr);
 
         /// The packed frame of three parts, as send writes it (tests and fuzzers forge messages with it).
         static std::string pack(std::string_view signature, std::string_view header, std::string_view blob);
@@ -88,6 +97,8 @@ namespace atrium
         static std::optional<nlohmann::json> unverified_header(std::string_view frame);
 
     private:
+        std::string sign_frame(std::string frame, std::string_view tail);
+
 
         channel_mac m_mac;
         std::uint64_t m_sent = 0;

@@ -340,7 +340,7 @@ namespace atrium
             std::optional<worker_message> message;
             try
             {
-                message = m_worker->wire.receive(m_worker->socket, &peer);
+                message = m_worker->wire.receive(m_worker->socket, &peer, m_worker->ring ? &*m_worker->ring : nullptr);
             }
             catch (const worker_wire_error& error)
             {

@@ -72,11 +72,20 @@ namespace atrium
         socket.set(zmq::sockopt::sndhwm, 0);
         socket.set(zmq::sockopt::rcvhwm, 0);
         socket.connect(m_endpoint);
-        m_wire.send(socket, {{"type", "hello"}, {"pid", getpid()}});
+        nlohmann::json hello = {{"type", "hello"}, {"pid", getpid()}};
+        std::string why;
+        m_ring = output_ring::create(why);
+        if (m_ring)
+            hello["ring_fd"] = m_ring->fd(); // the kernel takes it with pidfd_getfd, then says ring_ok
+        else
+            std::cerr << "[atrium-worker " << getpid() << "] [worker.ring] no output ring (" << why
+                      << "): output goes on the link" << std::endl;
+        m_wire.send(socket, hello);
         while (true)
         {
             zmq::pollitem_t items[] = {{socket.handle(), 0, ZMQ_POLLIN, 0}, {nullptr, m_wake_fd, ZMQ_POLLIN, 0}};
-            zmq::poll(items, 2, std::chrono::milliseconds(500));
+            if (zmq::poll(items, 2, std::chrono::milliseconds(500)) == 0 && m_ring)
+                m_ring->trim_if_drained(); // quiet for half a second
             if (getppid() != m_kernel_pid)
                 _exit(0); // the kernel is gone (PR_SET_PDEATHSIG covers this too; this also covers exec races)
             if (items[1].revents & ZMQ_POLLIN)
@@ -98,7 +107,15 @@ namespace atrium
             batch.swap(m_outbox);
         }
         for (auto& message : batch)
-            m_wire.send(socket, std::move(message.header), std::move(message.blob));
+        {
+            if (m_ring_ok && message.blob.size() >= output_ring::min_chunk_bytes)
+                if (auto frame = m_wire.seal_in_ring(message.header, message.blob, *m_ring))
+                {
+                    worker_wire::send_sealed(socket, std::move(*frame));
+                    continue;
+                }
+            m_wire.send(socket, message.header, message.blob); // small, or the ring is full now
+        }
     }
 
     void worker_link::receive_all(zmq::socket_t& socket)
@@ -121,6 +138,10 @@ namespace atrium
             if (type == "ping")
             {
                 m_wire.send(socket, {{"type", "pong"}});
+            }
+            else if (type == "ring_ok")
+            {
+                m_ring_ok = m_ring.has_value();
             }
             else if (type == "stop")
             {

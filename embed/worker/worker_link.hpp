@@ -10,6 +10,7 @@
 #include <functional>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <thread>
 
 namespace atrium
@@ -50,6 +51,9 @@ namespace atrium
         const std::string m_endpoint;
         const pid_t m_kernel_pid;
         worker_wire m_wire; ///< used by the link thread only
+        /// Big output goes through it once the kernel said `ring_ok` (link thread only); see output_ring.
+        std::optional<output_ring> m_ring;
+        bool m_ring_ok = false;
         handler m_on_message;
         int m_wake_fd = -1;
 

@@ -6,10 +6,13 @@
 #include "common/template_channel.hpp"
 
 #include <poll.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <atomic>
-
+#include <cerrno>
+#include <climits>
+#include <cstring>
 #include <iostream>
 
 namespace atrium
@@ -197,6 +200,31 @@ namespace atrium
         return handle;
     }
 
+    void worker_pool::take_output_ring(worker_handle& handle, const nlohmann::json& hello)
+    {
+        const auto named = hello.find("ring_fd");
+        if (named == hello.end())
+            return;
+        std::string why = "its hello names no descriptor";
+        if (named->is_number_unsigned() && named->get<std::uint64_t>() <= INT_MAX)
+        {
+            // The worker is our child: pidfd_getfd copies its descriptor into this process (close-on-exec).
+            const int fd = static_cast<int>(syscall(SYS_pidfd_getfd, handle.process->exit_fd(),
+                                                    named->get<int>(), 0));
+            if (fd < 0)
+                why = std::string("pidfd_getfd: ") + std::strerror(errno);
+            else
+                handle.ring = output_ring::adopt(fd, why);
+        }
+        if (!handle.ring)
+        {
+            std::cerr << "[atrium] [worker.ring] worker " << handle.process->pid() << ": no output ring (" << why
+                      << "): its output comes on the link" << std::endl;
+            return;
+        }
+        handle.send({{"type", "ring_ok"}});
+    }
+
     std::optional<std::string> worker_pool::await_hello(worker_handle& handle)
     {
         const auto deadline = std::chrono::steady_clock::now() + m_config.hello_timeout;
@@ -220,6 +248,7 @@ namespace atrium
                     if (message->type() == "hello")
                     {
                         handle.peer = peer;
+                        take_output_ring(handle, message->header);
                         return std::nullopt;
                     }
                 }

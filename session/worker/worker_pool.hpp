@@ -27,6 +27,7 @@ namespace atrium
         std::string peer;     ///< the worker's routing id, learnt from its signed hello
         std::string key;      ///< this worker's own signing key
         worker_wire wire;
+        std::optional<output_ring> ring; ///< the worker's big output, when it made one and we could map it
         cell_lane& lane;
         const std::string lane_id; ///< the worker's name on `lane`
 
@@ -78,6 +79,8 @@ namespace atrium
     private:
         void spawner_main();
         std::unique_ptr<worker_handle> start_one();
+        /// Maps the output ring the worker's hello names and tells the worker to use it; logs why not.
+        void take_output_ring(worker_handle& handle, const nlohmann::json& hello);
         /// A worker_handle with a fresh key, endpoint and lane id (its process not yet started).
         std::unique_ptr<worker_handle> new_handle();
         worker_launch launch_for(const worker_handle& handle) const;

@@ -5,6 +5,8 @@
 // `signature, header, blob`, packed into one frame as worker_wire::send would (bit 0 signs header and blob
 // with the channel's key instead, so mutations reach the header checks), any other count is sent as that many
 // raw frames.
+// Bit 3 with bit 0 puts the blob in an output ring (worker_wire::seal_in_ring) when the header is a JSON
+// object; the receiver has that ring, so a raw frame's ring reference is followed too, within bounds.
 // Bit 2 set: the body is one raw frame, verbatim (its length prefixes hold NULs), so mutations reach the
 // length parsing. Bit 1 verifies the input twice (the replay guard). An accepted message then goes through
 // raw_frames::restore, as the kernel's relay does with a `publish`: its `raw` list must be followed only
@@ -13,6 +15,8 @@
 #include "fuzz_input.hpp"
 #include "common/raw_frames.hpp"
 #include "common/worker_wire.hpp"
+
+#include <unistd.h>
 
 using namespace atrium;
 
@@ -23,6 +27,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     const std::uint8_t flags = data[0];
     static const std::string key = "0123456789abcdef0123456789abcdef";
     static worker_wire signer(key, "cells"); // numbers rise from input to input; each is checked by a new wire
+    // One shared ring, as a worker and its kernel map it: raw frames may name any place in it.
+    static std::string why;
+    static std::optional<output_ring> worker_ring = output_ring::create(why);
+    static std::optional<output_ring> kernel_ring = output_ring::adopt(dup(worker_ring->fd()), why);
     std::vector<std::string> frames;
     std::string blob; // what an accepted message must carry, when known
     bool blob_known = false;
@@ -35,8 +43,13 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         auto parts = fuzz::split_parts(data + 1, size - 1);
         if (parts.size() == 3)
         {
-            frames.push_back((flags & 1) ? signer.seal_text(parts[1], parts[2])
-                                         : worker_wire::pack(parts[0], parts[1], parts[2]));
+            auto header = nlohmann::json::parse(parts[1], nullptr, false);
+            std::optional<std::string> in_ring;
+            if ((flags & 9) == 9 && header.is_object()) // signed, the blob in the ring (when it has room)
+                in_ring = signer.seal_in_ring(header, parts[2], *worker_ring);
+            frames.push_back(in_ring ? *in_ring
+                             : (flags & 1) ? signer.seal_text(parts[1], parts[2])
+                                           : worker_wire::pack(parts[0], parts[1], parts[2]));
             blob = parts[2];
             blob_known = true;
         }
@@ -55,7 +68,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         auto claim = worker_wire::unverified_header(message_frames); // must never throw
         try
         {
-            worker_message message = wire.verify(message_frames);
+            worker_message message = wire.verify(message_frames, &*kernel_ring);
             fuzz::require(round == 0, "a replayed message is refused");
             fuzz::require(frames.size() == 1, "only one frame is a message");
             fuzz::require(message.header.is_object(), "an accepted header is an object");

@@ -6,6 +6,7 @@ Each harness's input format is described at the top of its .cpp file; parts are 
 import json
 import pathlib
 import shutil
+import struct
 import sys
 
 HERE = pathlib.Path(__file__).resolve().parent
@@ -95,9 +96,15 @@ def worker_seeds():
         # genuine frame is a seed only verbatim, not split into parts.)
         signature = sign_worker_frame(WORKER_KEY, b"cells", bytes(16), i + 1, text, blob)
         write("fuzz_worker_wire", f"resign_{i}", b"\x03" + b"\x00".join([b"", text, blob]))
+        write("fuzz_worker_wire", f"ring_{i}", b"\x0b" + b"\x00".join([b"", text, blob]))
         frame = pack_worker_frame(signature, text, blob)
         write("fuzz_worker_wire", f"raw_{i}", b"\x06" + frame)
         write("fuzz_worker_wire", f"raw_truncated_{i}", b"\x04" + frame[:-1])
+    # A blob in the output ring: the length's top bit, then the chunk's position and length there.
+    reference = struct.pack(">QQ", 4096, 5)
+    ring_frame = (struct.pack(">I", 40) + bytes(40) + struct.pack(">Q", 2) + b"{}" +
+                  struct.pack(">Q", len(reference) | 1 << 63) + reference)
+    write("fuzz_worker_wire", "raw_ring_reference", b"\x04" + ring_frame)
     write("fuzz_worker_wire", "raw_oversize", b"\x04" + b"\xff" * 4 + pack_worker_frame(b"", b"{}", b"")[4:])
     write("fuzz_worker_wire", "three_frames", b"\x00" + b"\x00".join([b"sig", b"{}", b"", b"extra"]))
 

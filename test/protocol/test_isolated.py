@@ -444,3 +444,31 @@ def test_a_reset_overtaking_an_answered_cell_loses_none_of_its_output():
                 assert stream_text(msgs) == "alive %d\n" % round_, (round_, [m["msg_type"] for m in msgs])
             else:
                 assert reply["content"]["ename"] == "ContextReset"
+
+
+def ring_of(pid):
+    """The contents of the output ring (common/output_ring.hpp) the worker `pid` made, read through its fd."""
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        try:
+            if "memfd:atrium-output" in os.readlink(f"/proc/{pid}/fd/{fd}"):
+                return Path(f"/proc/{pid}/fd/{fd}").read_bytes()
+        except OSError:
+            continue
+    return None
+
+
+def test_big_output_crosses_the_output_ring_whole(tmp_path):
+    """A worker hands big output to the kernel through shared memory: the kernel maps each worker's ring, and
+    12 MiB printed (1 MiB chunks, three times round the 4 MiB ring) arrive whole and in order, through the ring."""
+    log = tmp_path / "kernel.log"
+    with open(log, "w") as stderr, kernel_of(ISOLATED, stderr=stderr) as (km, kc):
+        pid = worker_pid(kc)
+        assert "/memfd:atrium-output" in Path(f"/proc/{kernel_pid(km)}/maps").read_text(), "the kernel maps no ring"
+        lines = 12 * 1024
+        reply, msgs = run(kc, f"for i in range({lines}): print(f'{{i:08d}}' + 'x' * 1015)")
+        assert reply["status"] == "ok"
+        text = stream_text(msgs)
+        assert text == "".join(f"{i:08d}" + "x" * 1015 + "\n" for i in range(lines)), f"{len(text)} bytes"
+        ring = ring_of(pid)
+        assert ring is not None and f"{lines - 1:08d}".encode() in ring, "the last chunk did not cross the ring"
+    assert "[worker.ring]" not in log.read_text()

@@ -114,9 +114,13 @@ TEST_CASE("worker channel framing")
         send_raw(huge_header);
         CHECK_THAT(refusal(), Catch::Contains("oversize header"));
         std::string huge_blob = good;
-        huge_blob[4 + 8 + 8 + header.size()] = static_cast<char>(0xff);
+        huge_blob[4 + 8 + 8 + header.size()] = static_cast<char>(0x7f);
         send_raw(huge_blob);
         CHECK_THAT(refusal(), Catch::Contains("oversize blob"));
+        std::string odd_reference = good; // the top bit says "in the output ring", but 4 bytes are no reference
+        odd_reference[4 + 8 + 8 + header.size()] = static_cast<char>(0x80);
+        send_raw(odd_reference);
+        CHECK_THAT(refusal(), Catch::Contains("a ring reference of 4 bytes, not 16"));
         send_raw(good + "x");
         CHECK_THAT(refusal(), Catch::Contains("1 stray bytes after the blob"));
         CHECK_FALSE(worker_wire::unverified_header(std::vector<zmq::message_t>{}).has_value());
