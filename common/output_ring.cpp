@@ -23,12 +23,6 @@ namespace atrium
             return std::string(what) + ": " + std::strerror(errno);
         }
 
-        char* map(int fd)
-        {
-            void* mapping = mmap(nullptr, mapping_bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-            return mapping == MAP_FAILED ? nullptr : static_cast<char*>(mapping);
-        }
-
         /// The kernel's release mark: written by the kernel, read by the worker, in shared memory.
         std::atomic<std::uint64_t>& consumed_mark(char* mapping)
         {
@@ -89,41 +83,46 @@ namespace atrium
             why = failed("memfd_create");
             return std::nullopt;
         }
-        char* mapping = nullptr;
-        if (ftruncate(fd, static_cast<off_t>(mapping_bytes)) != 0)
-            why = failed("ftruncate");
-        else if (fcntl(fd, F_ADD_SEALS, required_seals) != 0)
-            why = failed("sealing");
-        else if (!(mapping = map(fd)))
-            why = failed("mmap");
-        if (!mapping)
+        // Sealed against resizing, the kernel's mapping can never fault: a worker can punch holes (they read
+        // as zeros, and the signature check refuses them) but not take pages from under it.
+        if (ftruncate(fd, static_cast<off_t>(mapping_bytes)) != 0 || fcntl(fd, F_ADD_SEALS, required_seals) != 0)
         {
+            why = failed("sizing and sealing a memfd");
             close(fd);
             return std::nullopt;
         }
-        return output_ring(fd, mapping);
+        return map_ring(fd, false, why);
     }
 
-    std::optional<output_ring> output_ring::adopt(int fd, std::string& why)
+    std::optional<output_ring> output_ring::join(int fd, std::string& why)
     {
-        // Sealed against shrinking, the mapping can never fault: the worker cannot take pages from under it.
-        const int seals = fcntl(fd, F_GET_SEALS);
         struct stat status;
-        char* mapping = nullptr;
-        if (seals < 0)
-            why = failed("not a sealable memfd");
-        else if ((seals & required_seals) != required_seals)
-            why = "the memfd is not sealed against resizing";
-        else if (fstat(fd, &status) != 0 || static_cast<std::size_t>(status.st_size) != mapping_bytes)
-            why = "the memfd is not " + std::to_string(mapping_bytes) + " bytes";
-        else if (!(mapping = map(fd)))
-            why = failed("mmap");
-        if (!mapping)
+        if (fcntl(fd, F_SETFD, FD_CLOEXEC) != 0 || fstat(fd, &status) != 0 ||
+            static_cast<std::size_t>(status.st_size) != mapping_bytes)
         {
+            why = "descriptor " + std::to_string(fd) + " is not a ring of " + std::to_string(mapping_bytes) + " bytes";
             close(fd);
             return std::nullopt;
         }
-        return output_ring(fd, mapping);
+        return map_ring(fd, true, why);
+    }
+
+    std::optional<output_ring> output_ring::map_ring(int fd, bool data_writable, std::string& why)
+    {
+        void* mapping = mmap(nullptr, mapping_bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+        if (mapping != MAP_FAILED && !data_writable &&
+            mprotect(static_cast<char*>(mapping) + header_bytes, data_bytes, PROT_READ) != 0)
+        {
+            munmap(mapping, mapping_bytes);
+            mapping = MAP_FAILED;
+        }
+        if (mapping == MAP_FAILED)
+        {
+            why = failed("mapping the ring");
+            close(fd);
+            return std::nullopt;
+        }
+        return output_ring(fd, static_cast<char*>(mapping));
     }
 
     std::uint64_t output_ring::consumed() const noexcept
@@ -160,13 +159,18 @@ namespace atrium
         return true;
     }
 
-    bool output_ring::take(std::uint64_t position, std::uint64_t bytes, std::string& out)
+    bool output_ring::copy_out(std::uint64_t position, std::uint64_t bytes, std::string& out) const
     {
         const std::uint64_t offset = position % data_bytes;
         if (bytes == 0 || bytes > data_bytes - offset)
             return false;
         out.assign(m_mapping + header_bytes + offset, static_cast<std::size_t>(bytes));
-        consumed_mark(m_mapping).store(position + bytes, std::memory_order_release);
         return true;
+    }
+
+    void output_ring::release(std::uint64_t through)
+    {
+        if (through > consumed())
+            consumed_mark(m_mapping).store(through, std::memory_order_release);
     }
 }

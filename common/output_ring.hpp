@@ -16,15 +16,14 @@ namespace atrium
     /// over the chunk's bytes (worker_wire); the kernel copies the bytes out and checks the signature on its
     /// copy, so a worker that rewrites the ring meanwhile only gets its own message refused.
     ///
-    /// A sealed memfd (its size can change no more, so the kernel's mapping cannot fault) that the worker
-    /// makes; the kernel takes its descriptor with pidfd_getfd once the worker's signed hello names it, and
-    /// says `ring_ok` before the worker uses it. Without it (an older kernel, a fake one in tests, pidfd_getfd
-    /// refused) output goes on the link as before.
+    /// The kernel makes the ring, a memfd sealed against resizing (so that its mapping can never fault, whatever
+    /// the worker does), and hands it to the worker as it starts it (an inherited descriptor, or one more
+    /// descriptor in the template's fork request). A worker started without one sends everything on the link.
     ///
     /// Positions count every byte ever placed (u64, they never wrap); a chunk lies at its position modulo the
     /// ring's size and never across its end (the writer skips to the start instead). The kernel publishes how
-    /// far it has copied in the first bytes of the mapping, which only the worker reads: a chunk that does not
-    /// fit before the kernel's copy catches up goes on the link.
+    /// far it has copied in the first bytes of the mapping, which only the worker reads, and only after a
+    /// chunk's message proved genuine: a chunk that does not fit before the kernel catches up goes on the link.
     class output_ring
     {
     public:
@@ -33,11 +32,12 @@ namespace atrium
         static constexpr std::size_t data_bytes = std::size_t{4} << 20;
         static constexpr std::size_t header_bytes = 4096;
 
-        /// The worker's: a new sealed ring; nullopt (with `why`) when the system cannot make one.
+        /// The kernel's: a new sealed ring, its data mapped read-only here; nullopt (with `why`) when the system
+        /// cannot make one.
         static std::optional<output_ring> create(std::string& why);
-        /// The kernel's: maps `fd` (taken over: closed on failure) if it is a ring `create` made; nullopt (with
-        /// `why`) otherwise.
-        static std::optional<output_ring> adopt(int fd, std::string& why);
+        /// The worker's: maps the ring the kernel handed over as `fd` (taken over: closed on failure, else made
+        /// close-on-exec); nullopt (with `why`) when it is not one.
+        static std::optional<output_ring> join(int fd, std::string& why);
 
         output_ring(output_ring&& other) noexcept;
         output_ring& operator=(output_ring&& other) noexcept;
@@ -53,9 +53,12 @@ namespace atrium
         /// The worker's (one thread): copies `bytes` in and returns their position; nullopt when they do not
         /// fit now (or are too big for the ring).
         std::optional<std::uint64_t> put(std::string_view bytes);
-        /// The kernel's (one thread): copies the chunk at `position` into `out` and releases its space; false
-        /// when `position` and `bytes` do not name a chunk inside the ring.
-        bool take(std::uint64_t position, std::uint64_t bytes, std::string& out);
+        /// The kernel's (one thread): copies the chunk at `position` into `out`; false when `position` and
+        /// `bytes` do not name a chunk inside the ring.
+        bool copy_out(std::uint64_t position, std::uint64_t bytes, std::string& out) const;
+        /// The kernel's: everything before `through` has been copied and proved genuine; the worker may reuse it.
+        /// The mark only moves forward.
+        void release(std::uint64_t through);
         /// The worker's, when its output has gone quiet: once the kernel has copied everything, the ring's
         /// pages go back to the system (a note that streamed once does not keep 4 MiB for good). True if it
         /// freed them.
@@ -63,6 +66,7 @@ namespace atrium
 
     private:
         output_ring(int fd, char* mapping) noexcept;
+        static std::optional<output_ring> map_ring(int fd, bool data_writable, std::string& why);
         std::uint64_t consumed() const noexcept;
         void release() noexcept;
 

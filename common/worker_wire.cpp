@@ -258,12 +258,14 @@ namespace atrium
     {
         packed_parts parts = unpack(frame);
         std::string blob;
+        const std::uint64_t ring_position = parts.in_ring ? get_number(parts.blob.substr(0, 8)) : 0;
+        const std::uint64_t ring_bytes = parts.in_ring ? get_number(parts.blob.substr(8)) : 0;
         if (parts.in_ring)
         {
             // Copied out first, then checked: the signature covers this copy, whatever the ring holds later.
             if (!ring)
                 throw worker_wire_error("[worker.bad_message] a blob in an output ring this channel does not have");
-            if (!ring->take(get_number(parts.blob.substr(0, 8)), get_number(parts.blob.substr(8)), blob))
+            if (!ring->copy_out(ring_position, ring_bytes, blob))
                 throw worker_wire_error("[worker.bad_message] a ring reference outside the output ring");
         }
         std::uint64_t number = 0;
@@ -279,7 +281,10 @@ namespace atrium
             throw worker_wire_error("[worker.bad_message] the header is not an object with a `type` string");
         m_received = number;
         if (parts.in_ring)
+        {
+            ring->release(ring_position + ring_bytes); // only a genuine message frees the worker's space
             message.blob = std::move(blob);
+        }
         else
             message.blob.assign(parts.blob);
         return message;

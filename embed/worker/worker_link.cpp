@@ -12,13 +12,21 @@
 
 namespace atrium
 {
-    worker_link::worker_link(zmq::context_t& context, std::string endpoint, const std::string& key, pid_t kernel_pid)
+    worker_link::worker_link(zmq::context_t& context, std::string endpoint, const std::string& key, pid_t kernel_pid,
+                             int ring_fd)
         : m_context(context)
         , m_endpoint(std::move(endpoint))
         , m_kernel_pid(kernel_pid)
         , m_wire(key, "link")
         , m_wake_fd(eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC))
     {
+        if (ring_fd < 0)
+            return;
+        std::string why;
+        m_ring = output_ring::join(ring_fd, why);
+        if (!m_ring)
+            std::cerr << "[atrium-worker " << getpid() << "] [worker.ring] cannot use the output ring (" << why
+                      << "): output goes on the link" << std::endl;
     }
 
     void worker_link::start(handler on_message)
@@ -72,15 +80,7 @@ namespace atrium
         socket.set(zmq::sockopt::sndhwm, 0);
         socket.set(zmq::sockopt::rcvhwm, 0);
         socket.connect(m_endpoint);
-        nlohmann::json hello = {{"type", "hello"}, {"pid", getpid()}};
-        std::string why;
-        m_ring = output_ring::create(why);
-        if (m_ring)
-            hello["ring_fd"] = m_ring->fd(); // the kernel takes it with pidfd_getfd, then says ring_ok
-        else
-            std::cerr << "[atrium-worker " << getpid() << "] [worker.ring] no output ring (" << why
-                      << "): output goes on the link" << std::endl;
-        m_wire.send(socket, hello);
+        m_wire.send(socket, {{"type", "hello"}, {"pid", getpid()}});
         while (true)
         {
             zmq::pollitem_t items[] = {{socket.handle(), 0, ZMQ_POLLIN, 0}, {nullptr, m_wake_fd, ZMQ_POLLIN, 0}};
@@ -108,7 +108,7 @@ namespace atrium
         }
         for (auto& message : batch)
         {
-            if (m_ring_ok && message.blob.size() >= output_ring::min_chunk_bytes)
+            if (m_ring && message.blob.size() >= output_ring::min_chunk_bytes)
                 if (auto frame = m_wire.seal_in_ring(message.header, message.blob, *m_ring))
                 {
                     worker_wire::send_sealed(socket, std::move(*frame));
@@ -138,10 +138,6 @@ namespace atrium
             if (type == "ping")
             {
                 m_wire.send(socket, {{"type", "pong"}});
-            }
-            else if (type == "ring_ok")
-            {
-                m_ring_ok = m_ring.has_value();
             }
             else if (type == "stop")
             {

@@ -24,7 +24,9 @@ namespace atrium
         using handler = std::function<void(worker_message message)>;
 
         /// `context` is the worker's one ZeroMQ context (one I/O thread for both of its channels).
-        worker_link(zmq::context_t& context, std::string endpoint, const std::string& key, pid_t kernel_pid);
+        /// `ring_fd`: the output ring the kernel handed over (-1: none; everything goes on the link).
+        worker_link(zmq::context_t& context, std::string endpoint, const std::string& key, pid_t kernel_pid,
+                    int ring_fd = -1);
         worker_link(const worker_link&) = delete;
         worker_link& operator=(const worker_link&) = delete;
 
@@ -51,9 +53,8 @@ namespace atrium
         const std::string m_endpoint;
         const pid_t m_kernel_pid;
         worker_wire m_wire; ///< used by the link thread only
-        /// Big output goes through it once the kernel said `ring_ok` (link thread only); see output_ring.
+        /// Big output goes through it (link thread only); see output_ring.
         std::optional<output_ring> m_ring;
-        bool m_ring_ok = false;
         handler m_on_message;
         int m_wake_fd = -1;
 

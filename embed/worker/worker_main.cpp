@@ -31,6 +31,7 @@ namespace
         bool template_mode = false;
         std::vector<std::string> preload;
         bool skip_missing = false; ///< --preload-if-installed: the default list, not the user's
+        int ring_fd = -1;          ///< --ring-fd: the output ring the kernel handed over
     };
 
     std::vector<std::string> split_modules(const std::string& text)
@@ -69,6 +70,8 @@ namespace
                 out.lane.id = argv[i + 1];
             else if (flag == "--kernel-pid")
                 out.kernel_pid = static_cast<pid_t>(std::atoi(argv[i + 1]));
+            else if (flag == "--ring-fd" && !out.template_mode)
+                out.ring_fd = std::atoi(argv[i + 1]);
             else if ((flag == "--preload" || flag == "--preload-if-installed") && out.template_mode)
             {
                 out.preload = split_modules(argv[i + 1]);
@@ -124,7 +127,7 @@ namespace
             // and zmq_ctx_term would wait for that thread's socket (the worker ends by _exit, or by returning below
             // after a failed start).
             zmq::context_t& context = *new zmq::context_t(1);
-            worker_link link(context, arguments.endpoint, key, arguments.kernel_pid);
+            worker_link link(context, arguments.endpoint, key, arguments.kernel_pid, arguments.ring_fd);
             set_kernel_caller(
                 [&link](const std::string& op, const nlohmann::json& args, std::string blob)
                 {
@@ -181,6 +184,7 @@ namespace
                                                             arguments.skip_missing, unset_in_children);
         arguments.endpoint = child.endpoint;
         arguments.lane = {child.cells_endpoint, child.lane_id};
+        arguments.ring_fd = child.ring_fd;
         return serve(arguments, std::move(runtime));
     }
 }
@@ -192,8 +196,8 @@ int main(int argc, char* argv[])
     if (!parse(argc, argv, arguments))
     {
         std::cerr << "atrium-worker: started by the Atrium kernel, not by hand "
-                     "(usage: atrium-worker --connect ENDPOINT --cells ENDPOINT --lane ID --kernel-pid PID, key on "
-                     "stdin; or atrium-worker --template --kernel-pid PID [--preload[-if-installed] MODULES], "
+                     "(usage: atrium-worker --connect ENDPOINT --cells ENDPOINT --lane ID --kernel-pid PID "
+                     "[--ring-fd FD], key on stdin; or atrium-worker --template --kernel-pid PID [--preload[-if-installed] MODULES], "
                      "channel on fd 3)\n";
         return 2;
     }

@@ -126,7 +126,7 @@ namespace atrium
             if (!text)
                 _exit(0); // the kernel closed the channel (or is gone): nothing more to fork
             auto request = template_request::decode(*text);
-            if (!request || fds.size() != 3)
+            if (!request || fds.size() < 3 || fds.size() > 4) // the fourth, if any: the worker's output ring
             {
                 for (int fd : fds)
                     close(fd);
@@ -147,7 +147,10 @@ namespace atrium
                 pid_t self = static_cast<pid_t>(syscall(SYS_getpid));
                 send(fds[2], &self, sizeof self, MSG_NOSIGNAL);
                 close(fds[2]);
-                return become_worker(control_fd, kernel_pid, *request, fds[0], fds[1], unset_in_children);
+                forked_worker worker =
+                    become_worker(control_fd, kernel_pid, *request, fds[0], fds[1], unset_in_children);
+                worker.ring_fd = fds.size() == 4 ? fds[3] : -1;
+                return worker;
             }
             const int clone_error = errno;
             python_after_fork_in_parent();

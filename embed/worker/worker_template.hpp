@@ -19,6 +19,7 @@ namespace atrium
         std::string endpoint;
         std::string cells_endpoint;
         std::string lane_id;
+        int ring_fd = -1; ///< the output ring the kernel handed over (common/output_ring.hpp), if any
     };
 
     /// The worker template's life (`atrium-worker --template`, started by session/worker/worker_template.hpp):

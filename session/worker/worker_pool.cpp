@@ -160,7 +160,21 @@ namespace atrium
         return handle;
     }
 
-    worker_launch worker_pool::launch_for(const worker_handle& handle) const
+    void worker_pool::make_output_ring(worker_handle& handle, worker_launch& launch)
+    {
+        std::string why;
+        handle.ring = output_ring::create(why);
+        if (handle.ring)
+            launch.ring_fd = handle.ring->fd();
+        else if (!m_ring_failure_logged)
+        {
+            m_ring_failure_logged = true; // the same reason each time: said once
+            std::cerr << "[atrium] [worker.ring] no output ring for workers (" << why
+                      << "): their output comes on the link" << std::endl;
+        }
+    }
+
+    worker_launch worker_pool::launch_for(worker_handle& handle)
     {
         worker_launch launch;
         launch.executable = m_config.executable;
@@ -170,6 +184,7 @@ namespace atrium
         launch.limits = m_config.limits;
         launch.cells_endpoint = m_config.lane->endpoint();
         launch.lane_id = handle.lane_id;
+        make_output_ring(handle, launch);
         return launch;
     }
 
@@ -200,31 +215,6 @@ namespace atrium
         return handle;
     }
 
-    void worker_pool::take_output_ring(worker_handle& handle, const nlohmann::json& hello)
-    {
-        const auto named = hello.find("ring_fd");
-        if (named == hello.end())
-            return;
-        std::string why = "its hello names no descriptor";
-        if (named->is_number_unsigned() && named->get<std::uint64_t>() <= INT_MAX)
-        {
-            // The worker is our child: pidfd_getfd copies its descriptor into this process (close-on-exec).
-            const int fd = static_cast<int>(syscall(SYS_pidfd_getfd, handle.process->exit_fd(),
-                                                    named->get<int>(), 0));
-            if (fd < 0)
-                why = std::string("pidfd_getfd: ") + std::strerror(errno);
-            else
-                handle.ring = output_ring::adopt(fd, why);
-        }
-        if (!handle.ring)
-        {
-            std::cerr << "[atrium] [worker.ring] worker " << handle.process->pid() << ": no output ring (" << why
-                      << "): its output comes on the link" << std::endl;
-            return;
-        }
-        handle.send({{"type", "ring_ok"}});
-    }
-
     std::optional<std::string> worker_pool::await_hello(worker_handle& handle)
     {
         const auto deadline = std::chrono::steady_clock::now() + m_config.hello_timeout;
@@ -248,7 +238,6 @@ namespace atrium
                     if (message->type() == "hello")
                     {
                         handle.peer = peer;
-                        take_output_ring(handle, message->header);
                         return std::nullopt;
                     }
                 }

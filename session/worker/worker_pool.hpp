@@ -79,11 +79,12 @@ namespace atrium
     private:
         void spawner_main();
         std::unique_ptr<worker_handle> start_one();
-        /// Maps the output ring the worker's hello names and tells the worker to use it; logs why not.
-        void take_output_ring(worker_handle& handle, const nlohmann::json& hello);
+        /// A new output ring for the worker about to start, in `handle` and `launch`; logs why not, once.
+        void make_output_ring(worker_handle& handle, worker_launch& launch);
         /// A worker_handle with a fresh key, endpoint and lane id (its process not yet started).
         std::unique_ptr<worker_handle> new_handle();
-        worker_launch launch_for(const worker_handle& handle) const;
+        /// How to start `handle`'s worker; gives it a new output ring.
+        worker_launch launch_for(worker_handle& handle);
         /// Waits for the worker's hello: nothing once it came, how the process ended if it ended first; throws
         /// `[worker.no_hello]` when it takes longer than hello_timeout.
         std::optional<std::string> await_hello(worker_handle& handle);
@@ -106,6 +107,7 @@ namespace atrium
         std::unique_ptr<worker_template> m_template; ///< spawner thread only
         std::size_t m_template_deaths = 0;           ///< spawner thread only
         bool m_template_given_up = false;            ///< spawner thread only
+        bool m_ring_failure_logged = false;          ///< spawner thread only
         std::thread m_spawner;
     };
 }

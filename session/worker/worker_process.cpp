@@ -23,6 +23,8 @@ namespace atrium
 {
     namespace
     {
+        constexpr int ring_child_fd = 4; // after stdio and fd 3 (the template's control channel)
+
         [[noreturn]] void spawn_failed(const std::string& what)
         {
             throw std::runtime_error("[worker.spawn] cannot start a worker process: " + what + ": " +
@@ -48,6 +50,8 @@ namespace atrium
                                               "--cells",         launch.cells_endpoint,
                                               "--lane",          launch.lane_id,
                                               "--kernel-pid",    std::to_string(getpid())};
+        if (launch.ring_fd >= 0)
+            arguments.insert(arguments.end(), {"--ring-fd", std::to_string(ring_child_fd)});
         if (!launch.arguments.empty())
         {
             arguments = launch.arguments;
@@ -78,6 +82,8 @@ namespace atrium
             dup2(launch.log_fd, 1);
             dup2(launch.log_fd, 2);
             unsigned first_closed = 3;
+            // Out of the way first: the control channel's move to fd 3 must not close the ring's descriptor.
+            const int ring = launch.ring_fd >= 0 ? fcntl(launch.ring_fd, F_DUPFD_CLOEXEC, ring_child_fd + 1) : -1;
             if (launch.inherited_fd >= 0)
             {
                 if (launch.inherited_fd == 3)
@@ -85,6 +91,11 @@ namespace atrium
                 else
                     dup2(launch.inherited_fd, 3); // the copy is not close-on-exec
                 first_closed = 4;
+            }
+            if (ring >= 0)
+            {
+                dup2(ring, ring_child_fd); // the copy is not close-on-exec; the worker sets it again
+                first_closed = ring_child_fd + 1;
             }
             syscall(SYS_close_range, first_closed, ~0U, 0U); // nothing of the kernel's: sockets, pipes, files
             set_limit(RLIMIT_AS, launch.limits.memory_bytes);

@@ -31,6 +31,7 @@ namespace atrium
         /// When set, the program's arguments instead of the worker's (`--template ...`: the worker template).
         std::vector<std::string> arguments;
         int inherited_fd = -1; ///< when set, given to the child as its fd 3 (the template's control channel)
+        int ring_fd = -1;      ///< when set, the worker's output ring (common/output_ring.hpp), given as its fd 4
     };
 
     /// One worker child process. The kernel reaps it (no zombies) and it dies with the thread that started

@@ -143,7 +143,10 @@ namespace atrium
         }
         template_request request{launch.endpoint, launch.cells_endpoint, launch.lane_id, launch.limits.memory_bytes,
                                  launch.limits.cpu_seconds};
-        const bool sent = send_datagram(m_control, request.encode(), {key_pipe[0], m_log_fd, birth[1]});
+        std::vector<int> handed = {key_pipe[0], m_log_fd, birth[1]};
+        if (launch.ring_fd >= 0)
+            handed.push_back(launch.ring_fd); // the worker's output ring; the kernel keeps its own descriptor
+        const bool sent = send_datagram(m_control, request.encode(), handed);
         const int send_error = errno;
         close(key_pipe[0]);
         close(birth[1]); // from now on only the template and the child hold it: end of stream once both let go

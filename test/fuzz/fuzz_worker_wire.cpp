@@ -27,10 +27,13 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     const std::uint8_t flags = data[0];
     static const std::string key = "0123456789abcdef0123456789abcdef";
     static worker_wire signer(key, "cells"); // numbers rise from input to input; each is checked by a new wire
-    // One shared ring, as a worker and its kernel map it: raw frames may name any place in it.
-    static std::string why;
-    static std::optional<output_ring> worker_ring = output_ring::create(why);
-    static std::optional<output_ring> kernel_ring = output_ring::adopt(dup(worker_ring->fd()), why);
+    // A fresh ring per input, as a kernel and its worker map it (raw frames may name any place in it): what one
+    // input does to the ring's marks must not change what the next one tests.
+    std::string why;
+    std::optional<output_ring> kernel_ring = output_ring::create(why);
+    std::optional<output_ring> worker_ring = kernel_ring ? output_ring::join(dup(kernel_ring->fd()), why)
+                                                         : std::nullopt;
+    fuzz::require(kernel_ring && worker_ring, "a ring can be made");
     std::vector<std::string> frames;
     std::string blob; // what an accepted message must carry, when known
     bool blob_known = false;

@@ -5,6 +5,7 @@
 #include <catch2/catch.hpp>
 
 #include <fcntl.h>
+#include <fstream>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -23,11 +24,20 @@ namespace
     ring_pair make_pair()
     {
         std::string why;
-        auto worker = output_ring::create(why);
-        REQUIRE(worker);
-        auto kernel = output_ring::adopt(dup(worker->fd()), why);
+        auto kernel = output_ring::create(why);
         REQUIRE(kernel);
+        auto worker = output_ring::join(dup(kernel->fd()), why); // as the worker gets it, at its start
+        REQUIRE(worker);
         return {std::move(*worker), std::move(*kernel)};
+    }
+
+    /// What the kernel does with a chunk of a genuine message: copy it out, then free its space.
+    bool take(output_ring& kernel, std::uint64_t position, std::uint64_t bytes, std::string& out)
+    {
+        if (!kernel.copy_out(position, bytes, out))
+            return false;
+        kernel.release(position + bytes);
+        return true;
     }
 
     std::string chunk(std::size_t bytes, char fill)
@@ -49,7 +59,7 @@ TEST_CASE("output ring: chunks cross whole, in order, and the space comes back")
         auto position = ring.worker.put(first);
         REQUIRE(position);
         CHECK(*position == 0);
-        REQUIRE(ring.kernel.take(*position, first.size(), out));
+        REQUIRE(take(ring.kernel, *position, first.size(), out));
         CHECK(out == first);
     }
     SECTION("a full ring refuses until the kernel has copied; a chunk never crosses the end")
@@ -59,20 +69,20 @@ TEST_CASE("output ring: chunks cross whole, in order, and the space comes back")
         REQUIRE(one);
         REQUIRE(two);
         CHECK_FALSE(ring.worker.put(piece));
-        REQUIRE(ring.kernel.take(*one, piece.size(), out));
+        REQUIRE(take(ring.kernel, *one, piece.size(), out));
         // 1 MiB is left before the end: the third starts over at the beginning, where the first was.
         auto three = ring.worker.put(piece);
         REQUIRE(three);
         CHECK(*three == output_ring::data_bytes);
-        REQUIRE(ring.kernel.take(*two, piece.size(), out));
-        REQUIRE(ring.kernel.take(*three, piece.size(), out));
+        REQUIRE(take(ring.kernel, *two, piece.size(), out));
+        REQUIRE(take(ring.kernel, *three, piece.size(), out));
         CHECK(out == piece);
         for (int i = 0; i < 20; ++i) // round and round
         {
             const std::string next = chunk(900 * 1024 + i, static_cast<char>('c' + i));
             auto at = ring.worker.put(next);
             REQUIRE(at);
-            REQUIRE(ring.kernel.take(*at, next.size(), out));
+            REQUIRE(take(ring.kernel, *at, next.size(), out));
             CHECK(out == next);
         }
     }
@@ -83,7 +93,7 @@ TEST_CASE("output ring: chunks cross whole, in order, and the space comes back")
         auto at = ring.worker.put(text);
         REQUIRE(at);
         CHECK_FALSE(ring.worker.trim_if_drained()); // the kernel has not copied it yet
-        REQUIRE(ring.kernel.take(*at, text.size(), out));
+        REQUIRE(take(ring.kernel, *at, text.size(), out));
         REQUIRE(fstat(ring.worker.fd(), &status) == 0);
         const auto held = status.st_blocks;
         CHECK(held * 512 >= static_cast<blkcnt_t>(text.size()));
@@ -94,7 +104,7 @@ TEST_CASE("output ring: chunks cross whole, in order, and the space comes back")
         const std::string again = chunk(1 << 20, 'u');
         auto next = ring.worker.put(again);
         REQUIRE(next);
-        REQUIRE(ring.kernel.take(*next, again.size(), out));
+        REQUIRE(take(ring.kernel, *next, again.size(), out));
         CHECK(out == again);
     }
     SECTION("empty and oversize chunks are not put")
@@ -104,44 +114,43 @@ TEST_CASE("output ring: chunks cross whole, in order, and the space comes back")
     }
     SECTION("the kernel takes nothing outside the ring, whatever a worker claims")
     {
-        CHECK_FALSE(ring.kernel.take(0, 0, out));
-        CHECK_FALSE(ring.kernel.take(0, output_ring::data_bytes + 1, out));
-        CHECK_FALSE(ring.kernel.take(output_ring::data_bytes - 10, 11, out));
-        CHECK_FALSE(ring.kernel.take(~std::uint64_t{0}, 2, out));
-        CHECK(ring.kernel.take(output_ring::data_bytes - 10, 10, out));
+        CHECK_FALSE(take(ring.kernel, 0, 0, out));
+        CHECK_FALSE(take(ring.kernel, 0, output_ring::data_bytes + 1, out));
+        CHECK_FALSE(take(ring.kernel, output_ring::data_bytes - 10, 11, out));
+        CHECK_FALSE(take(ring.kernel, ~std::uint64_t{0}, 2, out));
+        CHECK(take(ring.kernel, output_ring::data_bytes - 10, 10, out));
     }
     SECTION("a kernel mark past what the worker wrote makes the worker keep to the link")
     {
-        REQUIRE(ring.kernel.take(1000, 10, out)); // marks 1010 consumed, more than was ever put
+        ring.kernel.release(1010); // more than was ever put
         CHECK_FALSE(ring.worker.put(chunk(100, 'x')));
     }
 }
 
-TEST_CASE("output ring: the kernel maps only a sealed ring of the right size")
+TEST_CASE("output ring: the kernel's ring is sealed and read-only to it; a worker joins only a ring")
 {
     std::string why;
-    int plain = memfd_create("not-a-ring", MFD_CLOEXEC);
-    REQUIRE(plain >= 0);
-    CHECK_FALSE(output_ring::adopt(plain, why)); // sealed only against new seals: it could still shrink
-    CHECK_THAT(why, Catch::Contains("not sealed"));
+    auto kernel = output_ring::create(why);
+    REQUIRE(kernel);
+    const int seals = fcntl(kernel->fd(), F_GET_SEALS);
+    CHECK((seals & (F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL)) == (F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL));
+    CHECK(ftruncate(kernel->fd(), 4096) != 0); // a worker holding the descriptor cannot shrink it either
 
-    int unsealed = memfd_create("unsealed", MFD_CLOEXEC | MFD_ALLOW_SEALING);
-    REQUIRE(ftruncate(unsealed, output_ring::header_bytes + output_ring::data_bytes) == 0);
-    CHECK_FALSE(output_ring::adopt(unsealed, why)); // a worker could shrink it under the kernel's mapping
-    CHECK_THAT(why, Catch::Contains("not sealed"));
+    // In this process's maps: the header page writable (the release mark), the data read-only.
+    std::ifstream maps("/proc/self/maps");
+    std::string line, modes;
+    while (std::getline(maps, line))
+        if (line.find("memfd:atrium-output") != std::string::npos)
+            modes += line.substr(line.find(' ') + 1, 4) + " ";
+    CHECK(modes.find("rw-s") != std::string::npos);
+    CHECK(modes.find("r--s") != std::string::npos);
 
-    int small = memfd_create("small", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+    int small = memfd_create("small", MFD_CLOEXEC);
     REQUIRE(ftruncate(small, 4096) == 0);
-    REQUIRE(fcntl(small, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) == 0);
-    CHECK_FALSE(output_ring::adopt(small, why));
-    CHECK_THAT(why, Catch::Contains("bytes"));
-
-    int pipe_ends[2];
-    REQUIRE(pipe(pipe_ends) == 0);
-    close(pipe_ends[1]);
-    CHECK_FALSE(output_ring::adopt(pipe_ends[0], why));
-    CHECK_THAT(why, Catch::Contains("not a sealable memfd"));
-    CHECK(fcntl(pipe_ends[0], F_GETFD) == -1); // taken over: closed on failure
+    CHECK_FALSE(output_ring::join(small, why));
+    CHECK_THAT(why, Catch::Contains("is not a ring"));
+    CHECK(fcntl(small, F_GETFD) == -1); // taken over: closed on failure
+    CHECK_FALSE(output_ring::join(-1, why));
 }
 
 TEST_CASE("output ring frames: signed over the bytes the kernel copied out")
@@ -181,6 +190,18 @@ TEST_CASE("output ring frames: signed over the bytes the kernel copied out")
         outside[outside.size() - 16 + 7] = static_cast<char>(0xff); // the position's low byte
         outside[outside.size() - 8 + 5] = static_cast<char>(0x7f);  // ~8 MiB long
         CHECK_THROWS_WITH(kernel_side.open(outside, &ring.kernel), Catch::Contains("outside the output ring"));
+    }
+    SECTION("a refused frame frees no space: only a genuine message's chunk is released")
+    {
+        const std::string big = chunk(3 << 20, 'g');
+        auto frame = worker_side.seal_in_ring(header, big, ring.worker);
+        REQUIRE(frame);
+        std::string forged = *frame;
+        forged[4 + channel_mac::salt_bytes + channel_mac::number_bytes] ^= 1; // a byte of the tag
+        CHECK_THROWS_WITH(kernel_side.open(forged, &ring.kernel), Catch::Contains("wrong signature"));
+        CHECK_FALSE(ring.worker.put(big)); // the chunk's space is still held
+        CHECK(kernel_side.open(*frame, &ring.kernel).blob == big);
+        CHECK(ring.worker.put(big)); // released by the genuine message
     }
     SECTION("a full ring leaves the chunk to the frame")
     {
