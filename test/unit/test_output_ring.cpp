@@ -14,7 +14,7 @@ using namespace atrium;
 
 namespace
 {
-    /// The worker's ring and the kernel's mapping of the same memfd, as pidfd_getfd would give it.
+    /// The kernel's ring and the worker's mapping of the same memfd, handed over as a descriptor.
     struct ring_pair
     {
         output_ring worker;
