@@ -54,6 +54,9 @@ namespace atrium
             arguments.insert(arguments.end(), {"--ring-fd", std::to_string(ring_child_fd)});
         if (!launch.arguments.empty())
         {
+            // Other arguments could not tell the child about the ring it would hold.
+            if (launch.ring_fd >= 0)
+                throw std::invalid_argument("[worker.spawn] an output ring is only for a worker's own arguments");
             arguments = launch.arguments;
             arguments.insert(arguments.begin(), launch.executable);
         }
@@ -84,6 +87,8 @@ namespace atrium
             unsigned first_closed = 3;
             // Out of the way first: the control channel's move to fd 3 must not close the ring's descriptor.
             const int ring = launch.ring_fd >= 0 ? fcntl(launch.ring_fd, F_DUPFD_CLOEXEC, ring_child_fd + 1) : -1;
+            if (launch.ring_fd >= 0 && ring < 0)
+                _exit(126); // told `--ring-fd 4`, the worker would take whatever fd 4 is for its ring
             if (launch.inherited_fd >= 0)
             {
                 if (launch.inherited_fd == 3)
@@ -94,6 +99,8 @@ namespace atrium
             }
             if (ring >= 0)
             {
+                if (launch.inherited_fd < 0)
+                    close(3); // below the range closed next: nothing of the kernel's may stay there
                 dup2(ring, ring_child_fd); // the copy is not close-on-exec; the worker sets it again
                 first_closed = ring_child_fd + 1;
             }

@@ -3,12 +3,17 @@
 
 #include <catch2/catch.hpp>
 
+#include <fcntl.h>
 #include <signal.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <fstream>
+#include <set>
+#include <sstream>
+#include <vector>
 
 using namespace atrium;
 
@@ -105,6 +110,53 @@ TEST_CASE("worker processes")
         CHECK(cpu == "7");
         unlink(out.c_str());
         unlink(path.c_str());
+    }
+    SECTION("an output ring arrives as fd 4, announced, and nothing else of the kernel's comes along")
+    {
+        std::string out = "/tmp/atrium-worker-fds-" + std::to_string(getpid());
+        std::string path = script("read key; ls /proc/$$/fd > " + out + "; echo \"$@\" >> " + out);
+        // An inheritable descriptor at fd 3 in the kernel (a user's os.dup2 can make one) must not reach it.
+        int saved = fcntl(3, F_DUPFD_CLOEXEC, 10);
+        int stray = open("/dev/null", O_RDONLY);
+        REQUIRE(stray >= 0);
+        REQUIRE(dup2(stray, 3) == 3);
+        int ring = memfd_create("test-ring", MFD_CLOEXEC);
+        REQUIRE(ring >= 0);
+        worker_launch launch{path, "tcp://127.0.0.1:1", "k", 2, {}, "ipc://@none", "w1"};
+        launch.ring_fd = ring;
+        {
+            worker_process process(launch);
+            for (int i = 0; i < 200 && !process.reap_if_ended(); ++i)
+                usleep(10000);
+        }
+        close(ring);
+        close(stray);
+        if (saved >= 0)
+            dup2(saved, 3), close(saved);
+        else
+            close(3);
+        std::ifstream listing(out);
+        std::vector<std::string> lines;
+        for (std::string line; std::getline(listing, line);)
+            lines.push_back(line);
+        REQUIRE(lines.size() >= 2);
+        const std::string last_line = lines.back(); // the arguments; the lines before: the shell's descriptors
+        lines.pop_back();
+        std::set<std::string> fds;
+        for (const auto& line : lines)
+        {
+            std::istringstream words(line);
+            for (std::string word; words >> word;)
+                fds.insert(word);
+        }
+        CHECK(fds.count("4"));
+        CHECK_FALSE(fds.count("3"));
+        CHECK_THAT(last_line, Catch::EndsWith("--ring-fd 4"));
+        unlink(out.c_str());
+        unlink(path.c_str());
+
+        launch.arguments = {"--other"};
+        CHECK_THROWS_WITH(worker_process(launch), Catch::Contains("only for a worker's own arguments"));
     }
     SECTION("destroying a running worker kills and reaps it")
     {
