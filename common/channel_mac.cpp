@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: MIT
 #include "common/channel_mac.hpp"
 
+#include "common/big_endian.hpp"
+
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/rand.h>
@@ -17,11 +19,6 @@ namespace atrium
     {
         constexpr std::size_t nonce_bytes = 12; // GCM's own size: the number, then four zero bytes
 
-        void put_number(unsigned char* out, std::uint64_t number)
-        {
-            for (std::size_t i = 0; i < channel_mac::number_bytes; ++i)
-                out[i] = static_cast<unsigned char>(number >> (8 * (channel_mac::number_bytes - 1 - i)));
-        }
 
         const unsigned char* bytes(std::string_view text)
         {
@@ -65,10 +62,11 @@ namespace atrium
         /// failed.
         bool tag(std::uint64_t number, std::string_view body, std::string_view tail, unsigned char* tag)
         {
-            unsigned char nonce[nonce_bytes] = {};
-            put_number(nonce, number);
+            std::string nonce;
+            append_big_endian(nonce, number, channel_mac::number_bytes);
+            nonce.resize(nonce_bytes, '\0');
             int length = 0;
-            if (EVP_EncryptInit_ex(context, nullptr, nullptr, nullptr, nonce) != 1)
+            if (EVP_EncryptInit_ex(context, nullptr, nullptr, nullptr, bytes(nonce)) != 1)
                 return false;
             // EVP takes an int length: a body of gigabytes goes in pieces; GCM treats all pieces as one string.
             for (std::string_view part : {body, tail})
@@ -113,23 +111,29 @@ namespace atrium
 
     std::string channel_mac::sign(std::uint64_t number, std::string_view body, std::string_view tail)
     {
-        std::string signature(signature_bytes, '\0');
-        auto* out = reinterpret_cast<unsigned char*>(signature.data());
-        signature.replace(0, salt_bytes, m_own->salt);
-        put_number(out + salt_bytes, number);
-        if (!m_own->tag(number, body, tail, out + salt_bytes + number_bytes))
+        std::string signature = m_own->salt;
+        append_big_endian(signature, number, number_bytes);
+        signature.resize(signature_bytes, '\0');
+        auto* tag = reinterpret_cast<unsigned char*>(signature.data()) + salt_bytes + number_bytes;
+        if (!m_own->tag(number, body, tail, tag))
             return {};
         return signature;
+    }
+
+    bool channel_mac::may_be_from_peer(std::string_view signature) const
+    {
+        if (signature.size() != signature_bytes)
+            return false;
+        std::string_view salt = signature.substr(0, salt_bytes);
+        return salt != m_own->salt && (!m_peer || m_peer->salt == salt);
     }
 
     bool channel_mac::verify(std::string_view signature, std::string_view body, std::string_view tail,
                              std::uint64_t& number)
     {
-        if (signature.size() != signature_bytes)
+        if (!may_be_from_peer(signature))
             return false;
         std::string_view salt = signature.substr(0, salt_bytes);
-        if (salt == m_own->salt || (m_peer && m_peer->salt != salt))
-            return false;
         std::unique_ptr<keyed_cipher> candidate; // the peer's, until a message under it is verified
         keyed_cipher* cipher = m_peer.get();
         if (!cipher)
@@ -139,9 +143,7 @@ namespace atrium
                 return false;
             cipher = candidate.get();
         }
-        std::uint64_t claimed = 0;
-        for (std::size_t i = 0; i < number_bytes; ++i)
-            claimed = (claimed << 8) | static_cast<unsigned char>(signature[salt_bytes + i]);
+        const std::uint64_t claimed = read_big_endian(signature.substr(salt_bytes, number_bytes));
         unsigned char expected[tag_bytes];
         if (!cipher->tag(claimed, body, tail, expected) ||
             CRYPTO_memcmp(expected, signature.data() + salt_bytes + number_bytes, tag_bytes) != 0)

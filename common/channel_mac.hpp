@@ -43,6 +43,9 @@ namespace atrium
         /// This sender's signature of message `number`, whose signed bytes are `body` followed by `tail`;
         /// empty if libcrypto failed.
         std::string sign(std::uint64_t number, std::string_view body, std::string_view tail = {});
+        /// False for a signature that cannot be the peer's, by its length and salt alone (no key, no hashing):
+        /// what a receiver checks before any costly step.
+        bool may_be_from_peer(std::string_view signature) const;
         /// True if `signature` is this channel's peer's signature of `body` followed by `tail`; its message
         /// number is then stored in `number`. The tag is compared in constant time. Never throws but
         /// std::bad_alloc.

@@ -14,7 +14,8 @@ namespace atrium
     // `forked <pid>` or `failed <why>`. No key ever crosses it: each request carries three fds, the read end of
     // a pipe holding that worker's key, the kernel's log, and a socket the child sends its own pid into first
     // thing (so the kernel finds and kills a child it never adopted, when the template dies or hangs before its
-    // reply); the template never holds a secret a later sibling could inherit.
+    // reply), and a fourth when the kernel made the worker an output ring (common/output_ring.hpp); the
+    // template closes them all once it has forked, so it never holds a secret a later sibling could inherit.
 
     /// A forked worker whose setup after the fork failed (Python's after-fork hooks) exits with this code,
     /// before it says hello: the kernel blames the template for it.

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 #include "common/worker_wire.hpp"
 
+#include "common/big_endian.hpp"
 #include "common/zmq_retry.hpp"
 
 #include <openssl/rand.h>
@@ -35,23 +36,25 @@ namespace atrium
         constexpr std::size_t part_length_bytes = 8;
         constexpr std::size_t prefix_bytes = signature_length_bytes + 2 * part_length_bytes;
 
-        void put_length(std::string& out, std::uint64_t length, std::size_t width)
-        {
-            for (std::size_t shift = width; shift-- > 0;)
-                out.push_back(static_cast<char>((length >> (8 * shift)) & 0xff));
-        }
 
         /// The blob length's top bit marks a blob that lies in the sender's output_ring: the frame's blob is
         /// then a reference of two u64, its position and length there.
         constexpr std::uint64_t in_ring_flag = std::uint64_t{1} << 63;
         constexpr std::size_t ring_reference_bytes = 16;
 
-        std::uint64_t get_number(std::string_view bytes)
+        /// The packed frame; `blob_flags` are or-ed into the blob's length (in_ring_flag).
+        std::string pack_frame(std::string_view signature, std::string_view header, std::string_view blob,
+                               std::uint64_t blob_flags = 0)
         {
-            std::uint64_t value = 0;
-            for (char byte : bytes)
-                value = (value << 8) | static_cast<unsigned char>(byte);
-            return value;
+            std::string frame;
+            frame.reserve(prefix_bytes + signature.size() + header.size() + blob.size());
+            append_big_endian(frame, signature.size(), signature_length_bytes);
+            frame.append(signature);
+            append_big_endian(frame, header.size(), part_length_bytes);
+            frame.append(header);
+            append_big_endian(frame, blob.size() | blob_flags, part_length_bytes);
+            frame.append(blob);
+            return frame;
         }
 
         struct packed_parts
@@ -75,7 +78,7 @@ namespace atrium
                 if (frame.size() - at < width)
                     throw worker_wire_error(std::string("[worker.bad_message] truncated: the frame ends inside the "
                                                         "length of its ") + name);
-                std::uint64_t length = get_number(frame.substr(at, width));
+                std::uint64_t length = read_big_endian(frame.substr(at, width));
                 at += width;
                 if (bound == worker_wire::max_blob_bytes && (length & in_ring_flag))
                 {
@@ -113,15 +116,7 @@ namespace atrium
 
     std::string worker_wire::pack(std::string_view signature, std::string_view header, std::string_view blob)
     {
-        std::string frame;
-        frame.reserve(prefix_bytes + signature.size() + header.size() + blob.size());
-        put_length(frame, signature.size(), signature_length_bytes);
-        frame.append(signature);
-        put_length(frame, header.size(), part_length_bytes);
-        frame.append(header);
-        put_length(frame, blob.size(), part_length_bytes);
-        frame.append(blob);
-        return frame;
+        return pack_frame(signature, header, blob);
     }
 
     std::string worker_wire::seal(const nlohmann::json& header, std::string_view blob)
@@ -152,16 +147,9 @@ namespace atrium
         if (!position)
             return std::nullopt;
         std::string reference;
-        put_length(reference, *position, 8);
-        put_length(reference, blob.size(), 8);
-        std::string frame;
-        frame.reserve(prefix_bytes + channel_mac::signature_bytes + text.size() + reference.size());
-        put_length(frame, channel_mac::signature_bytes, signature_length_bytes);
-        frame.append(channel_mac::signature_bytes, '\0');
-        put_length(frame, text.size(), part_length_bytes);
-        frame.append(text);
-        put_length(frame, reference.size() | in_ring_flag, part_length_bytes);
-        frame.append(reference);
+        append_big_endian(reference, *position, 8);
+        append_big_endian(reference, blob.size(), 8);
+        std::string frame = pack_frame(std::string(channel_mac::signature_bytes, '\0'), text, reference, in_ring_flag);
         // Signed over the blob's bytes as well (its own copy, not the ring's): the kernel checks its copy.
         return sign_frame(std::move(frame), blob);
     }
@@ -258,13 +246,16 @@ namespace atrium
     {
         packed_parts parts = unpack(frame);
         std::string blob;
-        const std::uint64_t ring_position = parts.in_ring ? get_number(parts.blob.substr(0, 8)) : 0;
-        const std::uint64_t ring_bytes = parts.in_ring ? get_number(parts.blob.substr(8)) : 0;
+        const std::uint64_t ring_position = parts.in_ring ? read_big_endian(parts.blob.substr(0, 8)) : 0;
+        const std::uint64_t ring_bytes = parts.in_ring ? read_big_endian(parts.blob.substr(8)) : 0;
         if (parts.in_ring)
         {
             // Copied out first, then checked: the signature covers this copy, whatever the ring holds later.
             if (!ring)
                 throw worker_wire_error("[worker.bad_message] a blob in an output ring this channel does not have");
+            // Refused before the copy (up to 4 MiB) when the signature cannot be the peer's.
+            if (!m_mac.may_be_from_peer(parts.signature))
+                throw worker_wire_error("[worker.bad_message] missing or wrong signature");
             if (!ring->copy_out(ring_position, ring_bytes, blob))
                 throw worker_wire_error("[worker.bad_message] a ring reference outside the output ring");
         }

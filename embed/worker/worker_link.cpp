@@ -108,13 +108,22 @@ namespace atrium
         }
         for (auto& message : batch)
         {
-            if (m_ring && message.blob.size() >= output_ring::min_chunk_bytes)
-                if (auto frame = m_wire.seal_in_ring(message.header, message.blob, *m_ring))
-                {
-                    worker_wire::send_sealed(socket, std::move(*frame));
-                    continue;
-                }
-            m_wire.send(socket, message.header, message.blob); // small, or the ring is full now
+            try
+            {
+                std::optional<std::string> in_ring;
+                if (m_ring && message.blob.size() >= output_ring::min_chunk_bytes)
+                    in_ring = m_wire.seal_in_ring(message.header, message.blob, *m_ring);
+                if (in_ring)
+                    worker_wire::send_sealed(socket, std::move(*in_ring));
+                else
+                    m_wire.send(socket, message.header, message.blob); // small, or the ring is full now
+            }
+            catch (const std::exception& e)
+            {
+                // One message the channel cannot carry (over its bounds): said, and the link goes on.
+                std::cerr << "[atrium-worker " << getpid() << "] dropped a " << message.type()
+                          << " message: " << e.what() << std::endl;
+            }
         }
     }
 

@@ -197,8 +197,8 @@ int main(int argc, char* argv[])
     {
         std::cerr << "atrium-worker: started by the Atrium kernel, not by hand "
                      "(usage: atrium-worker --connect ENDPOINT --cells ENDPOINT --lane ID --kernel-pid PID "
-                     "[--ring-fd FD], key on stdin; or atrium-worker --template --kernel-pid PID [--preload[-if-installed] MODULES], "
-                     "channel on fd 3)\n";
+                     "[--ring-fd FD], key on stdin; or atrium-worker --template --kernel-pid PID "
+                     "[--preload[-if-installed] MODULES], channel on fd 3)\n";
         return 2;
     }
     // Other processes of the same OS user may not read this worker's memory (/proc/PID/mem), attach a debugger

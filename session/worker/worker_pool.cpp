@@ -191,7 +191,9 @@ namespace atrium
     std::unique_ptr<worker_handle> worker_pool::start_one()
     {
         auto handle = new_handle();
-        handle->process = fork_from_template(launch_for(*handle));
+        const bool tried_template = m_config.use_template && !m_template_given_up;
+        if (tried_template) // (a launch makes the worker's ring: none for nothing)
+            handle->process = fork_from_template(launch_for(*handle));
         if (handle->process)
         {
             std::optional<std::string> death = await_hello(*handle);
@@ -206,9 +208,10 @@ namespace atrium
                                  : "") +
                             "; this worker is spawned plainly");
         }
-        // A failed fork may have left a child that was handed this key, endpoint and lane id (it is killed, but
-        // could say hello first): the plain worker gets its own, so a stray is never taken for it.
-        handle = new_handle();
+        // A failed fork may have left a child that was handed this key, endpoint, lane id and ring (it is
+        // killed, but could say hello first): the plain worker gets its own, so a stray is never taken for it.
+        if (tried_template)
+            handle = new_handle();
         handle->process = std::make_unique<worker_process>(launch_for(*handle));
         if (auto death = await_hello(*handle))
             throw std::runtime_error("[worker.spawn] the worker process " + *death + " before it was ready");

@@ -27,7 +27,7 @@ namespace atrium
         std::string peer;     ///< the worker's routing id, learnt from its signed hello
         std::string key;      ///< this worker's own signing key
         worker_wire wire;
-        std::optional<output_ring> ring; ///< the worker's big output, when it made one and we could map it
+        std::optional<output_ring> ring; ///< where the worker puts big output (none if the system could not make one)
         cell_lane& lane;
         const std::string lane_id; ///< the worker's name on `lane`
 

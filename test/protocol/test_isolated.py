@@ -470,6 +470,8 @@ def test_big_output_crosses_the_output_ring_whole(tmp_path, preload):
     env = {**os.environ, "ATRIUM_PRELOAD": preload}
     with open(log, "w") as stderr, kernel_of(ISOLATED, stderr=stderr, env=env) as (km, kc):
         pid = worker_pid(kc)
+        forked = "--template" in Path(f"/proc/{pid}/cmdline").read_text()  # a forked worker has the template's
+        assert forked == (preload != "none"), "the worker did not start the way this case tests"
         assert "/memfd:atrium-output" in Path(f"/proc/{kernel_pid(km)}/maps").read_text(), "the kernel maps no ring"
         assert ring_release_mark(pid) == 0
         lines = 12 * 1024

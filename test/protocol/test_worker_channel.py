@@ -70,7 +70,8 @@ class FakeChannel:
         if frame is None:
             return None
         signature, header, blob = unpack(frame)
-        assert signed_number(self.key, self.name, signature, header, blob) is not None, "the worker must sign with its key"
+        number = signed_number(self.key, self.name, signature, header, blob)
+        assert number is not None, "the worker must sign with its key"
         return json.loads(header)
 
     def frame(self, message, sign=None):
