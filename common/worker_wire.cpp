@@ -36,7 +36,6 @@ namespace atrium
         constexpr std::size_t part_length_bytes = 8;
         constexpr std::size_t prefix_bytes = signature_length_bytes + 2 * part_length_bytes;
 
-
         /// The blob length's top bit marks a blob that lies in the sender's output_ring: the frame's blob is
         /// then a reference of two u64, its position and length there.
         constexpr std::uint64_t in_ring_flag = std::uint64_t{1} << 63;
@@ -133,8 +132,7 @@ namespace atrium
     {
         // The frame is written with room for the signature, which is then computed over the bytes after it:
         // the blob is copied once, and the signed bytes carry their own lengths.
-        std::string frame = pack(std::string(channel_mac::signature_bytes, '\0'), header, blob);
-        return sign_frame(std::move(frame), {});
+        return sign_frame(pack_frame(std::string(channel_mac::signature_bytes, '\0'), header, blob), {});
     }
 
     std::optional<std::string> worker_wire::seal_in_ring(const nlohmann::json& header, std::string_view blob,
