@@ -92,6 +92,14 @@ namespace atrium
         }
     };
 
+    void channel_mac::load_library()
+    {
+        // Fetching the two algorithms (as keying a cipher and deriving a key do) builds the library's tables.
+        EVP_CIPHER_free(EVP_CIPHER_fetch(nullptr, "AES-256-GCM", nullptr));
+        EVP_MD_free(EVP_MD_fetch(nullptr, "SHA256", nullptr));
+        EVP_CIPHER_CTX_free(EVP_CIPHER_CTX_new());
+    }
+
     channel_mac::channel_mac(std::string_view key, std::string_view channel)
         : m_key(key)
         , m_channel(channel)

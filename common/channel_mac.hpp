@@ -34,6 +34,11 @@ namespace atrium
         static constexpr std::size_t tag_bytes = 16;
         static constexpr std::size_t signature_bytes = salt_bytes + number_bytes + tag_bytes;
 
+        /// Loads what libcrypto needs for channel signatures (its provider and algorithm tables, ~1.3 MiB of
+        /// heap), without touching its random generator. The worker template calls it before it forks, so its
+        /// workers share those pages instead of each building its own copy.
+        static void load_library();
+
         /// Throws std::runtime_error when the system's random source or libcrypto's AES-GCM fails.
         channel_mac(std::string_view key, std::string_view channel);
         ~channel_mac();

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 #include "embed/worker/worker_template.hpp"
 
+#include "common/channel_mac.hpp"
 #include "common/template_channel.hpp"
 #include "embed/fork_support.hpp"
 
@@ -106,6 +107,7 @@ namespace atrium
         try
         {
             preload_modules(modules, skip_missing);
+            channel_mac::load_library(); // shared with every worker, as the modules are
             freeze_shared_objects();
         }
         catch (const std::exception& e)
