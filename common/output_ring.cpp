@@ -51,7 +51,7 @@ namespace atrium
     {
         if (this != &other)
         {
-            release();
+            unmap();
             std::swap(m_fd, other.m_fd);
             std::swap(m_mapping, other.m_mapping);
             m_next = other.m_next;
@@ -62,10 +62,10 @@ namespace atrium
 
     output_ring::~output_ring()
     {
-        release();
+        unmap();
     }
 
-    void output_ring::release() noexcept
+    void output_ring::unmap() noexcept
     {
         if (m_mapping)
             munmap(m_mapping, mapping_bytes);

@@ -68,7 +68,7 @@ namespace atrium
         output_ring(int fd, char* mapping) noexcept;
         static std::optional<output_ring> map_ring(int fd, bool data_writable, std::string& why);
         std::uint64_t consumed() const noexcept;
-        void release() noexcept;
+        void unmap() noexcept; ///< gives the mapping and the descriptor back
 
         int m_fd = -1;
         char* m_mapping = nullptr;

@@ -118,42 +118,46 @@ namespace atrium
         return pack_frame(signature, header, blob);
     }
 
-    std::string worker_wire::seal(const nlohmann::json& header, std::string_view blob)
+    std::string worker_wire::header_text(const nlohmann::json& header, std::size_t blob_bytes)
     {
         std::string text = header.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-        if (text.size() > max_header_bytes || blob.size() > max_blob_bytes)
+        if (text.size() > max_header_bytes || blob_bytes > max_blob_bytes)
             throw worker_wire_error("[worker.too_large] a " + header.value("type", std::string("?")) +
                                     " message of " + std::to_string(text.size()) + " + " +
-                                    std::to_string(blob.size()) + " bytes is over the channel's bounds");
-        return seal_text(text, blob);
+                                    std::to_string(blob_bytes) + " bytes is over the channel's bounds");
+        return text;
+    }
+
+    std::string worker_wire::seal(const nlohmann::json& header, std::string_view blob)
+    {
+        return seal_text(header_text(header, blob.size()), blob);
     }
 
     std::string worker_wire::seal_text(std::string_view header, std::string_view blob)
     {
-        // The frame is written with room for the signature, which is then computed over the bytes after it:
-        // the blob is copied once, and the signed bytes carry their own lengths.
-        return sign_frame(pack_frame(std::string(channel_mac::signature_bytes, '\0'), header, blob), {});
+        return seal_packed(header, blob, 0, {});
     }
 
     std::optional<std::string> worker_wire::seal_in_ring(const nlohmann::json& header, std::string_view blob,
                                                          output_ring& ring)
     {
-        std::string text = header.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-        if (text.size() > max_header_bytes)
-            return std::nullopt;
+        const std::string text = header_text(header, blob.size());
         std::optional<std::uint64_t> position = ring.put(blob);
         if (!position)
             return std::nullopt;
         std::string reference;
         append_big_endian(reference, *position, 8);
         append_big_endian(reference, blob.size(), 8);
-        std::string frame = pack_frame(std::string(channel_mac::signature_bytes, '\0'), text, reference, in_ring_flag);
         // Signed over the blob's bytes as well (its own copy, not the ring's): the kernel checks its copy.
-        return sign_frame(std::move(frame), blob);
+        return seal_packed(text, reference, in_ring_flag, blob);
     }
 
-    std::string worker_wire::sign_frame(std::string frame, std::string_view tail)
+    std::string worker_wire::seal_packed(std::string_view header, std::string_view blob, std::uint64_t blob_flags,
+                                         std::string_view tail)
     {
+        // The frame is written with room for the signature, which is then computed over the bytes after it:
+        // the blob is copied once, and the signed bytes carry their own lengths.
+        std::string frame = pack_frame(std::string(channel_mac::signature_bytes, '\0'), header, blob, blob_flags);
         const std::size_t body_at = signature_length_bytes + channel_mac::signature_bytes;
         std::string signature = m_mac.sign(++m_sent, std::string_view(frame).substr(body_at), tail);
         if (signature.empty())

@@ -76,7 +76,7 @@ namespace atrium
         /// The same for a header's text as it is, unchecked (tests and fuzzers sign malformed headers with it).
         std::string seal_text(std::string_view header, std::string_view blob);
         /// A frame whose blob is put in `ring` (the frame names where), signed over the blob's bytes; nullopt
-        /// when the ring has no room for it now (it then goes in the frame, by `seal`).
+        /// when the ring has no room for it now (it then goes in the frame, by `seal`). Throws as `seal` does.
         std::optional<std::string> seal_in_ring(const nlohmann::json& header, std::string_view blob,
                                                 output_ring& ring);
         /// Checks one frame as `verify` does; throws worker_wire_error. A blob in an output ring is copied out
@@ -97,7 +97,11 @@ namespace atrium
         static std::optional<nlohmann::json> unverified_header(std::string_view frame);
 
     private:
-        std::string sign_frame(std::string frame, std::string_view tail);
+        /// The header's text; throws worker_wire_error (`[worker.too_large]`) for a part over its bound.
+        static std::string header_text(const nlohmann::json& header, std::size_t blob_bytes);
+        /// Packs and signs one frame; the signature also covers `tail` (a blob kept in the ring).
+        std::string seal_packed(std::string_view header, std::string_view blob, std::uint64_t blob_flags,
+                                std::string_view tail);
 
 
         channel_mac m_mac;

@@ -47,7 +47,8 @@ namespace atrium
         std::string_view text_of(PyObject* value)
         {
             Py_ssize_t size = 0;
-            const char* text = value != nullptr && PyUnicode_Check(value) ? PyUnicode_AsUTF8AndSize(value, &size) : nullptr;
+            const char* text =
+                value != nullptr && PyUnicode_Check(value) ? PyUnicode_AsUTF8AndSize(value, &size) : nullptr;
             if (text == nullptr)
             {
                 PyErr_Clear();
@@ -80,7 +81,8 @@ namespace atrium
                 filename.substr(filename.size() - events_module.size()) != events_module)
                 return false;
             PyObject* locals = PyFrame_GetLocals(frame);
-            PyObject* event = locals != nullptr && PyDict_Check(locals) ? PyDict_GetItemString(locals, "event") : nullptr;
+            PyObject* event =
+                locals != nullptr && PyDict_Check(locals) ? PyDict_GetItemString(locals, "event") : nullptr;
             const bool pre = text_of(event).rfind("pre_", 0) == 0;
             Py_XDECREF(locals);
             PyErr_Clear();
@@ -131,7 +133,8 @@ namespace atrium
         PyMethodDef g_python_handler = {"atrium_interrupt_handler",
                                         reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(on_python_sigint)),
                                         METH_FASTCALL,
-                                        "Raises KeyboardInterrupt, once the running code is out of importlib and IPython's pre-cell callbacks."};
+                                        "Raises KeyboardInterrupt, once the running code is out of importlib and "
+                                        "IPython's pre-cell callbacks."};
 
         void on_sigint(int)
         {
